@@ -1,0 +1,144 @@
+#include "cli/client_common.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/file_io.h"
+#include "core/sha256.h"
+
+namespace shoal::cli {
+
+std::vector<ConfigKey> client_schema_keys() {
+  return {
+      {"token_file", ConfigType::string, "", "file holding the bearer token (else $SHOAL_TOKEN)"},
+      {"insecure", ConfigType::boolean, "false", "do not verify the server's TLS certificate"},
+      {"ca_file", ConfigType::string, "", "PEM file of CAs to trust instead of the system's"},
+      {"connect_timeout", ConfigType::duration, "10s", "time allowed to connect"},
+      {"timeout", ConfigType::duration, "60s", "time allowed for each read or write"},
+      {"quiet", ConfigType::boolean, "false", "no progress bar"},
+  };
+}
+
+http::ClientOptions client_options(const Config& cfg) {
+  http::ClientOptions o;
+  o.verify_tls = !cfg.boolean("insecure");
+  o.ca_file = cfg.str("ca_file");
+  o.connect_timeout = cfg.duration("connect_timeout");
+  o.io_timeout = cfg.duration("timeout");
+  return o;
+}
+
+Result<http::Headers> auth_headers(const Config& cfg) {
+  std::string token;
+  if (std::string file = cfg.str("token_file"); !file.empty()) {
+    auto text = read_small_file(file, 4096);
+    if (!text) return Error(text.error().code, "token file: " + text.error().message);
+    token = trim(*text);
+    token = trim(token.substr(0, token.find('\n')));  // a server's token file may list several
+    if (token.empty()) return Error(Errc::bad_request, "token file " + file + " is empty");
+  } else if (const char* env = std::getenv("SHOAL_TOKEN")) {
+    token = trim(env);
+  }
+  if (token.empty()) return http::Headers{};
+  return http::Headers{{"Authorization", "Bearer " + token}};
+}
+
+Result<Url> endpoint_from(const Config& cfg, const std::string& key, const char* env,
+                          std::string_view role) {
+  std::string text = cfg.str(key);
+  if (text.empty() && std::getenv(env)) text = std::getenv(env);
+  if (text.empty()) {
+    std::string flag = key;
+    return Error(Errc::bad_request,
+                 "no " + std::string(role) + ": give --" + flag + " URL or set " + env);
+  }
+  return Url::parse(text);
+}
+
+std::string content_range(uint64_t offset, uint64_t length) {
+  return "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1) + "/*";
+}
+
+std::optional<std::string> upload_id_from(const http::Response& r) {
+  std::string location = r.header("Location");
+  if (size_t slash = location.rfind('/');
+      slash != std::string::npos && slash + 1 < location.size()) {
+    std::string id = location.substr(slash + 1);
+    if (size_t q = id.find('?'); q != std::string::npos) id.resize(q);
+    if (!id.empty()) return id;
+  }
+  std::string id = http::json_string_field(r.body, "id");
+  if (id.empty()) return std::nullopt;
+  return id;
+}
+
+std::optional<uint64_t> upload_offset_from(const http::Response& r) {
+  std::string text = trim(r.header("Upload-Offset"));
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::string resume_key(std::string_view abs_path, uint64_t size, int64_t mtime_ns,
+                       std::string_view origin) {
+  // NUL separators: no path or URL contains one, so distinct inputs never collide.
+  std::string id = std::string(abs_path) + '\0' + std::to_string(size) + '\0' +
+                   std::to_string(mtime_ns) + '\0' + std::string(origin);
+  return Sha256::of(id.data(), id.size()).hex();
+}
+
+std::string default_state_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') {
+    return std::string(xdg) + "/shoal";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/shoal";
+  return "/tmp/shoal-" + std::to_string(::getuid());
+}
+
+std::string refusal(std::string_view role, const Url& url, std::string_view what,
+                    const http::Response& r) {
+  return std::string(role) + " " + url.str() + " refused the " + std::string(what) + ": " +
+         http::describe_failure(r);
+}
+
+std::string trim(std::string_view s) {
+  const char* ws = " \t\r\n";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(ws) - b + 1));
+}
+
+bool is_digest_syntax(std::string_view ref) { return ref.starts_with("sha256:"); }
+
+Args expand_short_flags(const Args& args, std::initializer_list<std::pair<char, const char*>> map) {
+  Args out;
+  bool only_positional = false;
+  for (const std::string& a : args) {
+    only_positional = only_positional || a == "--";
+    const std::pair<char, const char*>* hit = nullptr;
+    for (const auto& m : map) {
+      if (!only_positional && a.size() >= 2 && a[0] == '-' && a[1] == m.first) hit = &m;
+    }
+    if (!hit) {
+      out.push_back(a);
+    } else if (a.size() == 2) {
+      out.push_back(std::string("--") + hit->second);
+    } else {
+      out.push_back(std::string("--") + hit->second + "=" + a.substr(2));
+    }
+  }
+  return out;
+}
+
+int fail(std::string_view command, std::string_view message) {
+  std::fprintf(stderr, "shoal %.*s: %.*s\n", static_cast<int>(command.size()), command.data(),
+               static_cast<int>(message.size()), message.data());
+  return 1;
+}
+
+}  // namespace shoal::cli

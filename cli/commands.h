@@ -1,0 +1,16 @@
+// Subcommands of the one `shoal` binary. Each takes the arguments after its name
+// and returns the process exit status; main() only dispatches.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shoal::cli {
+
+using Args = std::vector<std::string>;
+
+int origin_main(const Args& args);
+int push_main(const Args& args);
+int pull_main(const Args& args);
+
+}  // namespace shoal::cli

@@ -1,0 +1,53 @@
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  std::string_view name;
+  int (*run)(const shoal::cli::Args&);
+  std::string_view summary;
+};
+
+constexpr Command kCommands[] = {
+    {"origin", shoal::cli::origin_main, "run the origin: durable blob store and upload API"},
+    {"push", shoal::cli::push_main, "upload a file to the origin, print its digest"},
+    {"pull", shoal::cli::pull_main, "download a blob by digest or tag, verified"},
+};
+
+int usage(FILE* out) {
+  std::fprintf(out, "usage: shoal <command> [flags]\n\ncommands:\n");
+  for (const auto& c : kCommands) {
+    std::fprintf(out, "  %-8.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+  }
+  std::fprintf(out, "\n`shoal <command> --help` lists a command's flags.\n");
+  return out == stdout ? 0 : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Peers that vanish mid-response must give EPIPE, not kill the process (sendfile).
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) return usage(stderr);
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") return usage(stdout);
+  for (const auto& c : kCommands) {
+    if (c.name != name) continue;
+    shoal::cli::Args args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shoal %s: %s\n", argv[1], e.what());
+      return 2;
+    }
+  }
+  std::fprintf(stderr, "shoal: unknown command \"%s\" (try shoal --help)\n", argv[1]);
+  return 2;
+}

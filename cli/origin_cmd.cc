@@ -1,0 +1,72 @@
+// `shoal origin`: the durable blob store behind the upload and download API.
+#include <csignal>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/server_config.h"
+#include "origin/origin.h"
+
+namespace shoal::cli {
+namespace {
+
+std::vector<ConfigKey> origin_keys() {
+  auto keys = server_config_keys("127.0.0.1:4100");
+  keys.push_back({"token_file", ConfigType::string, "",
+                  "file of bearer tokens (one per line) required for writes"});
+  keys.push_back({"auth_reads", ConfigType::boolean, "false", "require the token for reads too"});
+  keys.push_back({"max_upload_size", ConfigType::size, "64GiB", "largest accepted blob"});
+  keys.push_back({"upload_idle_timeout", ConfigType::duration, "1h",
+                  "resumable upload sessions idle this long are removed"});
+  return keys;
+}
+
+origin::OriginOptions origin_options(const Config& cfg) {
+  origin::OriginOptions o;
+  o.data_dir = cfg.str("data");
+  o.max_upload_size = cfg.size("max_upload_size");
+  o.upload_idle_timeout = cfg.duration("upload_idle_timeout");
+  if (o.upload_idle_timeout.count() <= 0) {
+    throw ConfigError("invalid value \"" + cfg.str("upload_idle_timeout") +
+                      "\" for upload_idle_timeout: must be positive");
+  }
+  if (!cfg.str("token_file").empty()) o.auth = origin::TokenAuth::from_file(cfg.str("token_file"));
+  o.auth_reads = cfg.boolean("auth_reads");
+  if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
+  return o;
+}
+
+}  // namespace
+
+int origin_main(const Args& args) {
+  Config cfg(origin_keys());
+  cfg.parse_args(args);
+  if (cfg.help_requested()) {
+    std::printf("usage: shoal origin [flags]\n\n%s", cfg.usage().c_str());
+    return 0;
+  }
+  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
+  configure_logging(cfg);
+  auto server_opts = server_options_from(cfg);
+  origin::Origin origin(origin_options(cfg));
+  http::Server server(server_opts, [&origin](http::Exchange& ex) { return origin.handle(ex); });
+
+  auto ep = server.local_endpoint();
+  log::info("listening", {{"component", "origin"},
+                          {"addr", ep.address().to_string() + ":" + std::to_string(ep.port())},
+                          {"url", server.url()},
+                          {"data", origin.store().root().string()}});
+  asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
+  signals.async_wait([&server](const beast::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("stopping", {{"signal", sig}});
+    server.stop();
+  });
+  auto sweep = std::min(std::chrono::milliseconds(30'000), cfg.duration("upload_idle_timeout") / 2);
+  asio::co_spawn(server.io_context(), origin.sweep_uploads(std::max(sweep, std::chrono::milliseconds(100))),
+                 asio::detached);
+  server.run();
+  return 0;
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,238 @@
+// `shoal pull REF -o FILE`: a verified download. Bytes stream into a hidden
+// temporary file next to FILE and are hashed as they arrive; FILE appears (by
+// rename, after fsync) only when they hash to the digest asked for. Any failure,
+// including SIGINT/SIGTERM, removes the temporary file and leaves FILE as it was.
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "cli/client_common.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "core/file_io.h"
+#include "core/sha256.h"
+
+namespace shoal::cli {
+namespace {
+
+// The temporary file a signal handler must remove: plain storage, since only
+// async-signal-safe code may touch it.
+char g_tmp_path[PATH_MAX];
+volatile std::sig_atomic_t g_tmp_armed = 0;
+
+void on_fatal_signal(int sig) {
+  if (g_tmp_armed) ::unlink(g_tmp_path);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);  // die of the same signal so the shell sees the usual status
+}
+
+void install_signal_cleanup() {
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+// The hidden file FILE is written through; removed unless commit() renamed it.
+class TempOutput {
+ public:
+  ~TempOutput() {
+    g_tmp_armed = 0;
+    if (!committed_ && !path_.empty()) ::unlink(path_.c_str());
+  }
+
+  Result<void> create(const std::string& final_path) {
+    namespace fs = std::filesystem;
+    fs::path target(final_path);
+    dir_ = target.has_parent_path() ? target.parent_path().string() : ".";
+    final_ = final_path;
+    path_ = (fs::path(dir_) / ("." + target.filename().string() + ".shoal-tmp-" + random_hex(6)))
+                .string();
+    if (path_.size() >= sizeof g_tmp_path) return Error(Errc::bad_request, "output path too long");
+    std::memcpy(g_tmp_path, path_.c_str(), path_.size() + 1);
+    g_tmp_armed = 1;  // armed before the file exists: unlinking nothing is harmless
+    fd_ = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (!fd_.valid()) return errno_error(errno, "create a temporary file in " + dir_);
+    return {};
+  }
+
+  int fd() const { return fd_.get(); }
+
+  Result<void> commit() {
+    if (auto ok = fsync_fd(fd_.get(), path_); !ok) return ok;
+    fd_.reset();
+    if (::rename(path_.c_str(), final_.c_str()) != 0)
+      return errno_error(errno, "rename to " + final_);
+    committed_ = true;
+    g_tmp_armed = 0;
+    return fsync_dir(dir_);
+  }
+
+ private:
+  std::string dir_, final_, path_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
+
+std::vector<ConfigKey> pull_keys() {
+  auto keys = client_schema_keys();
+  keys.push_back({"output", ConfigType::string, "", "file to write (-o FILE; - for stdout)"});
+  keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
+  keys.push_back({"peer", ConfigType::string, "",
+                  "peer agent URL, preferred over the origin (else $SHOAL_PEER)"});
+  return keys;
+}
+
+struct Source {
+  Url url;
+  std::string role;  // "origin" or "peer", as errors name it
+};
+
+// Flags before environment; a peer before the origin at the same level.
+Result<Source> pick_source(const Config& cfg) {
+  for (const char* key : {"peer", "origin"}) {
+    if (cfg.is_set(key) && !cfg.str(key).empty()) {
+      auto url = Url::parse(cfg.str(key));
+      if (!url) return url.error();
+      return Source{*url, key};
+    }
+  }
+  for (auto [env, role] : {std::pair{"SHOAL_PEER", "peer"}, std::pair{"SHOAL_ORIGIN", "origin"}}) {
+    if (const char* v = std::getenv(env); v && *v) {
+      auto url = Url::parse(v);
+      if (!url) return url.error();
+      return Source{*url, role};
+    }
+  }
+  return Error(Errc::bad_request,
+               "no source: give --peer URL or --origin URL, or set SHOAL_PEER or SHOAL_ORIGIN");
+}
+
+class Pull {
+ public:
+  Pull(Source src, http::Headers auth, const Config& cfg, FILE* progress_out, bool show)
+      : src_(std::move(src)),
+        auth_(std::move(auth)),
+        client_(src_.url, client_options(cfg)),
+        progress_(progress_out, show, 0) {}
+
+  Result<Digest> resolve(const std::string& ref);
+  // Streams the blob into fd, hashing it; the returned error already names the source.
+  Result<void> fetch(const Digest& digest, int fd, const std::string& what);
+  void clear_progress() { progress_.clear(); }
+  void finish_progress() { progress_.finish("pulled"); }
+
+ private:
+  std::string who() const { return src_.role + " " + src_.url.str(); }
+
+  Source src_;
+  http::Headers auth_;
+  http::Client client_;
+  Progress progress_;
+};
+
+Result<Digest> Pull::resolve(const std::string& ref) {
+  if (is_digest_syntax(ref)) return Digest::parse(ref);
+  auto r = client_.request("GET", "/tags/" + ref, auth_);
+  if (!r) return r.error();
+  if (!r->success()) {
+    return Error(Errc::not_found,
+                 who() + " could not resolve tag " + ref + ": " + http::describe_failure(*r));
+  }
+  auto digest = Digest::parse(trim(r->body));
+  if (!digest)
+    return Error(Errc::protocol_error, who() + " answered tag " + ref + " with no valid digest");
+  return digest;
+}
+
+Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) {
+  Sha256 hasher;
+  auto on_head = [&](const http::Response& head) -> Result<void> {
+    if (head.status != 200)
+      return Error(Errc::protocol_error, who() + " answered " + std::to_string(head.status));
+    if (auto len = head.header("Content-Length"); !len.empty())
+      progress_.set_total(std::strtoull(len.c_str(), nullptr, 10));
+    return {};
+  };
+  auto sink = [&](const char* data, size_t n) -> Result<void> {
+    hasher.update(data, n);
+    progress_.add(n);
+    if (auto ok = write_all(fd, data, n); !ok)
+      return Error(ok.error().code, "write " + what + ": " + ok.error().message);
+    return {};
+  };
+  auto r = client_.download("/blobs/" + digest.str(), auth_, sink, on_head);
+  if (!r) return r.error();
+  if (!r->success()) {
+    return Error(Errc::not_found,
+                 who() + " could not serve " + digest.str() + ": " + http::describe_failure(*r));
+  }
+  Digest got = hasher.finish();
+  if (got != digest) {
+    return Error(Errc::digest_mismatch,
+                 "the bytes from " + who() + " hash to " + got.str() + ", not " + digest.str());
+  }
+  return {};
+}
+
+// With -o -, the bytes go out as they arrive; a mismatch is only known at the end
+// and can only be reported, by the exit status and the error line.
+Result<void> pull_to_stdout(Pull& pull, const Digest& digest) {
+  auto ok = pull.fetch(digest, STDOUT_FILENO, "to stdout");
+  if (!ok && ok.error().is(Errc::digest_mismatch)) {
+    return Error(ok.error().code, ok.error().message + "; the output is corrupt");
+  }
+  return ok;
+}
+
+Result<void> pull_to_file(Pull& pull, const Digest& digest, const std::string& path) {
+  TempOutput tmp;
+  if (auto ok = tmp.create(path); !ok) return ok;
+  if (auto ok = pull.fetch(digest, tmp.fd(), path); !ok) {
+    if (!ok.error().is(Errc::digest_mismatch)) return ok;
+    return Error(ok.error().code, ok.error().message + "; nothing was written");
+  }
+  return tmp.commit();
+}
+
+}  // namespace
+
+int pull_main(const Args& args) {
+  Config cfg(pull_keys());
+  cfg.parse_args(expand_short_flags(args, {{'o', "output"}, {'q', "quiet"}}));
+  if (cfg.help_requested()) {
+    std::printf("usage: shoal pull DIGEST|TAG -o FILE [flags]\n\n%s", cfg.usage().c_str());
+    return 0;
+  }
+  std::string out = cfg.str("output");
+  if (cfg.positional().size() != 1 || out.empty()) {
+    fail("pull", "expected one DIGEST or TAG and -o FILE (usage: shoal pull REF -o FILE)");
+    return 2;
+  }
+  auto src = pick_source(cfg);
+  if (!src) return fail("pull", src.error().message);
+  auto auth = auth_headers(cfg);
+  if (!auth) return fail("pull", auth.error().message);
+  FILE* progress_out = out == "-" ? stderr : stdout;  // never mix the bar into the data
+  Pull pull(*src, *auth, cfg, progress_out,
+            Progress::enabled_for(progress_out, cfg.boolean("quiet")));
+  install_signal_cleanup();
+  auto digest = pull.resolve(cfg.positional()[0]);
+  Result<void> ok =
+      digest ? (out == "-" ? pull_to_stdout(pull, *digest) : pull_to_file(pull, *digest, out))
+             : Result<void>(digest.error());
+  if (!ok) {
+    pull.clear_progress();
+    return fail("pull", ok.error().message);
+  }
+  pull.finish_progress();
+  return 0;
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,308 @@
+// `shoal push FILE`: a resumable, streaming upload to the origin. The file is read
+// once: each chunk is hashed while it is sent, so the digest is known when the last
+// byte leaves. A state file remembers the upload session so an interrupted push
+// continues where the origin's copy ends.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "cli/client_common.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "core/file_io.h"
+#include "core/http_util.h"
+#include "core/sha256.h"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kRead = 1 << 20;
+
+std::vector<ConfigKey> push_keys() {
+  auto keys = client_schema_keys();
+  keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
+  keys.push_back({"tag", ConfigType::string, "", "point this tag at the pushed blob"});
+  keys.push_back({"chunk_size", ConfigType::size, "64MiB", "bytes per PATCH request"});
+  keys.push_back({"limit_rate", ConfigType::size, "0", "upload bytes per second, 0 = unlimited"});
+  keys.push_back({"state_dir", ConfigType::string, "",
+                  "where resumable uploads are remembered (default $XDG_CACHE_HOME/shoal)"});
+  return keys;
+}
+
+struct FileId {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileId&) const = default;
+};
+
+Result<FileId> identify(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_error(errno, "stat " + path);
+  if (!S_ISREG(st.st_mode)) return Error(Errc::bad_request, path + " is not a regular file");
+  return FileId{static_cast<uint64_t>(st.st_size),
+                static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+// Spreads reads over time so the average stays at `rate` bytes per second.
+class RateLimiter {
+ public:
+  explicit RateLimiter(uint64_t rate) : rate_(rate), start_(Clock::now()) {}
+  // Small reads at low rates keep the stream smooth instead of 1 MiB bursts.
+  size_t read_size() const {
+    return rate_ == 0 ? kRead : std::clamp<size_t>(rate_ / 10, 16384, kRead);
+  }
+  void account(size_t n) {
+    if (rate_ == 0) return;
+    sent_ += n;
+    auto due = start_ + std::chrono::duration<double>(static_cast<double>(sent_) /
+                                                      static_cast<double>(rate_));
+    std::this_thread::sleep_until(std::chrono::time_point_cast<Clock::duration>(due));
+  }
+
+ private:
+  uint64_t rate_, sent_ = 0;
+  Clock::time_point start_;
+};
+
+class Push {
+ public:
+  Push(const Config& cfg, Url origin, http::Headers auth, std::string path)
+      : cfg_(cfg),
+        origin_(std::move(origin)),
+        auth_(std::move(auth)),
+        path_(std::move(path)),
+        client_(origin_, client_options(cfg)),
+        limiter_(cfg.size("limit_rate")),
+        progress_(stdout, Progress::enabled_for(stdout, cfg.boolean("quiet")), 0) {}
+
+  Result<Digest> run();
+  void clear_progress() { progress_.clear(); }
+
+ private:
+  Result<void> open_file();
+  Result<void> prepare_state();
+  Result<std::string> resume_or_start(uint64_t& offset);
+  Result<std::optional<uint64_t>> session_offset(const std::string& id);
+  Result<std::string> start_session();
+  Result<void> hash_prefix(uint64_t length);
+  Result<void> send_chunk(const std::string& id, uint64_t offset, uint64_t length);
+  Result<size_t> read_at(char* buf, size_t len, uint64_t offset);
+  Result<void> check_unchanged();
+  Result<Digest> commit(const std::string& id);
+  Result<void> tag(const Digest& digest);
+  Error refused(const http::Response& r) const {
+    return Error(Errc::conflict, refusal("origin", origin_, "upload", r));
+  }
+  http::Headers with_auth(http::Headers h) const {
+    h.insert(h.end(), auth_.begin(), auth_.end());
+    return h;
+  }
+
+  const Config& cfg_;
+  Url origin_;
+  http::Headers auth_;
+  std::string path_, abs_path_, state_file_;
+  http::Client client_;
+  RateLimiter limiter_;
+  Progress progress_;
+  UniqueFd fd_;
+  FileId id_;
+  Sha256 hasher_;
+};
+
+Result<void> Push::open_file() {
+  fd_ = UniqueFd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd_.valid()) return errno_error(errno, "open " + path_);
+  auto id = identify(fd_.get(), path_);
+  if (!id) return id.error();
+  id_ = *id;
+  std::unique_ptr<char, decltype(&std::free)> real(::realpath(path_.c_str(), nullptr), &std::free);
+  abs_path_ = real ? real.get() : path_;
+  progress_.set_total(id_.size);
+  return {};
+}
+
+Result<void> Push::prepare_state() {
+  std::string dir = cfg_.str("state_dir");
+  if (dir.empty()) dir = default_state_dir();
+  dir += "/uploads";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error(Errc::io_error, "create state directory " + dir + ": " + ec.message());
+  state_file_ = dir + "/" + resume_key(abs_path_, id_.size, id_.mtime_ns, origin_.str());
+  return {};
+}
+
+Result<std::string> Push::resume_or_start(uint64_t& offset) {
+  offset = 0;
+  if (::access(state_file_.c_str(), F_OK) == 0) {
+    auto text = read_small_file(state_file_, 4096);
+    std::string id = text ? http::json_string_field(*text, "id") : "";
+    if (!id.empty()) {
+      auto at = session_offset(id);
+      if (!at) return at.error();
+      if (*at && **at <= id_.size) {
+        offset = **at;
+        if (auto ok = hash_prefix(offset); !ok) return ok.error();
+        return id;
+      }
+    }
+  }
+  return start_session();
+}
+
+// Where an earlier session stands; nullopt when the origin no longer has it.
+Result<std::optional<uint64_t>> Push::session_offset(const std::string& id) {
+  auto r = client_.request("GET", "/uploads/" + id, with_auth({}));
+  if (!r) return r.error();
+  if (r->status == 404) return std::optional<uint64_t>{};
+  if (!r->success()) return refused(*r);
+  auto offset = upload_offset_from(*r);
+  if (!offset) return Error(Errc::protocol_error, "origin sent no Upload-Offset for upload " + id);
+  return offset;
+}
+
+Result<std::string> Push::start_session() {
+  auto r = client_.request("POST", "/uploads", with_auth({}));
+  if (!r) return r.error();
+  if (!r->success()) return refused(*r);
+  auto id = upload_id_from(*r);
+  if (!id) return Error(Errc::protocol_error, "origin answered POST /uploads without an upload id");
+  std::string state = "{\"id\":\"" + *id + "\",\"file\":\"" + http::json_escape(abs_path_) +
+                      "\",\"origin\":\"" + origin_.str() + "\"}\n";
+  if (auto ok = write_file_atomic(state_file_, state); !ok) return ok.error();
+  return *id;
+}
+
+Result<size_t> Push::read_at(char* buf, size_t len, uint64_t offset) {
+  auto n = pread_some(fd_.get(), buf, len, offset);
+  if (!n) return Error(n.error().code, "read " + path_ + ": " + n.error().message);
+  if (*n == 0) return Error(Errc::conflict, path_ + " changed during the push (it got shorter)");
+  return n;
+}
+
+// A resumed push re-hashes what the origin already has, locally and read-only.
+Result<void> Push::hash_prefix(uint64_t length) {
+  std::vector<char> buf(kRead);
+  for (uint64_t at = 0; at < length;) {
+    auto n = read_at(buf.data(), static_cast<size_t>(std::min<uint64_t>(kRead, length - at)), at);
+    if (!n) return n.error();
+    hasher_.update(buf.data(), *n);
+    progress_.add(*n);
+    at += *n;
+  }
+  return {};
+}
+
+Result<void> Push::send_chunk(const std::string& id, uint64_t offset, uint64_t length) {
+  uint64_t at = offset;
+  http::BodySource source = [&](char* buf, size_t len) -> Result<size_t> {
+    auto n = read_at(buf, std::min(len, limiter_.read_size()), at);
+    if (!n) return n;
+    hasher_.update(buf, *n);
+    at += *n;
+    limiter_.account(*n);
+    progress_.add(*n);
+    return n;
+  };
+  http::Headers h = with_auth({{"Content-Range", content_range(offset, length)},
+                               {"Content-Type", "application/octet-stream"}});
+  auto r = client_.upload("PATCH", "/uploads/" + id, h, length, source);
+  if (!r) return r.error();
+  if (!r->success()) return refused(*r);
+  auto now = upload_offset_from(*r);
+  if (now && *now != offset + length) {
+    return Error(Errc::protocol_error, "origin is at offset " + std::to_string(*now) +
+                                           " after a chunk ending at " +
+                                           std::to_string(offset + length));
+  }
+  return check_unchanged();
+}
+
+Result<void> Push::check_unchanged() {
+  auto now = identify(fd_.get(), path_);
+  if (!now) return now.error();
+  if (!(*now == id_)) return Error(Errc::conflict, path_ + " changed during the push");
+  return {};
+}
+
+Result<Digest> Push::commit(const std::string& id) {
+  Digest digest = hasher_.finish();
+  auto r = client_.request("PUT", "/uploads/" + id + "?digest=" + digest.str(), with_auth({}));
+  if (!r) return r.error();
+  if (!r->success()) {
+    // The origin drops a session whose bytes do not match: nothing left to resume.
+    if (r->status == 400 || r->status == 404) ::unlink(state_file_.c_str());
+    return refused(*r);
+  }
+  ::unlink(state_file_.c_str());
+  return digest;
+}
+
+Result<void> Push::tag(const Digest& digest) {
+  std::string name = cfg_.str("tag");
+  auto r = client_.request("PUT", "/tags/" + name, with_auth({{"Content-Type", "text/plain"}}),
+                           digest.str());
+  if (!r) return r.error();
+  if (!r->success()) return Error(Errc::conflict, refusal("origin", origin_, "tag " + name, *r));
+  return {};
+}
+
+Result<Digest> Push::run() {
+  if (auto ok = open_file(); !ok) return ok.error();
+  if (auto ok = prepare_state(); !ok) return ok.error();
+  uint64_t offset = 0;
+  auto id = resume_or_start(offset);
+  if (!id) return id.error();
+  uint64_t chunk = std::max<uint64_t>(cfg_.size("chunk_size"), 1);
+  for (; offset < id_.size; offset += std::min(chunk, id_.size - offset)) {
+    if (auto ok = send_chunk(*id, offset, std::min(chunk, id_.size - offset)); !ok) {
+      bool transient = ok.error().is(Errc::unavailable) || ok.error().is(Errc::timed_out);
+      if (!transient) return ok.error();
+      return Error(ok.error().code, ok.error().message + " (run the same push again to resume)");
+    }
+  }
+  if (auto ok = check_unchanged(); !ok) return ok.error();
+  auto digest = commit(*id);
+  if (!digest) return digest;
+  if (!cfg_.str("tag").empty()) {
+    if (auto ok = tag(*digest); !ok) return ok.error();
+  }
+  progress_.finish("pushed");
+  return digest;
+}
+
+}  // namespace
+
+int push_main(const Args& args) {
+  Config cfg(push_keys());
+  cfg.parse_args(expand_short_flags(args, {{'q', "quiet"}}));
+  if (cfg.help_requested()) {
+    std::printf("usage: shoal push FILE [flags]\n\n%s", cfg.usage().c_str());
+    return 0;
+  }
+  if (cfg.positional().size() != 1) {
+    fail("push", "expected exactly one FILE (usage: shoal push FILE [--tag NAME] [--origin URL])");
+    return 2;
+  }
+  auto origin = endpoint_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
+  if (!origin) return fail("push", origin.error().message);
+  auto auth = auth_headers(cfg);
+  if (!auth) return fail("push", auth.error().message);
+  Push push(cfg, *origin, *auth, cfg.positional()[0]);
+  auto digest = push.run();
+  if (!digest) {
+    push.clear_progress();
+    return fail("push", digest.error().message);
+  }
+  std::printf("%s\n", digest->str().c_str());
+  return 0;
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,14 @@
+# Warnings as errors for Shoal's own code; third-party headers come in as SYSTEM.
+add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                    -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
+                    -Wimplicit-fallthrough
+                    # g++ 12 false positive on Asio's awaitable frame allocator
+                    -Wno-mismatched-new-delete)
+if(SHOAL_WERROR)
+  add_compile_options(-Werror)
+endif()
+if(SHOAL_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

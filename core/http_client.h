@@ -1,0 +1,90 @@
+// A synchronous HTTP/1.1 client for the command line: one keep-alive connection to
+// one base URL (plain TCP or TLS), reused across requests. Bodies in both directions
+// can be streamed, so memory does not grow with blob size.
+//
+// Not thread-safe: one Client per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/url.h"
+
+namespace shoal::http {
+
+struct ClientOptions {
+  bool verify_tls = true;  // --insecure turns this off
+  std::string ca_file;     // PEM bundle; empty means the system's trust store
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds io_timeout{60'000};  // each read or write on the socket
+  std::string user_agent = "shoal";
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Response {
+  unsigned status = 0;
+  Headers headers;
+  std::string body;  // for streamed 2xx downloads: empty (the bytes went to the sink)
+
+  bool success() const { return status >= 200 && status < 300; }
+  // Case-insensitive lookup; "" if absent.
+  std::string header(std::string_view name) const;
+};
+
+// Fills up to `len` bytes of `buf`; returns how many (more than 0 until the declared
+// length has been produced). An error aborts the request and closes the connection.
+using BodySource = std::function<Result<size_t>(char* buf, size_t len)>;
+// Receives each chunk of a streamed response body in order.
+using BodySink = std::function<Result<void>(const char* data, size_t len)>;
+// Sees the status and headers of a streamed response before any body byte.
+using HeadHook = std::function<Result<void>(const Response& head)>;
+
+class Client {
+ public:
+  static constexpr size_t kMaxSmallBody = 1 << 20;  // responses read into memory
+  static constexpr size_t kStreamBuffer = 1 << 20;  // one read or write of a streamed body
+
+  explicit Client(Url base, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // A request with a small in-memory body; the response body is capped at kMaxSmallBody.
+  Result<Response> request(std::string_view method, std::string_view path,
+                           const Headers& headers = {}, std::string_view body = {});
+
+  // A request whose body (exactly `length` bytes, sent with Content-Length) is pulled
+  // from `source` through one kStreamBuffer buffer.
+  Result<Response> upload(std::string_view method, std::string_view path, const Headers& headers,
+                          uint64_t length, const BodySource& source);
+
+  // A GET whose 2xx body is passed to `sink` chunk by chunk; a non-2xx body (an error
+  // document) is returned in Response::body instead and `sink` is not called.
+  Result<Response> download(std::string_view path, const Headers& headers, const BodySink& sink,
+                            const HeadHook& on_head = {});
+
+  const Url& url() const;
+  void close();  // drops the connection; the next request reconnects
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The "message" of a Shoal JSON error body ({"error":"CODE","message":"..."}), or ""
+// if there is none. Tolerant on purpose: it only serves one-line CLI errors.
+std::string json_string_field(std::string_view body, std::string_view field);
+
+// "body over the limit (413 TOO_LARGE)": the server's message and code when the body
+// is a Shoal error document, else the status with its reason phrase.
+std::string describe_failure(const Response& response);
+
+}  // namespace shoal::http

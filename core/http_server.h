@@ -1,0 +1,126 @@
+// HTTP/1.1 server on Boost.Beast: keep-alive, timeouts against slow clients, a limit
+// on the request head, optional TLS. Each request becomes an Exchange handed to one
+// handler coroutine; the handler streams the request body in and the response out,
+// so memory does not grow with body size.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/asio.h"
+#include "core/error.h"
+
+namespace shoal::http {
+
+using Head = bhttp::response_header<>;
+using RequestHead = bhttp::request_header<>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  unsigned threads = 2;
+  std::chrono::milliseconds read_timeout{30'000};   // per read/write while a request is under way
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
+  uint32_t max_header_size = 16 * 1024;
+  std::string tls_cert_file;  // both set: every connection is TLS
+  std::string tls_key_file;
+  std::string server_name = "shoal";
+};
+
+// One request and its response. The handler must call exactly one respond*().
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  const RequestHead& request() const { return req_; }
+  bhttp::verb method() const { return req_.method(); }
+  std::string_view path() const { return path_; }    // target before '?', not decoded
+  std::string_view query() const { return query_; }  // after '?', may be empty
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::string_view header(bhttp::field f) const;
+  std::string_view remote_address() const { return remote_; }
+  bool has_body() const;
+  std::optional<uint64_t> content_length() const { return content_length_; }
+  uint64_t body_bytes_read() const { return body_read_; }
+
+  // Reads the next part of the request body into buf; 0 means the body is complete.
+  virtual awaitable<Result<size_t>> read_body(std::span<char> buf) = 0;
+
+  // Fills in Server, Content-Length and Connection, sends the head, then the body
+  // (nothing for HEAD requests).
+  virtual awaitable<void> respond(Head head, std::string_view body) = 0;
+  // Sends `length` bytes of fd from `offset` as the body (sendfile on plain TCP).
+  virtual awaitable<void> respond_file(Head head, int fd, uint64_t offset, uint64_t length) = 0;
+
+  awaitable<void> respond_json(bhttp::status status, std::string json);
+  // {"error": code, "message": message}
+  awaitable<void> respond_error(bhttp::status status, std::string_view code,
+                                std::string_view message);
+
+  bool responded() const { return responded_; }
+  bhttp::status status() const { return status_; }
+  uint64_t body_bytes_sent() const { return sent_; }
+  // Ask for the connection to close after this response.
+  void close_connection() { close_ = true; }
+
+ protected:
+  Exchange(RequestHead req, std::string remote);
+  RequestHead req_;
+  std::string path_, query_, remote_;
+  std::optional<uint64_t> content_length_;
+  uint64_t body_read_ = 0;
+  uint64_t sent_ = 0;
+  bhttp::status status_ = bhttp::status::unknown;
+  bool responded_ = false;
+  bool close_ = false;
+  bool chunked_ = false;
+};
+
+using Handler = std::function<awaitable<void>(Exchange&)>;
+
+struct ServerStats;
+
+class Server {
+ public:
+  // Binds and listens; throws std::runtime_error at start-up (bad address, port in
+  // use, unreadable certificate).
+  Server(ServerOptions opts, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  tcp::endpoint local_endpoint() const;
+  std::string url() const;  // http(s)://host:port
+  asio::io_context& io_context() { return ioc_; }
+
+  // Runs the event loop on opts.threads threads until stop(); returns after they join.
+  void run();
+  void stop();
+
+ private:
+  awaitable<void> accept_loop();
+  ServerOptions opts_;
+  Handler handler_;
+  asio::io_context ioc_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  tcp::acceptor acceptor_;
+};
+
+// Runs a blocking function on a shared thread pool and resumes the caller on its own
+// executor afterwards: for fsync and other calls that may block for long.
+template <class F>
+awaitable<std::invoke_result_t<F>> offload(F fn);
+
+asio::thread_pool& blocking_pool();
+
+}  // namespace shoal::http
+
+#include "core/http_offload.h"

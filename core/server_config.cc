@@ -1,0 +1,57 @@
+#include "core/server_config.h"
+
+#include "core/log.h"
+
+namespace shoal {
+
+std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
+  return {
+      {"listen", ConfigType::address, default_listen, "address to listen on; port 0 picks a free port"},
+      {"data", ConfigType::string, "./shoal-data", "data directory"},
+      {"config", ConfigType::string, "", "configuration file (key = value lines)"},
+      {"threads", ConfigType::integer, "2", "event-loop threads"},
+      {"read_timeout", ConfigType::duration, "30s", "longest wait for a client's next bytes mid-request"},
+      {"idle_timeout", ConfigType::duration, "60s", "how long an idle keep-alive connection stays open"},
+      {"max_header_size", ConfigType::size, "16KiB", "largest accepted request head"},
+      {"tls_cert", ConfigType::string, "", "PEM certificate chain; with tls_key, serve HTTPS"},
+      {"tls_key", ConfigType::string, "", "PEM private key"},
+      {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
+  };
+}
+
+http::ServerOptions server_options_from(const Config& cfg) {
+  http::ServerOptions o;
+  if (!parse_host_port(cfg.str("listen"), o.host, o.port)) {
+    throw ConfigError("invalid value \"" + cfg.str("listen") + "\" for listen: expected HOST:PORT");
+  }
+  int64_t threads = cfg.integer("threads");
+  if (threads < 1 || threads > 256) {
+    throw ConfigError("invalid value \"" + cfg.str("threads") + "\" for threads: expected 1 to 256");
+  }
+  o.threads = static_cast<unsigned>(threads);
+  o.read_timeout = cfg.duration("read_timeout");
+  o.idle_timeout = cfg.duration("idle_timeout");
+  uint64_t header = cfg.size("max_header_size");
+  if (header < 1024 || header > (1u << 20)) {
+    throw ConfigError("invalid value \"" + cfg.str("max_header_size") +
+                      "\" for max_header_size: expected 1KiB to 1MiB");
+  }
+  o.max_header_size = static_cast<uint32_t>(header);
+  o.tls_cert_file = cfg.str("tls_cert");
+  o.tls_key_file = cfg.str("tls_key");
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    throw ConfigError("tls_cert and tls_key must be given together");
+  }
+  return o;
+}
+
+void configure_logging(const Config& cfg) {
+  log::Level level;
+  if (!log::parse_level(cfg.str("log_level"), level)) {
+    throw ConfigError("invalid value \"" + cfg.str("log_level") +
+                      "\" for log_level: expected debug, info, warn or error");
+  }
+  log::set_level(level);
+}
+
+}  // namespace shoal

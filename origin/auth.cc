@@ -1,0 +1,51 @@
+#include "origin/auth.h"
+
+#include <openssl/crypto.h>
+
+#include <stdexcept>
+
+#include "core/file_io.h"
+#include "core/sha256.h"
+
+namespace shoal::origin {
+
+TokenAuth TokenAuth::from_tokens(const std::vector<std::string>& tokens) {
+  TokenAuth a;
+  for (const auto& t : tokens) a.hashes_.push_back(Sha256::of(t.data(), t.size()));
+  return a;
+}
+
+TokenAuth TokenAuth::from_file(const std::string& path) {
+  auto text = read_small_file(path, 64 * 1024);
+  if (!text) throw std::runtime_error("cannot read token_file: " + text.error().message);
+  std::vector<std::string> tokens;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (!line.empty() && line.front() != '#') tokens.emplace_back(line);
+  }
+  if (tokens.empty()) throw std::runtime_error("token_file " + path + " holds no token");
+  return from_tokens(tokens);
+}
+
+TokenAuth::Verdict TokenAuth::check(std::string_view header) const {
+  if (hashes_.empty()) return Verdict::allowed;
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
+    return Verdict::missing;
+  }
+  std::string_view token = header.substr(kScheme.size());
+  Digest given = Sha256::of(token.data(), token.size());
+  bool match = false;
+  for (const auto& h : hashes_) {
+    // Every token is compared, so the position of a match does not show in timing.
+    match |= CRYPTO_memcmp(h.bytes().data(), given.bytes().data(), Digest::kBytes) == 0;
+  }
+  return match ? Verdict::allowed : Verdict::wrong;
+}
+
+}  // namespace shoal::origin

@@ -1,0 +1,30 @@
+// Bearer-token check for writes (and optionally reads). Tokens are compared through
+// their SHA-256 with CRYPTO_memcmp, so timing reveals neither content nor length.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/digest.h"
+
+namespace shoal::origin {
+
+class TokenAuth {
+ public:
+  enum class Verdict { allowed, missing, wrong };
+
+  TokenAuth() = default;  // no tokens: everything allowed
+  // One token per line; blank lines and lines starting with '#' ignored. Throws
+  // std::runtime_error at start-up if the file is unreadable or holds no token.
+  static TokenAuth from_file(const std::string& path);
+  static TokenAuth from_tokens(const std::vector<std::string>& tokens);
+
+  bool enabled() const { return !hashes_.empty(); }
+  Verdict check(std::string_view authorization_header) const;
+
+ private:
+  std::vector<Digest> hashes_;
+};
+
+}  // namespace shoal::origin

@@ -1,0 +1,26 @@
+// Streaming a request body into a sink, with the size limit and error mapping shared
+// by monolithic uploads and upload chunks.
+#pragma once
+
+#include <functional>
+
+#include "core/error.h"
+#include "core/http_server.h"
+
+namespace shoal::origin {
+
+using BodySink = std::function<Result<void>(const char* data, size_t len)>;
+
+// Reads the whole body into `sink` through one 1 MiB buffer. Errc::too_large once more
+// than `limit` bytes arrive; client errors (disconnect, stall) come back as io_error
+// or timed_out with what had been passed to the sink kept.
+awaitable<Result<uint64_t>> stream_body(http::Exchange& ex, uint64_t limit, const BodySink& sink);
+
+// Sends the JSON error matching `err`; `not_found_code` names what was missing.
+awaitable<void> respond_failure(http::Exchange& ex, const Error& err,
+                                std::string_view not_found_code);
+
+// 405 with Allow listing the methods the route has.
+awaitable<void> respond_method_not_allowed(http::Exchange& ex, std::string_view allow);
+
+}  // namespace shoal::origin

@@ -1,0 +1,18 @@
+// Validation of the names that reach the filesystem from requests, so a request can
+// never name a file outside the data directory.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace shoal::origin {
+
+// Tag grammar (docs/API.md): components of [A-Za-z0-9_][A-Za-z0-9._-]* joined by '/',
+// an optional ":tag" of [A-Za-z0-9_][A-Za-z0-9._-]{0,127}, 255 characters at most.
+bool valid_tag_name(std::string_view name);
+// A tag name as one file name: '/' and ':' escaped ('%' never occurs in a valid name).
+std::string tag_file_name(std::string_view name);
+// Upload ids are 32 lowercase hex characters (as the origin makes them).
+bool valid_upload_id(std::string_view id);
+
+}  // namespace shoal::origin

@@ -1,0 +1,130 @@
+#include "origin/origin.h"
+
+#include <stdexcept>
+
+#include "core/log.h"
+#include "origin/body.h"
+#include "origin/names.h"
+
+namespace shoal::origin {
+namespace {
+
+using bhttp::status;
+using bhttp::verb;
+
+// Splits "/blobs/<rest>" into ("blobs", "<rest>").
+std::pair<std::string_view, std::string_view> split_route(std::string_view path) {
+  if (path.empty() || path.front() != '/') return {"", ""};
+  path.remove_prefix(1);
+  size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return {path, ""};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+bool is_write(verb m) { return m == verb::put || m == verb::post || m == verb::patch || m == verb::delete_; }
+
+std::string route_label(std::string_view route) {
+  for (std::string_view known : {"blobs", "uploads", "tags", "health", "metrics"}) {
+    if (route == known) return std::string(known);
+  }
+  return "other";
+}
+
+}  // namespace
+
+Origin::Origin(OriginOptions opts)
+    : opts_(std::move(opts)),
+      tags_(opts_.data_dir / "tags"),
+      uploads_(opts_.data_dir / "uploads", opts_.max_upload_size, opts_.upload_idle_timeout) {
+  auto store = BlobStore::open(opts_.data_dir);
+  if (!store) throw std::runtime_error("cannot open data directory: " + store.error().message);
+  store_ = std::move(*store);
+  if (auto ok = tags_.init(); !ok) throw std::runtime_error(ok.error().message);
+  if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
+
+  bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
+  bytes_out_ = &metrics_.counter("shoal_http_sent_bytes_total", "Response body bytes sent.");
+  metrics_.gauge_fn("shoal_origin_upload_sessions", "Open resumable upload sessions.",
+                    [this] { return static_cast<double>(uploads_.count()); });
+  metrics_.gauge_fn("shoal_store_bytes", "Bytes of committed blobs in the store.",
+                    [this] { return static_cast<double>(store_->total_bytes()); });
+  metrics_.gauge_fn("shoal_store_blobs", "Committed blobs in the store.",
+                    [this] { return static_cast<double>(store_->blob_count()); });
+}
+
+awaitable<void> Origin::handle(http::Exchange& ex) {
+  auto start = std::chrono::steady_clock::now();
+  auto [route, rest] = split_route(ex.path());
+  if (co_await authorize(ex)) co_await dispatch(ex, route, rest);
+  record(ex, route_label(route), start);
+}
+
+awaitable<bool> Origin::authorize(http::Exchange& ex) {
+  if (!is_write(ex.method()) && !opts_.auth_reads) co_return true;
+  if (ex.path() == "/health") co_return true;
+  switch (opts_.auth.check(ex.header(bhttp::field::authorization))) {
+    case TokenAuth::Verdict::allowed: co_return true;
+    case TokenAuth::Verdict::missing:
+      co_await ex.respond_error(status::unauthorized, "UNAUTHORIZED",
+                                "this request needs an Authorization: Bearer <token> header");
+      co_return false;
+    case TokenAuth::Verdict::wrong:
+      co_await ex.respond_error(status::forbidden, "FORBIDDEN", "the bearer token is not accepted");
+      co_return false;
+  }
+  co_return false;
+}
+
+awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
+  const verb m = ex.method();
+  if (route == "health" && rest.empty()) {
+    co_await ex.respond_json(status::ok, R"({"status":"ok"})");
+  } else if (route == "metrics" && rest.empty()) {
+    http::Head head;
+    head.result(status::ok);
+    head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    co_await ex.respond(std::move(head), metrics_.render());
+  } else if (route == "blobs" && !rest.empty()) {
+    if (m == verb::put) co_await put_blob(ex, rest);
+    else if (m == verb::get || m == verb::head) co_await get_blob(ex, rest);
+    else if (m == verb::delete_) co_await delete_blob(ex, rest);
+    else co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
+  } else if (route == "uploads") {
+    co_await uploads(ex, rest);
+  } else if (route == "tags" && !rest.empty()) {
+    co_await tags(ex, rest);
+  } else {
+    co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
+  }
+}
+
+void Origin::record(const http::Exchange& ex, std::string_view route,
+                    std::chrono::steady_clock::time_point start) {
+  auto code = static_cast<unsigned>(ex.status());
+  std::string method(bhttp::to_string(ex.method()));
+  metrics_
+      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
+               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
+      .inc();
+  bytes_in_->inc(ex.body_bytes_read());
+  bytes_out_->inc(ex.body_bytes_sent());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log::info("request", {{"method", method}, {"path", ex.path()}, {"status", code},
+                        {"bytes_in", ex.body_bytes_read()}, {"bytes_out", ex.body_bytes_sent()},
+                        {"ms", ms}, {"remote", ex.remote_address()}});
+}
+
+awaitable<void> Origin::sweep_uploads(std::chrono::milliseconds interval) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(interval);
+    beast::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (size_t n = uploads_.sweep(Clock::now()); n > 0) {
+      log::info("expired idle upload sessions", {{"count", n}});
+    }
+  }
+}
+
+}  // namespace shoal::origin

@@ -1,0 +1,63 @@
+// The origin: durable store of blobs and tags behind the HTTP API of docs/API.md.
+// Origin owns the stores and metrics and is the request handler given to the server.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/blob_store.h"
+#include "core/http_server.h"
+#include "core/metrics.h"
+#include "origin/auth.h"
+#include "origin/tag_store.h"
+#include "origin/upload_session.h"
+
+namespace shoal::origin {
+
+struct OriginOptions {
+  std::filesystem::path data_dir;
+  uint64_t max_upload_size = 64ull << 30;
+  std::chrono::milliseconds upload_idle_timeout{3'600'000};
+  TokenAuth auth;
+  bool auth_reads = false;
+};
+
+class Origin {
+ public:
+  // Opens or creates the data directory; throws std::runtime_error at start-up.
+  explicit Origin(OriginOptions opts);
+
+  awaitable<void> handle(http::Exchange& ex);
+  // Removes idle upload sessions every interval until the io_context stops.
+  awaitable<void> sweep_uploads(std::chrono::milliseconds interval);
+  metrics::Registry& metrics() { return metrics_; }
+  BlobStore& store() { return *store_; }
+
+ private:
+  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  // Answers 401/403 itself and returns false when the request may not proceed.
+  awaitable<bool> authorize(http::Exchange& ex);
+  void record(const http::Exchange& ex, std::string_view route,
+              std::chrono::steady_clock::time_point start);
+
+  awaitable<void> put_blob(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> delete_blob(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> uploads(http::Exchange& ex, std::string_view rest);
+  awaitable<void> upload_create(http::Exchange& ex);
+  awaitable<void> upload_status(http::Exchange& ex, const std::string& id);
+  awaitable<void> upload_patch(http::Exchange& ex, const std::string& id, bool commit);
+  awaitable<void> tags(http::Exchange& ex, std::string_view name);
+
+  OriginOptions opts_;
+  std::unique_ptr<BlobStore> store_;
+  TagStore tags_;
+  UploadManager uploads_;
+  metrics::Registry metrics_;
+  metrics::Counter* bytes_in_;
+  metrics::Counter* bytes_out_;
+};
+
+}  // namespace shoal::origin

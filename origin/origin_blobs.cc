@@ -1,0 +1,116 @@
+// Blob routes: monolithic PUT, GET/HEAD with ranges and conditional requests, DELETE.
+#include "core/http_range.h"
+#include "core/http_util.h"
+#include "origin/body.h"
+#include "origin/origin.h"
+
+namespace shoal::origin {
+namespace {
+
+using bhttp::field;
+using bhttp::status;
+
+// If-None-Match holds our ETag (strong or weak form) or "*".
+bool none_match_hits(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+  }
+  return false;
+}
+
+http::Head blob_head(const Digest& d) {
+  http::Head head;
+  head.result(status::ok);
+  head.set(field::etag, "\"" + d.str() + "\"");
+  head.set("Docker-Content-Digest", d.str());
+  head.set(field::cache_control, "public, max-age=31536000, immutable");
+  head.set(field::accept_ranges, "bytes");
+  head.set(field::content_type, "application/octet-stream");
+  return head;
+}
+
+std::string committed_json(const Digest& d, uint64_t size) {
+  return R"({"digest":")" + d.str() + R"(","size":)" + std::to_string(size) + "}";
+}
+
+}  // namespace
+
+awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  auto blob = store_->open_blob(*d);
+  if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
+
+  http::Head head = blob_head(*d);
+  if (none_match_hits(ex.header(field::if_none_match), "\"" + d->str() + "\"")) {
+    head.result(status::not_modified);
+    co_return co_await ex.respond(std::move(head), "");
+  }
+  uint64_t offset = 0, length = blob->size;
+  if (auto range_header = ex.header(field::range); !range_header.empty()) {
+    auto decision = http::decide_range(range_header, blob->size);
+    if (decision.kind == http::RangeDecision::unsatisfiable) {
+      http::Head err;
+      err.result(status::range_not_satisfiable);
+      err.set(field::content_range, "bytes */" + std::to_string(blob->size));
+      err.set(field::content_type, "application/json");
+      co_return co_await ex.respond(
+          std::move(err), http::error_json("RANGE_NOT_SATISFIABLE",
+                                           "the blob has " + std::to_string(blob->size) + " bytes"));
+    }
+    if (decision.kind == http::RangeDecision::partial) {
+      offset = decision.range.first;
+      length = decision.range.length();
+      head.result(status::partial_content);
+      head.set(field::content_range, "bytes " + std::to_string(decision.range.first) + "-" +
+                                         std::to_string(decision.range.last) + "/" +
+                                         std::to_string(blob->size));
+    }
+  }
+  co_await ex.respond_file(std::move(head), blob->fd.get(), offset, length);
+}
+
+awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  if (ex.content_length().value_or(0) > opts_.max_upload_size) {
+    co_return co_await respond_failure(
+        ex, Error(Errc::too_large, "body is over max_upload_size (" +
+                                       std::to_string(opts_.max_upload_size) + " bytes)"), "");
+  }
+  http::Head head;
+  head.set(field::location, "/blobs/" + d->str());
+  head.set("Docker-Content-Digest", d->str());
+  head.set(field::content_type, "application/json");
+  if (store_->contains(*d)) {  // content-addressed: nothing to rewrite
+    head.result(status::ok);
+    co_return co_await ex.respond(std::move(head), committed_json(*d, 0));
+  }
+  auto temp = store_->create_temp();
+  if (!temp) co_return co_await respond_failure(ex, temp.error(), "");
+  auto received = co_await stream_body(ex, opts_.max_upload_size, [&](const char* p, size_t n) {
+    return temp->append(p, n);
+  });
+  if (!received) co_return co_await respond_failure(ex, received.error(), "");
+  auto committed = co_await http::offload([&] { return store_->commit(*temp, *d); });
+  if (!committed) co_return co_await respond_failure(ex, committed.error(), "");
+  head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
+  co_await ex.respond(std::move(head), committed_json(*d, *received));
+}
+
+awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  if (auto ok = store_->remove(*d); !ok) co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
+  http::Head head;
+  head.result(status::no_content);
+  co_await ex.respond(std::move(head), "");
+}
+
+}  // namespace shoal::origin

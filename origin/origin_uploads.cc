@@ -1,0 +1,124 @@
+// Resumable upload routes: POST /uploads, GET|PATCH|PUT|DELETE /uploads/<id>.
+#include "core/http_range.h"
+#include "core/http_util.h"
+#include "core/log.h"
+#include "origin/body.h"
+#include "origin/names.h"
+#include "origin/origin.h"
+
+namespace shoal::origin {
+namespace {
+
+using bhttp::field;
+using bhttp::status;
+using bhttp::verb;
+
+http::Head session_head(status st, const std::string& id, uint64_t offset) {
+  http::Head head;
+  head.result(st);
+  head.set(field::location, "/uploads/" + id);
+  head.set("Upload-Offset", std::to_string(offset));
+  if (offset > 0) head.set(field::range, "0-" + std::to_string(offset - 1));
+  head.set(field::content_type, "application/json");
+  return head;
+}
+
+std::string session_json(const std::string& id, uint64_t offset) {
+  return R"({"id":")" + id + R"(","offset":)" + std::to_string(offset) + "}";
+}
+
+}  // namespace
+
+awaitable<void> Origin::uploads(http::Exchange& ex, std::string_view rest) {
+  const verb m = ex.method();
+  if (rest.empty()) {
+    if (m == verb::post) co_return co_await upload_create(ex);
+    co_return co_await respond_method_not_allowed(ex, "POST");
+  }
+  std::string id(rest);
+  if (!valid_upload_id(id)) {
+    co_return co_await ex.respond_error(status::not_found, "UPLOAD_UNKNOWN",
+                                        "upload ids are 32 lowercase hex characters");
+  }
+  if (m == verb::get || m == verb::head) co_return co_await upload_status(ex, id);
+  if (m == verb::patch) co_return co_await upload_patch(ex, id, false);
+  if (m == verb::put) co_return co_await upload_patch(ex, id, true);
+  if (m == verb::delete_) {
+    auto ok = uploads_.remove(id);
+    if (!ok) co_return co_await respond_failure(ex, ok.error(), "UPLOAD_UNKNOWN");
+    http::Head head;
+    head.result(status::no_content);
+    co_return co_await ex.respond(std::move(head), "");
+  }
+  co_await respond_method_not_allowed(ex, "GET, HEAD, PATCH, PUT, DELETE");
+}
+
+awaitable<void> Origin::upload_create(http::Exchange& ex) {
+  auto id = uploads_.create(Clock::now());
+  if (!id) co_return co_await respond_failure(ex, id.error(), "");
+  co_await ex.respond(session_head(status::accepted, *id, 0), session_json(*id, 0));
+}
+
+awaitable<void> Origin::upload_status(http::Exchange& ex, const std::string& id) {
+  auto offset = uploads_.offset(id, Clock::now());
+  if (!offset) co_return co_await respond_failure(ex, offset.error(), "UPLOAD_UNKNOWN");
+  co_await ex.respond(session_head(status::ok, id, *offset), session_json(id, *offset));
+}
+
+awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, bool commit) {
+  std::optional<http::ByteRange> range;
+  if (auto cr = ex.header(field::content_range); !cr.empty()) {
+    range = http::parse_content_range(cr);
+    if (!range) {
+      co_return co_await respond_failure(
+          ex, Error(Errc::bad_request, "Content-Range must look like \"bytes 0-1023/*\""), "");
+    }
+    if (ex.content_length() && range->length() != *ex.content_length()) {
+      co_return co_await respond_failure(
+          ex, Error(Errc::bad_request, "Content-Range covers " + std::to_string(range->length()) +
+                                           " bytes but the body has " +
+                                           std::to_string(*ex.content_length())), "");
+    }
+  }
+  std::optional<Digest> digest;
+  if (commit) {
+    auto text = ex.query_param("digest");
+    if (!text) {
+      co_return co_await respond_failure(
+          ex, Error(Errc::malformed_digest, "commit needs ?digest=sha256:<hex>"), "");
+    }
+    auto d = Digest::parse(*text);
+    if (!d) co_return co_await respond_failure(ex, d.error(), "");
+    digest = *d;
+  }
+
+  auto lease = uploads_.acquire(id, range, Clock::now());
+  if (!lease) {
+    if (lease.error().is(Errc::range_not_satisfiable)) {
+      auto at = uploads_.offset(id, Clock::now());
+      http::Head head = session_head(status::range_not_satisfiable, id, at ? *at : 0);
+      ex.close_connection();
+      co_return co_await ex.respond(std::move(head), http::error_json("RANGE_NOT_SATISFIABLE",
+                                                                      lease.error().message));
+    }
+    co_return co_await respond_failure(ex, lease.error(), "UPLOAD_UNKNOWN");
+  }
+  auto received = co_await stream_body(ex, opts_.max_upload_size, [&](const char* p, size_t n) {
+    return lease->append(p, n);
+  });
+  if (!received) co_return co_await respond_failure(ex, received.error(), "");
+  if (!commit) {
+    co_return co_await ex.respond(session_head(status::accepted, id, lease->offset()),
+                                  session_json(id, lease->offset()));
+  }
+  auto placed = co_await http::offload([&] { return uploads_.commit(*lease, *digest, *store_); });
+  if (!placed) co_return co_await respond_failure(ex, placed.error(), "UPLOAD_UNKNOWN");
+  http::Head head;
+  head.result(status::created);
+  head.set(field::location, "/blobs/" + digest->str());
+  head.set("Docker-Content-Digest", digest->str());
+  head.set(field::content_type, "application/json");
+  co_await ex.respond(std::move(head), R"({"digest":")" + digest->str() + "\"}");
+}
+
+}  // namespace shoal::origin

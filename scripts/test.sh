@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Shoal with AddressSanitizer + UndefinedBehaviorSanitizer,
+# and runs every test through ctest: the quick unit tests first, then integration and
+# end-to-end tests, slow ones last. Non-zero exit on any failure.
+#
+#   scripts/test.sh              everything
+#   scripts/test.sh -L unit      only tests with a ctest label (extra args go to ctest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+build_dir=${SHOAL_TEST_BUILD_DIR:-build-asan}
+if [ ! -f "$build_dir/build.ninja" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHOAL_SANITIZE=ON >/dev/null
+fi
+cmake --build "$build_dir" -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+jobs=$(nproc)
+
+if [ $# -gt 0 ]; then
+  exec ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "$@"
+fi
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" -L unit
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" -LE "unit|slow"
+ctest --test-dir "$build_dir" --output-on-failure -j 1 -L slow

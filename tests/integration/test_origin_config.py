@@ -1,0 +1,165 @@
+"""Origin start-up: flag and config-file errors (non-zero exit, one stderr line naming
+the key and value), config file values and precedence, TLS, start-up cleanup of tmp/."""
+
+import http.client
+import os
+import shutil
+import ssl
+import subprocess
+import unittest
+
+from shoal_harness import (MiB, ShoalTestCase, list_files, make_bytes, run_origin_expect_exit,
+                           sha256_digest)
+
+
+class StartupErrors(ShoalTestCase):
+    def expect_fail(self, args, *needles):
+        r = run_origin_expect_exit(["--listen", "127.0.0.1:0", "--data", self.mkdir("data")] + args)
+        self.assertNotEqual(r.returncode, 0, f"origin accepted {args}")
+        line = self.assertOneLine(r.stderr, f"for {args}")
+        for n in needles:
+            if isinstance(n, tuple):
+                self.assertTrue(any(x in line for x in n), f"{line!r} names none of {n}")
+            else:
+                self.assertIn(n, line)
+        return line
+
+    def test_bad_flag_values(self):
+        cases = [
+            (["--max-upload-size", "12XB"], ("max_upload_size", "max-upload-size"), "12XB"),
+            (["--upload-idle-timeout", "soon"], ("upload_idle_timeout", "upload-idle-timeout"), "soon"),
+            (["--read-timeout", "-5s"], ("read_timeout", "read-timeout"), "-5s"),
+            (["--max-header-size", "lots"], ("max_header_size", "max-header-size"), "lots"),
+            (["--no-such-flag", "1"], ("no-such-flag", "no_such_flag")),
+        ]
+        for args, *needles in cases:
+            with self.subTest(args=args):
+                self.expect_fail(args, *needles)
+        with self.subTest("bad listen address"):
+            r = run_origin_expect_exit(["--listen", "not-an-address", "--data", self.mkdir("data")])
+            self.assertNotEqual(r.returncode, 0)
+            line = self.assertOneLine(r.stderr)
+            self.assertIn("not-an-address", line)
+
+    def test_config_file_errors(self):
+        cfg = os.path.join(self.tmp, "origin.conf")
+        cases = [
+            ("read_timeout = forever\n", ("read_timeout",), "forever"),
+            ("# comment\nmax_upload_size = 7QB\n", ("max_upload_size",), "7QB"),
+            ("bogus_key = 1\n", ("bogus_key",)),
+            ("this line has no equals sign\n", (cfg, "origin.conf", "line")),
+        ]
+        for text, *needles in cases:
+            with self.subTest(config=text):
+                with open(cfg, "w") as f:
+                    f.write(text)
+                self.expect_fail(["--config", cfg], *needles)
+        with self.subTest("missing config file"):
+            self.expect_fail(["--config", os.path.join(self.tmp, "missing.conf")], "missing.conf")
+
+
+class ConfigValues(ShoalTestCase):
+    def put(self, origin, size, seed):
+        data = make_bytes(size, seed=seed)
+        from shoal_harness import chunks_of, stream_request
+        digest = sha256_digest(data)
+        head = (f"PUT /blobs/{digest} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        r, _ = stream_request(origin.port, head, chunks_of(data))
+        self.assertIsNotNone(r)
+        return r
+
+    def test_config_file_applies_and_flags_win(self):
+        cfg = os.path.join(self.tmp, "origin.conf")
+        with open(cfg, "w") as f:
+            f.write("# origin settings\n\nmax_upload_size = 1MiB   # small\n"
+                    "upload_idle_timeout = 30m\n")
+        origin = self.start_origin("--config", cfg)
+        self.assertEqual(self.put(origin, MiB + 1, 1).status, 413)
+        self.assertEqual(self.put(origin, MiB, 2).status, 201)
+        origin.stop()
+        origin2 = self.start_origin("--config", cfg, "--max-upload-size", "2MiB",
+                                    data_dir=os.path.join(self.tmp, "data2"))
+        self.assertEqual(self.put(origin2, MiB + MiB // 2, 3).status, 201)
+        self.assertEqual(self.put(origin2, 2 * MiB + 1, 4).status, 413)
+
+    def test_equals_form_of_flags(self):
+        origin = self.start_origin("--max-upload-size=1MiB")
+        self.assertEqual(self.put(origin, MiB + 1, 5).status, 413)
+
+    def test_tmp_cleaned_at_startup(self):
+        data_dir = self.mkdir("data")
+        os.makedirs(os.path.join(data_dir, "tmp"), exist_ok=True)
+        junk = os.path.join(data_dir, "tmp", "leftover-from-crash")
+        with open(junk, "wb") as f:
+            f.write(b"partial" * 1000)
+        origin = self.start_origin(data_dir=data_dir)
+        self.assertFalse(os.path.exists(junk), "tmp/ not cleaned at start-up")
+        self.assertHealthy(origin)
+
+    def test_blobs_on_disk_are_counted_after_restart(self):
+        origin = self.start_origin()
+        data = make_bytes(12345, seed=6)
+        digest = sha256_digest(data)
+        self.assertEqual(origin.request("PUT", f"/blobs/{digest}", body=data).status, 201)
+        origin2 = self.restart_origin(origin)
+        m = origin2.metrics()
+        self.assertEqual(m.sum("shoal_store_blobs"), 1, m.text)
+        self.assertEqual(m.sum("shoal_store_bytes"), len(data), m.text)
+        self.assertEqual(origin2.request("GET", f"/blobs/{digest}").body, data)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl command not found")
+class Tls(ShoalTestCase):
+    def make_cert(self):
+        cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        return cert, key
+
+    def test_https(self):
+        cert, key = self.make_cert()
+        origin = self.start_origin("--tls-cert", cert, "--tls-key", key)
+        self.assertTrue(str(origin.url).startswith("https://"), origin.url)
+        ctx = ssl.create_default_context(cafile=cert)
+        data = b"over tls" * 1000
+        digest = sha256_digest(data)
+        conn = http.client.HTTPSConnection("127.0.0.1", origin.port, context=ctx, timeout=10)
+        try:
+            conn.request("PUT", f"/blobs/{digest}", body=data)
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 201)
+            conn.request("GET", f"/blobs/{digest}", headers={"Range": "bytes=0-7"})
+            r = conn.getresponse()
+            self.assertEqual(r.status, 206)
+            self.assertEqual(r.read(), b"over tls")
+        finally:
+            conn.close()
+        # Plain HTTP to a TLS port is refused without harming the server.
+        from shoal_harness import raw_request
+        try:
+            raw_request(origin.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        except Exception:
+            pass
+        conn = http.client.HTTPSConnection("127.0.0.1", origin.port, context=ctx, timeout=10)
+        try:
+            conn.request("GET", "/health")
+            self.assertEqual(conn.getresponse().status, 200)
+        finally:
+            conn.close()
+
+    def test_bad_tls_files(self):
+        cert, key = self.make_cert()
+        r = run_origin_expect_exit(["--listen", "127.0.0.1:0", "--data", self.mkdir("data"),
+                                    "--tls-cert", cert, "--tls-key", os.path.join(self.tmp, "nokey.pem")])
+        self.assertNotEqual(r.returncode, 0)
+        line = self.assertOneLine(r.stderr)
+        self.assertIn("nokey.pem", line)
+
+
+if __name__ == "__main__":
+    unittest.main()

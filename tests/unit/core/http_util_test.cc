@@ -1,0 +1,31 @@
+#include "core/http_util.h"
+
+#include <gtest/gtest.h>
+
+namespace shoal::http {
+namespace {
+
+TEST(HttpUtil, JsonEscape) {
+  EXPECT_EQ(json_escape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
+  EXPECT_EQ(error_json("X", "say \"hi\""), R"({"error":"X","message":"say \"hi\""})");
+}
+
+TEST(HttpUtil, PercentDecode) {
+  EXPECT_EQ(percent_decode("a%2Fb%3a"), "a/b:");
+  EXPECT_EQ(percent_decode("a+b"), "a+b");
+  EXPECT_EQ(percent_decode("a+b", true), "a b");
+  EXPECT_FALSE(percent_decode("%"));
+  EXPECT_FALSE(percent_decode("%2"));
+  EXPECT_FALSE(percent_decode("%zz"));
+}
+
+TEST(HttpUtil, QueryParam) {
+  EXPECT_EQ(find_query_param("digest=sha256%3Aab&x=1", "digest"), "sha256:ab");
+  EXPECT_EQ(find_query_param("x=1&flag", "flag"), "");
+  EXPECT_FALSE(find_query_param("x=1", "digest"));
+  EXPECT_FALSE(find_query_param("", "digest"));
+  EXPECT_FALSE(find_query_param("digest=%zz", "digest"));
+}
+
+}  // namespace
+}  // namespace shoal::http
