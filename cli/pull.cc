@@ -17,6 +17,7 @@
 #include "cli/progress.h"
 #include "core/file_io.h"
 #include "core/sha256.h"
+#include "origin/names.h"
 
 namespace shoal::cli {
 namespace {
@@ -36,7 +37,12 @@ void install_signal_cleanup() {
   struct sigaction sa {};
   sa.sa_handler = on_fatal_signal;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    ::sigaction(sig, nullptr, &old);
+    if (old.sa_handler == SIG_IGN) continue;  // e.g. SIGINT of a background job: stay immune
+    ::sigaction(sig, &sa, nullptr);
+  }
 }
 
 // The hidden file FILE is written through; removed unless commit() renamed it.
@@ -81,11 +87,12 @@ class TempOutput {
 };
 
 std::vector<ConfigKey> pull_keys() {
-  auto keys = client_schema_keys();
+  std::vector<ConfigKey> keys;
   keys.push_back({"output", ConfigType::string, "", "file to write (-o FILE; - for stdout)"});
   keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
   keys.push_back({"peer", ConfigType::string, "",
                   "peer agent URL, preferred over the origin (else $SHOAL_PEER)"});
+  for (auto& k : client_schema_keys()) keys.push_back(std::move(k));
   return keys;
 }
 
@@ -139,10 +146,14 @@ class Pull {
 
 Result<Digest> Pull::resolve(const std::string& ref) {
   if (is_digest_syntax(ref)) return Digest::parse(ref);
+  if (!origin::valid_tag_name(ref)) {
+    return Error(Errc::bad_request,
+                 "\"" + ref + "\" is neither a digest (sha256:...) nor a tag name");
+  }
   auto r = client_.request("GET", "/tags/" + ref, auth_);
   if (!r) return r.error();
   if (!r->success()) {
-    return Error(Errc::not_found,
+    return Error(http::errc_for_status(r->status),
                  who() + " could not resolve tag " + ref + ": " + http::describe_failure(*r));
   }
   auto digest = Digest::parse(trim(r->body));
@@ -170,7 +181,7 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
   auto r = client_.download("/blobs/" + digest.str(), auth_, sink, on_head);
   if (!r) return r.error();
   if (!r->success()) {
-    return Error(Errc::not_found,
+    return Error(http::errc_for_status(r->status),
                  who() + " could not serve " + digest.str() + ": " + http::describe_failure(*r));
   }
   Digest got = hasher.finish();

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "core/file_io.h"
 #include "core/http_util.h"
 #include "core/sha256.h"
+#include "origin/names.h"
 
 namespace shoal::cli {
 namespace {
@@ -25,13 +27,14 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kRead = 1 << 20;
 
 std::vector<ConfigKey> push_keys() {
-  auto keys = client_schema_keys();
+  std::vector<ConfigKey> keys;
   keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
   keys.push_back({"tag", ConfigType::string, "", "point this tag at the pushed blob"});
   keys.push_back({"chunk_size", ConfigType::size, "64MiB", "bytes per PATCH request"});
   keys.push_back({"limit_rate", ConfigType::size, "0", "upload bytes per second, 0 = unlimited"});
   keys.push_back({"state_dir", ConfigType::string, "",
                   "where resumable uploads are remembered (default $XDG_CACHE_HOME/shoal)"});
+  for (auto& k : client_schema_keys()) keys.push_back(std::move(k));
   return keys;
 }
 
@@ -97,7 +100,7 @@ class Push {
   Result<Digest> commit(const std::string& id);
   Result<void> tag(const Digest& digest);
   Error refused(const http::Response& r) const {
-    return Error(Errc::conflict, refusal("origin", origin_, "upload", r));
+    return Error(http::errc_for_status(r.status), refusal("origin", origin_, "upload", r));
   }
   http::Headers with_auth(http::Headers h) const {
     h.insert(h.end(), auth_.begin(), auth_.end());
@@ -250,7 +253,8 @@ Result<void> Push::tag(const Digest& digest) {
   auto r = client_.request("PUT", "/tags/" + name, with_auth({{"Content-Type", "text/plain"}}),
                            digest.str());
   if (!r) return r.error();
-  if (!r->success()) return Error(Errc::conflict, refusal("origin", origin_, "tag " + name, *r));
+  if (!r->success())
+    return Error(http::errc_for_status(r->status), refusal("origin", origin_, "tag " + name, *r));
   return {};
 }
 
@@ -290,6 +294,11 @@ int push_main(const Args& args) {
   if (cfg.positional().size() != 1) {
     fail("push", "expected exactly one FILE (usage: shoal push FILE [--tag NAME] [--origin URL])");
     return 2;
+  }
+  // Checked before any byte moves: a bad name found after a 10 GiB upload wastes it.
+  if (std::string tag = cfg.str("tag"); !tag.empty() && !origin::valid_tag_name(tag)) {
+    return fail("push",
+                "invalid tag name \"" + tag + "\" (expected e.g. release-42 or team/app:v1)");
   }
   auto origin = endpoint_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
   if (!origin) return fail("push", origin.error().message);

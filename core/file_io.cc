@@ -59,8 +59,8 @@ Result<uint64_t> file_size(int fd) {
 
 Result<void> write_file_atomic(const std::string& path, const std::string& contents) {
   std::filesystem::path target(path);
-  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-" +
-                                             random_hex(8))).string();
+  // Short and fixed-length, so a long target name cannot push it past NAME_MAX.
+  std::string tmp = (target.parent_path() / (".tmp-" + random_hex(8))).string();
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return errno_error(errno, "creating " + tmp);
   auto ok = write_all(fd.get(), contents.data(), contents.size());

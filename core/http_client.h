@@ -83,6 +83,10 @@ class Client {
 // if there is none. Tolerant on purpose: it only serves one-line CLI errors.
 std::string json_string_field(std::string_view body, std::string_view field);
 
+// The Errc for a non-2xx status: 5xx is unavailable (worth retrying), 401/403/404/413/
+// 416/507 map to their own codes, other 4xx to bad_request.
+Errc errc_for_status(unsigned status);
+
 // "body over the limit (413 TOO_LARGE)": the server's message and code when the body
 // is a Shoal error document, else the status with its reason phrase.
 std::string describe_failure(const Response& response);

@@ -115,7 +115,6 @@ awaitable<Result<size_t>> ExchangeImpl<Stream>::read_body(std::span<char> buf) {
     co_await c_.write_raw("HTTP/1.1 100 Continue\r\n\r\n", ec);
     if (ec) co_return read_error(ec);
   }
-  // Not a conditional expression: g++ 12 miscompiles co_await inside ?: operands.
   if (chunked_) co_return co_await read_chunked(buf);
   co_return co_await read_fixed(buf);
 }
@@ -156,6 +155,7 @@ awaitable<Result<size_t>> ExchangeImpl<Stream>::read_chunked(std::span<char> buf
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec && ec != bhttp::error::need_buffer) {
       close_ = true;
+      if (is_parse_error(ec)) co_return Error(Errc::bad_request, "malformed chunked body: " + ec.message());
       co_return read_error(ec);
     }
     size_t n = buf.size() - parser_.get().body().size;
@@ -211,7 +211,9 @@ awaitable<bool> ExchangeImpl<Stream>::send_head(Head& head, uint64_t content_len
 
 template <class Stream>
 awaitable<void> ExchangeImpl<Stream>::respond(Head head, std::string_view body) {
-  if (!co_await send_head(head, body.size()) || body.empty()) co_return;
+  // co_await stays out of || and ?: operands: g++ 12 miscompiles those.
+  bool send_body = co_await send_head(head, body.size());
+  if (!send_body || body.empty()) co_return;
   beast::error_code ec;
   co_await c_.write_raw(body, ec);
   if (ec) close_ = true;
@@ -221,7 +223,8 @@ awaitable<void> ExchangeImpl<Stream>::respond(Head head, std::string_view body) 
 template <class Stream>
 awaitable<void> ExchangeImpl<Stream>::respond_file(Head head, int fd, uint64_t offset,
                                                    uint64_t length) {
-  if (!co_await send_head(head, length) || length == 0) co_return;
+  bool send_body = co_await send_head(head, length);
+  if (!send_body || length == 0) co_return;
   if constexpr (std::is_same_v<Stream, PlainStream>) {
     co_await send_file_plain(fd, offset, length);
   } else {
@@ -344,7 +347,9 @@ awaitable<void> Connection<Stream>::shutdown() {
 template <class Stream>
 awaitable<void> Connection<Stream>::run() {
   try {
-    while (co_await serve_one()) {
+    for (;;) {
+      bool keep_alive = co_await serve_one();
+      if (!keep_alive) break;
     }
     co_await shutdown();
   } catch (const std::exception& e) {

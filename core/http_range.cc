@@ -53,12 +53,16 @@ RangeDecision decide_range(std::string_view header, uint64_t size) {
 
 std::optional<ByteRange> parse_content_range(std::string_view header) {
   std::string_view s = trim(header);
+  std::optional<uint64_t> total;
   if (s.starts_with("bytes ")) {
     s = trim(s.substr(6));
     size_t slash = s.find('/');
     if (slash == std::string_view::npos) return std::nullopt;
-    std::string_view total = s.substr(slash + 1);
-    if (total != "*" && !parse_u64(total)) return std::nullopt;
+    std::string_view total_text = s.substr(slash + 1);
+    if (total_text != "*") {
+      total = parse_u64(total_text);
+      if (!total) return std::nullopt;
+    }
     s = s.substr(0, slash);
   }
   size_t dash = s.find('-');
@@ -66,6 +70,7 @@ std::optional<ByteRange> parse_content_range(std::string_view header) {
   auto first = parse_u64(s.substr(0, dash));
   auto last = parse_u64(s.substr(dash + 1));
   if (!first || !last || *last < *first) return std::nullopt;
+  if (total && *last >= *total) return std::nullopt;  // a chunk past the declared end
   return ByteRange{*first, *last};
 }
 

@@ -83,6 +83,25 @@ std::string json_string_field(std::string_view body, std::string_view field) {
   return {};
 }
 
+Errc errc_for_status(unsigned status) {
+  switch (status) {
+    case 401:
+      return Errc::unauthorized;
+    case 403:
+      return Errc::forbidden;
+    case 404:
+      return Errc::not_found;
+    case 413:
+      return Errc::too_large;
+    case 416:
+      return Errc::range_not_satisfiable;
+    case 507:
+      return Errc::disk_full;
+    default:
+      return status >= 500 ? Errc::unavailable : Errc::bad_request;
+  }
+}
+
 std::string describe_failure(const Response& response) {
   std::string status = std::to_string(response.status);
   std::string message = json_string_field(response.body, "message");

@@ -48,6 +48,9 @@ class Exchange {
   std::string_view header(bhttp::field f) const;
   std::string_view remote_address() const { return remote_; }
   bool has_body() const;
+  bool chunked() const { return chunked_; }
+  // Neither Content-Length nor chunked: HTTP/1.1 says no body, uploads want 411.
+  bool length_known() const { return content_length_.has_value() || chunked_; }
   std::optional<uint64_t> content_length() const { return content_length_; }
   uint64_t body_bytes_read() const { return body_read_; }
 

@@ -2,12 +2,27 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
 #include <stdexcept>
 
 #include "core/file_io.h"
 #include "core/sha256.h"
 
 namespace shoal::origin {
+namespace {
+
+// RFC 9110 section 11.1: the auth scheme is case-insensitive.
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 TokenAuth TokenAuth::from_tokens(const std::vector<std::string>& tokens) {
   TokenAuth a;
@@ -35,7 +50,7 @@ TokenAuth TokenAuth::from_file(const std::string& path) {
 TokenAuth::Verdict TokenAuth::check(std::string_view header) const {
   if (hashes_.empty()) return Verdict::allowed;
   constexpr std::string_view kScheme = "Bearer ";
-  if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
+  if (header.size() <= kScheme.size() || !iequals_ascii(header.substr(0, kScheme.size()), kScheme)) {
     return Verdict::missing;
   }
   std::string_view token = header.substr(kScheme.size());

@@ -72,4 +72,9 @@ awaitable<void> respond_method_not_allowed(http::Exchange& ex, std::string_view 
                       http::error_json("METHOD_NOT_ALLOWED", "allowed methods: " + std::string(allow)));
 }
 
+awaitable<void> respond_length_required(http::Exchange& ex) {
+  co_await ex.respond_error(bhttp::status::length_required, "LENGTH_REQUIRED",
+                            "uploads need Content-Length or Transfer-Encoding: chunked");
+}
+
 }  // namespace shoal::origin

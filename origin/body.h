@@ -23,4 +23,7 @@ awaitable<void> respond_failure(http::Exchange& ex, const Error& err,
 // 405 with Allow listing the methods the route has.
 awaitable<void> respond_method_not_allowed(http::Exchange& ex, std::string_view allow);
 
+// 411: an upload without Content-Length or chunked encoding.
+awaitable<void> respond_length_required(http::Exchange& ex);
+
 }  // namespace shoal::origin

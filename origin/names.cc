@@ -1,5 +1,7 @@
 #include "origin/names.h"
 
+#include "core/sha256.h"
+
 namespace shoal::origin {
 namespace {
 
@@ -35,14 +37,7 @@ bool valid_tag_name(std::string_view name) {
 }
 
 std::string tag_file_name(std::string_view name) {
-  std::string out;
-  out.reserve(name.size() + 8);
-  for (char c : name) {
-    if (c == '/') out += "%2F";
-    else if (c == ':') out += "%3A";
-    else out += c;
-  }
-  return out;
+  return Sha256::of(name.data(), name.size()).hex();
 }
 
 bool valid_upload_id(std::string_view id) {

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "core/http_util.h"
 #include "core/log.h"
 #include "origin/body.h"
 #include "origin/names.h"
@@ -55,7 +56,8 @@ Origin::Origin(OriginOptions opts)
 awaitable<void> Origin::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
   auto [route, rest] = split_route(ex.path());
-  if (co_await authorize(ex)) co_await dispatch(ex, route, rest);
+  bool allowed = co_await authorize(ex);
+  if (allowed) co_await dispatch(ex, route, rest);
   record(ex, route_label(route), start);
 }
 
@@ -64,10 +66,16 @@ awaitable<bool> Origin::authorize(http::Exchange& ex) {
   if (ex.path() == "/health") co_return true;
   switch (opts_.auth.check(ex.header(bhttp::field::authorization))) {
     case TokenAuth::Verdict::allowed: co_return true;
-    case TokenAuth::Verdict::missing:
-      co_await ex.respond_error(status::unauthorized, "UNAUTHORIZED",
-                                "this request needs an Authorization: Bearer <token> header");
+    case TokenAuth::Verdict::missing: {
+      http::Head head;
+      head.result(status::unauthorized);
+      head.set(bhttp::field::www_authenticate, "Bearer realm=\"shoal\"");
+      head.set(bhttp::field::content_type, "application/json");
+      co_await ex.respond(std::move(head),
+                          http::error_json("UNAUTHORIZED", "this request needs an Authorization: "
+                                                           "Bearer <token> header"));
       co_return false;
+    }
     case TokenAuth::Verdict::wrong:
       co_await ex.respond_error(status::forbidden, "FORBIDDEN", "the bearer token is not accepted");
       co_return false;

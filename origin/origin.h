@@ -49,6 +49,8 @@ class Origin {
   awaitable<void> upload_create(http::Exchange& ex);
   awaitable<void> upload_status(http::Exchange& ex, const std::string& id);
   awaitable<void> upload_patch(http::Exchange& ex, const std::string& id, bool commit);
+  awaitable<void> upload_range_error(http::Exchange& ex, const std::string& id,
+                                     const std::string& message);
   awaitable<void> tags(http::Exchange& ex, std::string_view name);
 
   OriginOptions opts_;

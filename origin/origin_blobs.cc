@@ -79,6 +79,7 @@ awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_tex
 awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  if (!ex.length_known()) co_return co_await respond_length_required(ex);
   if (ex.content_length().value_or(0) > opts_.max_upload_size) {
     co_return co_await respond_failure(
         ex, Error(Errc::too_large, "body is over max_upload_size (" +

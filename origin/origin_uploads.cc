@@ -65,6 +65,16 @@ awaitable<void> Origin::upload_status(http::Exchange& ex, const std::string& id)
   co_await ex.respond(session_head(status::ok, id, *offset), session_json(id, *offset));
 }
 
+awaitable<void> Origin::upload_range_error(http::Exchange& ex, const std::string& id,
+                                           const std::string& message) {
+  // The client needs the offset to resume; the unread chunk is not worth draining.
+  auto at = uploads_.offset(id, Clock::now());
+  if (!at) co_return co_await respond_failure(ex, at.error(), "UPLOAD_UNKNOWN");
+  ex.close_connection();
+  co_await ex.respond(session_head(status::range_not_satisfiable, id, *at),
+                      http::error_json("RANGE_NOT_SATISFIABLE", message));
+}
+
 awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, bool commit) {
   std::optional<http::ByteRange> range;
   if (auto cr = ex.header(field::content_range); !cr.empty()) {
@@ -74,12 +84,12 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
           ex, Error(Errc::bad_request, "Content-Range must look like \"bytes 0-1023/*\""), "");
     }
     if (ex.content_length() && range->length() != *ex.content_length()) {
-      co_return co_await respond_failure(
-          ex, Error(Errc::bad_request, "Content-Range covers " + std::to_string(range->length()) +
-                                           " bytes but the body has " +
-                                           std::to_string(*ex.content_length())), "");
+      co_return co_await upload_range_error(
+          ex, id, "Content-Range covers " + std::to_string(range->length()) +
+                      " bytes but the body has " + std::to_string(*ex.content_length()));
     }
   }
+  if (!commit && !ex.length_known()) co_return co_await respond_length_required(ex);
   std::optional<Digest> digest;
   if (commit) {
     auto text = ex.query_param("digest");
@@ -95,11 +105,7 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
   auto lease = uploads_.acquire(id, range, Clock::now());
   if (!lease) {
     if (lease.error().is(Errc::range_not_satisfiable)) {
-      auto at = uploads_.offset(id, Clock::now());
-      http::Head head = session_head(status::range_not_satisfiable, id, at ? *at : 0);
-      ex.close_connection();
-      co_return co_await ex.respond(std::move(head), http::error_json("RANGE_NOT_SATISFIABLE",
-                                                                      lease.error().message));
+      co_return co_await upload_range_error(ex, id, lease.error().message);
     }
     co_return co_await respond_failure(ex, lease.error(), "UPLOAD_UNKNOWN");
   }

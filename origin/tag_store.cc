@@ -13,6 +13,10 @@ Result<void> TagStore::init() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Error(Errc::io_error, "creating " + dir_.string() + ": " + ec.message());
+  // Temporaries of tag writes interrupted by a crash.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.path().filename().string().starts_with(".tmp-")) std::filesystem::remove(entry.path(), ec);
+  }
   return {};
 }
 
@@ -26,13 +30,14 @@ Result<std::string> TagStore::path_for(std::string_view name) const {
 Result<void> TagStore::put(std::string_view name, const Digest& digest) {
   auto path = path_for(name);
   if (!path) return path.error();
-  return write_file_atomic(*path, digest.str() + "\n");
+  // The name is kept beside the digest so tags can be listed later.
+  return write_file_atomic(*path, digest.str() + "\n" + std::string(name) + "\n");
 }
 
 Result<Digest> TagStore::get(std::string_view name) const {
   auto path = path_for(name);
   if (!path) return path.error();
-  auto text = read_small_file(*path, 128);
+  auto text = read_small_file(*path, 512);
   if (!text) {
     if (::access(path->c_str(), F_OK) != 0) {
       return Error(Errc::not_found, "no tag \"" + std::string(name) + "\"");
@@ -40,8 +45,7 @@ Result<Digest> TagStore::get(std::string_view name) const {
     return text.error();
   }
   std::string_view v = *text;
-  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-  return Digest::parse(v);
+  return Digest::parse(v.substr(0, v.find('\n')));
 }
 
 Result<void> TagStore::remove(std::string_view name) {

@@ -24,6 +24,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import weakref
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHOAL_BIN = os.environ.get(
@@ -221,11 +222,15 @@ def _recv_until(sock, buf, marker, limit=1 << 20):
     return buf, True
 
 
+# Bytes read past the end of one response (pipelining), kept per socket for the next call.
+_LEFTOVER = weakref.WeakKeyDictionary()
+
+
 def read_response(sock, method="GET", timeout=10.0):
     """Reads one HTTP/1.1 response from a socket. Returns a Response, or None when
     the peer closed (or reset) the connection without sending a status line."""
     sock.settimeout(timeout)
-    buf = b""
+    buf = _LEFTOVER.pop(sock, b"")
     try:
         buf, ok = _recv_until(sock, buf, b"\r\n\r\n")
     except (ConnectionResetError, BrokenPipeError):
@@ -247,6 +252,8 @@ def read_response(sock, method="GET", timeout=10.0):
         headers.append((k.strip(), v.strip()))
     resp = Response(status, reason, headers, b"")
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        if rest:
+            _LEFTOVER[sock] = rest
         return resp
     te = (resp.header("Transfer-Encoding") or "").lower()
     cl = resp.header("Content-Length")
@@ -272,6 +279,8 @@ def read_response(sock, method="GET", timeout=10.0):
                 if size == 0:
                     break
             resp.body = body
+            if data:
+                _LEFTOVER[sock] = data
         elif cl is not None:
             n = int(cl)
             data = rest
@@ -281,6 +290,8 @@ def read_response(sock, method="GET", timeout=10.0):
                     raise RawResponseError(f"truncated body: {len(data)} of {n}")
                 data += c
             resp.body = data[:n]
+            if len(data) > n:
+                _LEFTOVER[sock] = data[n:]
         else:
             data = rest
             while True:
@@ -416,7 +427,8 @@ class OriginError(AssertionError):
 class Origin:
     """A `shoal origin` process on 127.0.0.1:0 with a given data directory."""
 
-    def __init__(self, data_dir, args=(), cwd=None, start_timeout=30.0, env=None):
+    def __init__(self, data_dir, args=(), cwd=None, start_timeout=30.0, env=None, port=0):
+        self.listen_port = port
         self.data_dir = data_dir
         self.args = list(args)
         self.cwd = cwd
@@ -436,7 +448,8 @@ class Origin:
     # -- lifecycle --
 
     def start(self):
-        cmd = [SHOAL_BIN, "origin", "--listen", f"{HOST}:0", "--data", self.data_dir] + self.args
+        cmd = [SHOAL_BIN, "origin", "--listen", f"{HOST}:{self.listen_port}", "--data",
+               self.data_dir] + self.args
         env = dict(os.environ)
         for k in _SHOAL_ENV:
             env.pop(k, None)
@@ -674,15 +687,16 @@ class ShoalTestCase(unittest.TestCase):
         os.makedirs(p, exist_ok=True)
         return p
 
-    def start_origin(self, *args, data_dir=None, cwd=None, env=None):
-        """Starts an origin with --data data_dir (default: <tmp>/data). Registers a
-        cleanup that stops it and fails the test if it crashed or a sanitizer spoke."""
+    def start_origin(self, *args, data_dir=None, cwd=None, env=None, port=0):
+        """Starts an origin with --data data_dir (default: <tmp>/data) on 127.0.0.1:port
+        (0: ephemeral). Registers a cleanup that stops it and fails the test if it
+        crashed or a sanitizer spoke."""
         if data_dir is None:
             data_dir = os.path.join(self.tmp, "data")
         os.makedirs(data_dir, exist_ok=True)
         if cwd is None:
             cwd = self.mkdir("cwd")
-        o = Origin(data_dir, args=args, cwd=cwd, env=env)
+        o = Origin(data_dir, args=args, cwd=cwd, env=env, port=port)
         self._origins.append(o)
         self.addCleanup(self._finish_origin, o)
         o.start()

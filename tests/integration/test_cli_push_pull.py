@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from shoal_harness import (MiB, ShoalTestCase, file_digest, list_files, make_file, run_cli,
+from shoal_harness import (MiB, ShoalTestCase, blob_path, file_digest, list_files, make_file, run_cli,
                            sha256_digest, start_cli, unused_port)
 
 TOKEN = "cli-token-abcdef"
@@ -67,6 +67,19 @@ class PushPull(CliTestCase):
         self.assertEqual(os.path.getsize(dst), os.path.getsize(self.src))
         self.assertEqual(file_digest(dst), self.digest)
         self.assertEqual(list_files(self.out), ["copy.bin"], "temporary files left next to the output")
+
+    def test_pull_replaces_existing_file(self):
+        self.assertSuccess(self.push(self.src, origin=self.origin))
+        dst = os.path.join(self.out, "exists.bin")
+        with open(dst, "wb") as f:
+            f.write(b"old content")
+        self.assertSuccess(self.pull(self.digest, dst, origin=self.origin))
+        self.assertEqual(file_digest(dst), self.digest)
+
+    def test_push_with_invalid_tag(self):
+        r = self.push(self.src, "--tag", "../evil", origin=self.origin)
+        self.assertCleanFailure(r)
+        self.assertEqual(list_files(os.path.join(self.origin.data_dir, "tags")), [])
 
     def test_quiet_prints_only_digest(self):
         r = self.push(self.src, "--quiet", origin=self.origin)
@@ -177,6 +190,63 @@ class PushPull(CliTestCase):
         self.assertIn("nope.bin", r.stderr)
 
 
+class Progress(CliTestCase):
+    """On a terminal the CLI shows progress; --quiet (or a pipe, tested above) hides it."""
+
+    def run_on_pty(self, args):
+        import pty
+        import select as sel
+        master, slave = pty.openpty()
+        env = dict(os.environ, HOME=self.home, TERM="xterm", COLUMNS="100")
+        for k in ("SHOAL_ORIGIN", "SHOAL_TOKEN"):
+            env.pop(k, None)
+        from shoal_harness import SHOAL_BIN
+        p = subprocess.Popen([SHOAL_BIN] + args, stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=slave, env=env)
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                r, _, _ = sel.select([master], [], [], 0.5)
+                if r:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                elif p.poll() is not None:
+                    break
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+        return p.returncode, out.decode("utf-8", "replace")
+
+    def test_progress_on_terminal_only_without_quiet(self):
+        origin = self.start_origin()
+        src = os.path.join(self.tmp, "p.bin")
+        digest = make_file(src, 6 * MiB, seed=74)
+        rc, out = self.run_on_pty(["push", src, "--origin", origin.url, "--limit-rate", "4000000",
+                                   "--chunk-size", "1MiB"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn(digest, out)
+        self.assertGreater(len(out.replace(digest, "").strip()), 0,
+                           f"no progress shown on a terminal: {out!r}")
+        rc, out = self.run_on_pty(["push", src, "--origin", origin.url, "--quiet"])
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out.strip(), digest, "--quiet on a terminal printed more than the digest")
+        dst = os.path.join(self.tmp, "back.bin")
+        rc, out = self.run_on_pty(["pull", digest, "-o", dst, "--origin", origin.url, "--quiet"])
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out.strip(), "", "--quiet pull on a terminal printed something")
+        self.assertEqual(file_digest(dst), digest)
+
+
 class Resume(CliTestCase):
     def test_resume_after_kill(self):
         origin = self.start_origin()
@@ -217,6 +287,65 @@ class Resume(CliTestCase):
         self.assertSuccess(self.pull(digest, dst, origin=origin))
         self.assertEqual(file_digest(dst), digest)
         self.assertEqual(origin.metrics().sum("shoal_origin_upload_sessions"), 0)
+
+    def start_and_kill_push(self, origin, src, state, after=1.5):
+        args = ["push", src, "--origin", origin.url, "--chunk-size", "4MiB", "--state-dir", state,
+                "--quiet"]
+        p = start_cli(args + ["--limit-rate", "16000000"], home=self.home)
+        try:
+            time.sleep(after)
+            still_running = p.poll() is None
+            p.send_signal(signal.SIGKILL)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertTrue(still_running, f"push finished before it could be killed: {err!r}")
+        return args
+
+    def test_resume_across_origin_restart(self):
+        origin = self.start_origin()
+        src = os.path.join(self.tmp, "big.bin")
+        size = 64 * MiB
+        digest = make_file(src, size, seed=75)
+        state = self.mkdir("state")
+        args = self.start_and_kill_push(origin, src, state)
+        before = wait_until_stable(lambda: origin.metrics().sum("shoal_http_received_bytes_total"))
+        self.assertGreater(before, 4 * MiB)
+        port = origin.port
+        origin.stop()
+        origin2 = self.start_origin(data_dir=origin.data_dir, port=port)
+        self.assertEqual(origin2.url, origin.url)
+        r = run_cli(args, home=self.home, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), digest)
+        after = origin2.metrics().sum("shoal_http_received_bytes_total")
+        self.assertLess(after, size - before / 2,
+                        f"after the restart the origin received {after} bytes of {size}; "
+                        f"{before} had arrived before: the push did not resume")
+        with open(src, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            last = f.read()
+        self.assertEqual(origin2.request("GET", f"/blobs/{digest}", headers={"Range": "bytes=-1"}).body,
+                         last)
+        self.assertEqual(file_digest(blob_path(origin2.data_dir, digest)), digest)
+
+    def test_stale_state_restarts_cleanly(self):
+        """The remembered session no longer exists (new, empty origin at the same URL):
+        the push must start over and succeed, not fail forever."""
+        origin = self.start_origin()
+        src = os.path.join(self.tmp, "big.bin")
+        digest = make_file(src, 64 * MiB, seed=76)
+        state = self.mkdir("state")
+        args = self.start_and_kill_push(origin, src, state, after=1.0)
+        port = origin.port
+        origin.stop()
+        origin2 = self.start_origin(data_dir=self.mkdir("fresh-data"), port=port)
+        r = run_cli(args, home=self.home, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), digest)
+        self.assertEqual(file_digest(blob_path(origin2.data_dir, digest)), digest)
 
     def test_limit_rate_is_roughly_honoured(self):
         origin = self.start_origin()

@@ -242,6 +242,11 @@ class BlobBasics(ShoalTestCase):
         self.assertError(r, 405, "METHOD_NOT_ALLOWED")
         allow = {m.strip().upper() for m in (r.header("Allow") or "").split(",")}
         self.assertTrue({"GET", "HEAD", "PUT"} <= allow, r)
+        r = self.origin.request("PATCH", "/tags/x", body=b"x")
+        self.assertError(r, 405, "METHOD_NOT_ALLOWED")
+        self.assertIsNotNone(r.header("Allow"), r)
+        r = self.origin.request("DELETE", "/blobs/sha256:" + "ab" * 32)
+        self.assertError(r, 404, "BLOB_UNKNOWN")
 
     def test_length_required(self):
         digest = sha256_digest(b"")
@@ -307,6 +312,37 @@ class BlobBasics(ShoalTestCase):
         self.assertTrue(all(routes), f"series without a route label: {m1.text}")
         # The route label is a route, not the raw path (no digests in label values).
         self.assertFalse(any(digest.split(":")[1] in (r or "") for r in routes), routes)
+
+
+class ConcurrentPuts(ShoalTestCase):
+    def test_same_blob_from_many_clients(self):
+        import threading
+        origin = self.start_origin()
+        data = make_bytes(3 * MiB, seed=13)
+        digest = sha256_digest(data)
+        results = []
+
+        def put():
+            try:
+                results.append(origin.request("PUT", f"/blobs/{digest}", body=data).status)
+            except AssertionError as e:
+                results.append(repr(e))
+        threads = [threading.Thread(target=put) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(results), 6)
+        self.assertTrue(all(r in (200, 201) for r in results), results)
+        self.assertIn(201, results)
+        self.assertEqual(origin.request("GET", f"/blobs/{digest}").body, data)
+        self.assertEqual(list_files(os.path.join(origin.data_dir, "blobs")),
+                         [os.path.relpath(blob_path(origin.data_dir, digest),
+                                          os.path.join(origin.data_dir, "blobs"))])
+        self.assertTmpEmpty(origin)
+        m = origin.metrics()
+        self.assertEqual(m.sum("shoal_store_blobs"), 1, m.text)
+        self.assertEqual(m.sum("shoal_store_bytes"), len(data), m.text)
 
 
 class BlobUploadLimits(ShoalTestCase):
@@ -438,6 +474,10 @@ class Disconnects(ShoalTestCase):
                 s = socket.create_connection(("127.0.0.1", origin.port), timeout=10)
                 s.sendall(head + data[:MiB + 12345])
                 time.sleep(0.3)
+                # Nothing is visible while the body is still arriving.
+                r = origin.request("HEAD", f"/blobs/{digest}")
+                self.assertEqual(r.status, 404, f"partial blob visible during upload: {r!r}")
+                self.assertNoBlobs(origin, "during an unfinished PUT")
                 if mode == "reset":
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 s.close()
@@ -588,6 +628,66 @@ class MalformedHttp(ShoalTestCase):
             r = origin.raw(req)
             self.assertIsNotNone(r)
             self.assertEqual(r.status, 200, r)
+
+    def test_pipelined_requests_and_http10(self):
+        origin = self.start_origin()
+        data = b"pipelined" * 50
+        digest = sha256_digest(data)
+        self.assertEqual(origin.request("PUT", f"/blobs/{digest}", body=data).status, 201)
+        from shoal_harness import read_response
+        with socket.create_connection(("127.0.0.1", origin.port), timeout=10) as s:
+            s.sendall((f"GET /blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n"
+                       f"HEAD /blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n"
+                       f"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+            r1 = read_response(s)
+            r2 = read_response(s, method="HEAD")
+            r3 = read_response(s)
+        self.assertEqual((r1.status, r1.body), (200, data))
+        self.assertEqual((r2.status, r2.body), (200, b""))
+        self.assertEqual(r3.status, 200)
+        with self.subTest("HTTP/1.0 without Host"):
+            r = origin.raw(b"GET /health HTTP/1.0\r\n\r\n")
+            self.assertIsNotNone(r)
+            self.assertEqual(r.status, 200, r)
+
+    def test_expect_100_continue(self):
+        origin = self.start_origin("--max-upload-size", "1MiB")
+        data = make_bytes(200_000, seed=14)
+        digest = sha256_digest(data)
+        from shoal_harness import read_response
+        with self.subTest("accepted upload gets 100 Continue"):
+            with socket.create_connection(("127.0.0.1", origin.port), timeout=10) as s:
+                s.sendall((f"PUT /blobs/{digest} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                           f"Content-Length: {len(data)}\r\n\r\n").encode())
+                r = read_response(s, timeout=3)
+                self.assertIsNotNone(r, "closed without answering Expect: 100-continue")
+                self.assertEqual(r.status, 100, r)
+                s.sendall(data)
+                r = read_response(s, timeout=10)
+                self.assertEqual(r.status, 201, r)
+        with self.subTest("too large upload gets the final status instead"):
+            big = MiB * 2
+            with socket.create_connection(("127.0.0.1", origin.port), timeout=10) as s:
+                s.sendall((f"PUT /blobs/sha256:{'a' * 64} HTTP/1.1\r\nHost: x\r\n"
+                           f"Expect: 100-continue\r\nContent-Length: {big}\r\n\r\n").encode())
+                r = read_response(s, timeout=3)
+                self.assertIsNotNone(r)
+                self.assertError(r, 413, "TOO_LARGE")
+        self.assertHealthy(origin)
+
+    def test_content_length_and_transfer_encoding_together(self):
+        origin = self.start_origin()
+        data = b"smuggle"
+        digest = sha256_digest(data)
+        req = (f"PUT /blobs/{digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+               f"Transfer-Encoding: chunked\r\n\r\n7\r\nsmuggle\r\n0\r\n\r\n").encode()
+        r = origin.raw(req)
+        if r is not None:
+            # RFC 9112 6.3: reject, or let chunked win (and then close the connection).
+            self.assertIn(r.status, (400, 201), r)
+            if r.status == 201:
+                self.assertEqual(origin.request("GET", f"/blobs/{digest}").body, data)
+        self.assertHealthy(origin)
 
     def test_many_concurrent_connections(self):
         origin = self.start_origin()

@@ -144,6 +144,18 @@ class Uploads(UploadMixin, ShoalTestCase):
         self.assertEqual(r.status, 201, r)
         self.assertEqual(self.origin.request("GET", f"/blobs/{digest}").body, data)
 
+    def test_absurd_content_ranges(self):
+        for cr in ("bytes 18446744073709551615-0/*", "bytes -1-5/*", "bytes 0-18446744073709551616/*",
+                   "bytes 0-99999999999999999999999/*", "bytes 0-4/3", "bytes x-y/*", "bytes 0-4/-1",
+                   "bytes=0-4", "bytes 0-4/*,5-9/*"):
+            with self.subTest(content_range=cr):
+                path = self.new_upload(self.origin)
+                r = self.origin.request("PATCH", path, body=b"hello", headers={"Content-Range": cr})
+                self.assertIn(r.status, (400, 416), r)
+                self.assertError(r, (400, 416))
+                self.assertEqual(self.offset(self.origin, path), 0)
+        self.assertHealthy(self.origin)
+
     def test_wrong_digest_on_commit_removes_session(self):
         data = make_bytes(200_000, seed=33)
         path = self.new_upload(self.origin)
@@ -264,6 +276,60 @@ class Uploads(UploadMixin, ShoalTestCase):
         self.assertEqual(self.commit(self.origin, path, sha256_digest(data)).status, 201)
 
 
+class UploadConcurrencyAndLimits(UploadMixin, ShoalTestCase):
+    def test_two_patches_racing_on_one_session(self):
+        origin = self.start_origin()
+        data = make_bytes(2 * MiB, seed=38)
+        path = self.new_upload(origin)
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Range: bytes 0-{len(data) - 1}/*\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        s = socket.create_connection(("127.0.0.1", origin.port), timeout=15)
+        try:
+            s.sendall(head + data[:MiB])     # first PATCH, half sent, still open
+            time.sleep(0.3)
+            other = make_bytes(MiB, seed=39)
+            r2 = self.patch(origin, path, other, start=0)
+            self.assertIn(r2.status, (202, 409, 416), r2)
+            try:
+                s.sendall(data[MiB:])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            from shoal_harness import read_response
+            try:
+                r1 = read_response(s, method="PATCH", timeout=15)
+            except (ConnectionResetError, AssertionError):
+                r1 = None
+        finally:
+            s.close()
+        statuses = (r1.status if r1 else None, r2.status)
+        self.assertNotEqual(statuses, (202, 202), "both racing PATCHes at offset 0 were accepted")
+        off = self.offset(origin, path)
+        if r1 is not None and r1.status == 202:
+            expected = data
+        elif r2.status == 202:
+            expected = other
+        else:
+            expected = data[:off]  # the first PATCH was cut short; whatever arrived is kept
+        self.assertEqual(off, len(expected), f"statuses {statuses}")
+        r = self.commit(origin, path, sha256_digest(expected))
+        self.assertEqual(r.status, 201, f"session content is not what was accepted: {r!r}; "
+                                        f"statuses {statuses}")
+        self.assertEqual(origin.request("GET", f"/blobs/{sha256_digest(expected)}").body, expected)
+
+    def test_upload_over_max_upload_size(self):
+        origin = self.start_origin("--max-upload-size", "1MiB")
+        data = make_bytes(1200 * 1024, seed=43)
+        path = self.new_upload(origin)
+        self.assertEqual(self.patch(origin, path, data[:600 * 1024], start=0).status, 202)
+        r = self.patch(origin, path, data[600 * 1024:], start=600 * 1024)
+        self.assertError(r, 413, "TOO_LARGE")
+        r = self.commit(origin, path, sha256_digest(data))
+        self.assertNotEqual(r.status, 201, r)
+        self.assertNoBlobs(origin)
+        self.assertHealthy(origin)
+
+
 class UploadLifetime(UploadMixin, ShoalTestCase):
     def test_idle_sessions_expire(self):
         origin = self.start_origin("--upload-idle-timeout", "2s")
@@ -304,6 +370,18 @@ class UploadLifetime(UploadMixin, ShoalTestCase):
         r = self.commit(origin2, path, digest)
         self.assertEqual(r.status, 201, r)
         self.assertEqual(origin2.request("GET", f"/blobs/{digest}").body, data)
+
+    def test_restored_sessions_still_expire(self):
+        origin = self.start_origin("--upload-idle-timeout", "2s")
+        path = self.new_upload(origin)
+        self.assertEqual(self.patch(origin, path, b"q" * 1000, start=0).status, 202)
+        origin2 = self.restart_origin(origin)
+        self.assertEqual(origin2.metrics().sum("shoal_origin_upload_sessions"), 1,
+                         "restored session not counted")
+        ok = wait_until(lambda: origin2.metrics().sum("shoal_origin_upload_sessions") == 0,
+                        timeout=8, interval=0.25)
+        self.assertTrue(ok, "a session restored at start-up never expired")
+        self.assertError(origin2.request("GET", path), 404, "UPLOAD_UNKNOWN")
 
     def test_session_survives_kill(self):
         origin = self.start_origin()

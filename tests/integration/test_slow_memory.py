@@ -10,7 +10,8 @@ import unittest
 from shoal_harness import (GiB, MiB, ShoalTestCase, blob_path, file_digest, log, make_file,
                            read_vm_rss, run_cli, start_cli)
 
-SIZE = 4 * GiB
+# 4 GiB and a bit: sizes and offsets past 2^32 catch 32-bit truncation too.
+SIZE = 4 * GiB + 4096 + 17
 LIMIT = 64 * MiB
 
 
@@ -111,6 +112,18 @@ class MemoryBound(ShoalTestCase):
             f"pull {sampler.peaks.get('pull', 0) / MiB:.1f} MiB")
         self.assertEqual(os.path.getsize(dst), SIZE)
         self.assertEqual(file_digest(dst), digest)
+        # Ranges beyond 4 GiB.
+        with open(dst, "rb") as f:
+            for a, b in ((GiB * 4 - 10, GiB * 4 + 10), (SIZE - 100, SIZE - 1), (3 * GiB, 3 * GiB + 99)):
+                with self.subTest(range=(a, b)):
+                    f.seek(a)
+                    want = f.read(b - a + 1)
+                    r = origin.request("GET", f"/blobs/{digest}", headers={"Range": f"bytes={a}-{b}"})
+                    self.assertEqual(r.status, 206, r)
+                    self.assertEqual(r.header("Content-Range"), f"bytes {a}-{b}/{SIZE}", r)
+                    self.assertEqual(r.body, want)
+        r = origin.request("HEAD", f"/blobs/{digest}")
+        self.assertEqual(r.header("Content-Length"), str(SIZE), r)
         os.unlink(dst)
         self.assertLess(peak - baseline, LIMIT,
                         f"origin RSS grew by {(peak - baseline) / MiB:.1f} MiB "

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 namespace shoal::cli {
 namespace {
 
@@ -46,11 +48,14 @@ TEST(ClientCommon, ResumeKeyDependsOnEveryPart) {
 }
 
 TEST(ClientCommon, DefaultStateDirFollowsXdg) {
+  const char* home = std::getenv("HOME");
+  std::string saved_home = home ? home : "";
   setenv("XDG_CACHE_HOME", "/xdg", 1);
   EXPECT_EQ(default_state_dir(), "/xdg/shoal");
   unsetenv("XDG_CACHE_HOME");
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(default_state_dir(), "/home/u/.cache/shoal");
+  if (home) setenv("HOME", saved_home.c_str(), 1);
 }
 
 TEST(ClientCommon, Refusal) {

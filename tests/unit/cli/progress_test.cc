@@ -49,8 +49,9 @@ TEST(Progress, RenderLineBarProportions) {
   std::string stats = "  512 B / 1.0 KiB  0 B/s  ETA -:--";
   std::string line = render_line(stats.size() + 10, 512, 1024, 0);
   EXPECT_EQ(line, "[====>   ]" + stats);
-  std::string empty = render_line(40, 0, 1024, 0);
-  EXPECT_EQ(empty, "[>" + std::string(empty.find(']') - 2, ' ') + "]  0 B / 1.0 KiB  0 B/s  ETA -:--");
+  std::string empty = render_line(50, 0, 1024, 0);
+  EXPECT_EQ(empty,
+            "[>" + std::string(empty.find(']') - 2, ' ') + "]  0 B / 1.0 KiB  0 B/s  ETA -:--");
   std::string full = render_line(60, 1024, 1024, 100);
   EXPECT_EQ(full.substr(0, full.find(']') + 1), "[" + std::string(full.find(']') - 1, '=') + "]");
   EXPECT_NE(full.find("ETA 0:00"), std::string::npos);

@@ -112,8 +112,9 @@ class ScriptedServer {
         return;
       }
       if (script_ == Script::refuse_before_body) {
-        send_all(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 54\r\nConnection: close\r\n\r\n"
-                    R"({"error":"TOO_LARGE","message":"body over the limit"})");
+        send_all(c,
+                 "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 54\r\nConnection: close\r\n\r\n"
+                 R"({"error":"TOO_LARGE","message":"body over the limit"})");
         return;
       }
       read_body(c, buf, req);
@@ -234,7 +235,8 @@ TEST(HttpClient, DownloadStreamsToSinkAndCapturesErrors) {
   ScriptedServer server(Script::normal, [&](const RawRequest& r) {
     if (r.head.starts_with("GET /missing")) {
       std::string b = R"({"error":"BLOB_UNKNOWN","message":"no blob"})";
-      return "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+      return "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" +
+             b;
     }
     return ok_response(blob);
   });

@@ -46,7 +46,8 @@ TEST(ContentRange, AcceptedForms) {
 
 TEST(ContentRange, Malformed) {
   for (const char* h : {"", "bytes", "bytes 0-9", "bytes 0-9/x", "9-0", "a-b", "-5", "5-",
-                        "bytes */100", "0-99999999999999999999"}) {
+                        "bytes */100", "0-99999999999999999999",
+                        "bytes 0-4/3", "bytes 0-3/3"}) {
     EXPECT_FALSE(parse_content_range(h).has_value()) << h;
   }
 }

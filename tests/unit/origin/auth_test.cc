@@ -21,6 +21,8 @@ TEST(TokenAuth, ChecksBearerTokens) {
   auto a = TokenAuth::from_tokens({"s3cret", "other"});
   EXPECT_EQ(a.check("Bearer s3cret"), V::allowed);
   EXPECT_EQ(a.check("Bearer other"), V::allowed);
+  EXPECT_EQ(a.check("bearer other"), V::allowed);  // the scheme is case-insensitive
+  EXPECT_EQ(a.check("Bearer OTHER"), V::wrong);    // the token is not
   EXPECT_EQ(a.check("Bearer s3cre"), V::wrong);
   EXPECT_EQ(a.check("Bearer s3cret "), V::wrong);
   EXPECT_EQ(a.check(""), V::missing);

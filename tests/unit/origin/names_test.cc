@@ -23,8 +23,9 @@ TEST(TagNames, Invalid) {
 }
 
 TEST(TagNames, FileNameIsOneComponent) {
-  EXPECT_EQ(tag_file_name("team/app:v1"), "team%2Fapp%3Av1");
-  EXPECT_EQ(tag_file_name("plain"), "plain");
+  EXPECT_EQ(tag_file_name("team/app:v1").size(), 64u);
+  EXPECT_EQ(tag_file_name("team/app:v1").find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(tag_file_name("team/app:v1"), tag_file_name("team/app:v2"));
 }
 
 TEST(UploadIds, Grammar) {

@@ -1,0 +1,47 @@
+# Shared by the scripts: building the release binary and running an origin in the background.
+# shellcheck shell=bash
+
+SHOAL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHOAL_BIN="$SHOAL_ROOT/build/shoal"
+
+# Configures build/ once, then lets ninja decide what is stale.
+shoal_build() {
+  if [ ! -f "$SHOAL_ROOT/build/build.ninja" ]; then
+    cmake -S "$SHOAL_ROOT" -B "$SHOAL_ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build "$SHOAL_ROOT/build" -j "$(nproc)" --target shoal >/dev/null
+}
+
+# shoal_start_origin DATA_DIR [flags...]: starts an origin on a free loopback port,
+# sets ORIGIN_PID and ORIGIN_URL.
+shoal_start_origin() {
+  local data=$1
+  shift
+  mkdir -p "$data"
+  "$SHOAL_BIN" origin --listen 127.0.0.1:0 --data "$data" "$@" >"$data.log" 2>&1 &
+  ORIGIN_PID=$!
+  for _ in $(seq 100); do
+    ORIGIN_URL=$(grep -m1 -o '"url":"[^"]*"' "$data.log" 2>/dev/null | cut -d'"' -f4 || true)
+    [ -n "$ORIGIN_URL" ] && return 0
+    kill -0 "$ORIGIN_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "origin did not start:" >&2
+  cat "$data.log" >&2
+  return 1
+}
+
+# Generates SIZE_MIB of incompressible data at PATH unless it is already there.
+shoal_make_artifact() {
+  local path=$1 size_mib=$2
+  if [ ! -f "$path" ] || [ "$(stat -c %s "$path")" -ne $((size_mib * 1024 * 1024)) ]; then
+    openssl enc -aes-128-ctr -pass pass:shoal -nosalt -pbkdf2 </dev/zero 2>/dev/null |
+      head -c $((size_mib * 1024 * 1024)) >"$path"
+  fi
+}
+
+shoal_sha256() { openssl dgst -sha256 -r "$1" | cut -c1-64; }
+
+# Seconds since the epoch with nanoseconds, for timing.
+shoal_now() { date +%s.%N; }
+shoal_rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
