@@ -162,6 +162,8 @@ Result<Digest> Pull::resolve(const std::string& ref) {
   return digest;
 }
 
+constexpr uint64_t kWritebackChunk = 32ull << 20;
+
 Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) {
   Sha256 hasher;
   auto on_head = [&](const http::Response& head) -> Result<void> {
@@ -171,11 +173,19 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
       progress_.set_total(std::strtoull(len.c_str(), nullptr, 10));
     return {};
   };
+  uint64_t written = 0, flushed = 0;
   auto sink = [&](const char* data, size_t n) -> Result<void> {
     hasher.update(data, n);
     progress_.add(n);
     if (auto ok = write_all(fd, data, n); !ok)
       return Error(ok.error().code, "write " + what + ": " + ok.error().message);
+    written += n;
+    if (written - flushed >= kWritebackChunk) {
+      // Start writeback now so the fsync before the rename has little left to do.
+      ::sync_file_range(fd, static_cast<off_t>(flushed), static_cast<off_t>(written - flushed),
+                        SYNC_FILE_RANGE_WRITE);
+      flushed = written;
+    }
     return {};
   };
   auto r = client_.download("/blobs/" + digest.str(), auth_, sink, on_head);

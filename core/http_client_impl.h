@@ -89,6 +89,8 @@ class Client::Impl {
   Result<Response> read_small(bool head_only, Ms timeout, bool* stale = nullptr);
   Result<Response> read_streamed(const BodySink& sink, const HeadHook& on_head, bool& stale);
   template <class OnChunk>
+  Result<void> read_fixed(uint64_t length, OnChunk&& on_chunk);
+  template <class OnChunk>
   Result<void> read_chunks(bhttp::response_parser<bhttp::buffer_body>& p, OnChunk&& on_chunk);
   char* stream_buffer();
 

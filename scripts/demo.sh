@@ -40,4 +40,4 @@ if [ "$digest" != "$expected" ] || [ "$actual" != "$expected" ]; then
   exit 1
 fi
 echo "== verified: the pulled file hashes to $actual"
-echo "== try it yourself: $SHOAL_BIN pull $digest -o /tmp/copy --origin $ORIGIN_URL (while this runs)"
+echo "== next: the tour in README.md runs an origin you keep"

@@ -35,8 +35,14 @@ shoal_start_origin() {
 shoal_make_artifact() {
   local path=$1 size_mib=$2
   if [ ! -f "$path" ] || [ "$(stat -c %s "$path")" -ne $((size_mib * 1024 * 1024)) ]; then
-    openssl enc -aes-128-ctr -pass pass:shoal -nosalt -pbkdf2 </dev/zero 2>/dev/null |
-      head -c $((size_mib * 1024 * 1024)) >"$path"
+    # AES-CTR of zeros: incompressible and fast. head closing the pipe early is the
+    # normal end here, so pipefail must not turn openssl's SIGPIPE into a failure.
+    (
+      set +o pipefail
+      openssl enc -aes-128-ctr -pass pass:shoal -nosalt -pbkdf2 </dev/zero 2>/dev/null |
+        head -c $((size_mib * 1024 * 1024)) >"$path.part"
+    )
+    mv "$path.part" "$path"
   fi
 }
 

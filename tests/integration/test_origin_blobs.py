@@ -8,7 +8,7 @@ import time
 import unittest
 
 from shoal_harness import (MiB, ShoalTestCase, blob_path, chunks_of, list_files, make_bytes,
-                           sha256_digest, stream_request, wait_until)
+                           sha256_digest, stream_request)
 
 IMMUTABLE = {"public", "max-age=31536000", "immutable"}
 EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

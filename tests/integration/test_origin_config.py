@@ -8,8 +8,7 @@ import ssl
 import subprocess
 import unittest
 
-from shoal_harness import (MiB, ShoalTestCase, list_files, make_bytes, run_origin_expect_exit,
-                           sha256_digest)
+from shoal_harness import MiB, ShoalTestCase, make_bytes, run_origin_expect_exit, sha256_digest
 
 
 class StartupErrors(ShoalTestCase):

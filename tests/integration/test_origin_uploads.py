@@ -2,7 +2,6 @@
 mid-PATCH disconnects, idle expiry and survival across an origin restart."""
 
 import os
-import re
 import socket
 import time
 import unittest

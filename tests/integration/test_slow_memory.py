@@ -2,13 +2,12 @@
 origin's resident set by less than 64 MiB over its post-start baseline."""
 
 import os
-import shutil
 import threading
 import time
 import unittest
 
 from shoal_harness import (GiB, MiB, ShoalTestCase, blob_path, file_digest, log, make_file,
-                           read_vm_rss, run_cli, start_cli)
+                           read_vm_rss, start_cli)
 
 # 4 GiB and a bit: sizes and offsets past 2^32 catch 32-bit truncation too.
 SIZE = 4 * GiB + 4096 + 17
