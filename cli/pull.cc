@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
+#include "core/hash_writer.h"
 #include "core/sha256.h"
 #include "origin/names.h"
 
@@ -162,10 +163,7 @@ Result<Digest> Pull::resolve(const std::string& ref) {
   return digest;
 }
 
-constexpr uint64_t kWritebackChunk = 32ull << 20;
-
 Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) {
-  Sha256 hasher;
   auto on_head = [&](const http::Response& head) -> Result<void> {
     if (head.status != 200)
       return Error(Errc::protocol_error, who() + " answered " + std::to_string(head.status));
@@ -173,19 +171,12 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
       progress_.set_total(std::strtoull(len.c_str(), nullptr, 10));
     return {};
   };
-  uint64_t written = 0, flushed = 0;
+  // Hashing and writing run on a second thread while the next buffer is received.
+  HashWriter writer(fd);
   auto sink = [&](const char* data, size_t n) -> Result<void> {
-    hasher.update(data, n);
     progress_.add(n);
-    if (auto ok = write_all(fd, data, n); !ok)
+    if (auto ok = writer.write(data, n); !ok)
       return Error(ok.error().code, "write " + what + ": " + ok.error().message);
-    written += n;
-    if (written - flushed >= kWritebackChunk) {
-      // Start writeback now so the fsync before the rename has little left to do.
-      ::sync_file_range(fd, static_cast<off_t>(flushed), static_cast<off_t>(written - flushed),
-                        SYNC_FILE_RANGE_WRITE);
-      flushed = written;
-    }
     return {};
   };
   auto r = client_.download("/blobs/" + digest.str(), auth_, sink, on_head);
@@ -194,7 +185,9 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
     return Error(http::errc_for_status(r->status),
                  who() + " could not serve " + digest.str() + ": " + http::describe_failure(*r));
   }
-  Digest got = hasher.finish();
+  auto hashed = writer.finish();
+  if (!hashed) return Error(hashed.error().code, "write " + what + ": " + hashed.error().message);
+  const Digest& got = *hashed;
   if (got != digest) {
     return Error(Errc::digest_mismatch,
                  "the bytes from " + who() + " hash to " + got.str() + ", not " + digest.str());
