@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
+#include "core/hash_writer.h"
 #include "core/http_util.h"
 #include "core/sha256.h"
 #include "origin/names.h"
@@ -116,7 +117,7 @@ class Push {
   Progress progress_;
   UniqueFd fd_;
   FileId id_;
-  Sha256 hasher_;
+  HashWriter hasher_{-1};  // hashes on a second thread while the main one sends
 };
 
 Result<void> Push::open_file() {
@@ -196,7 +197,7 @@ Result<void> Push::hash_prefix(uint64_t length) {
   for (uint64_t at = 0; at < length;) {
     auto n = read_at(buf.data(), static_cast<size_t>(std::min<uint64_t>(kRead, length - at)), at);
     if (!n) return n.error();
-    hasher_.update(buf.data(), *n);
+    if (auto ok = hasher_.write(buf.data(), *n); !ok) return ok.error();
     progress_.add(*n);
     at += *n;
   }
@@ -208,7 +209,7 @@ Result<void> Push::send_chunk(const std::string& id, uint64_t offset, uint64_t l
   http::BodySource source = [&](char* buf, size_t len) -> Result<size_t> {
     auto n = read_at(buf, std::min(len, limiter_.read_size()), at);
     if (!n) return n;
-    hasher_.update(buf, *n);
+    if (auto ok = hasher_.write(buf, *n); !ok) return ok.error();
     at += *n;
     limiter_.account(*n);
     progress_.add(*n);
@@ -236,7 +237,9 @@ Result<void> Push::check_unchanged() {
 }
 
 Result<Digest> Push::commit(const std::string& id) {
-  Digest digest = hasher_.finish();
+  auto hashed = hasher_.finish();
+  if (!hashed) return hashed.error();
+  Digest digest = *hashed;
   auto r = client_.request("PUT", "/uploads/" + id + "?digest=" + digest.str(), with_auth({}));
   if (!r) return r.error();
   if (!r->success()) {

@@ -21,6 +21,7 @@ class HashWriter {
  public:
   // fd is written with write(2) from the worker thread; the caller keeps it open until
   // finish() returns. Writeback is started every 32 MiB when fd is a regular file.
+  // fd < 0 only hashes: a sender hashes on the side while it sends.
   explicit HashWriter(int fd, size_t buffer_size = 1u << 20);
   ~HashWriter();
   HashWriter(const HashWriter&) = delete;
