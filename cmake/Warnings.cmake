@@ -1,9 +1,11 @@
 # Warnings as errors for Shoal's own code; third-party headers come in as SYSTEM.
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                     -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
-                    -Wimplicit-fallthrough
-                    # g++ 12 false positive on Asio's awaitable frame allocator
-                    -Wno-mismatched-new-delete)
+                    -Wimplicit-fallthrough)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # g++ 12 false positive on Asio's awaitable frame allocator
+  add_compile_options(-Wno-mismatched-new-delete)
+endif()
 if(SHOAL_WERROR)
   add_compile_options(-Werror)
 endif()

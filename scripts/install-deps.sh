@@ -11,6 +11,7 @@ BUILD_PKGS=(
   libnghttp2-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
 )
 TEST_PKGS=(curl nghttp2-client e2fsprogs util-linux procps python3 iproute2)
 

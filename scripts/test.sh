@@ -23,5 +23,13 @@ if [ $# -gt 0 ]; then
   exec ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "$@"
 fi
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" -L unit
+
+# Every parser gets a short libFuzzer run (clang, its own build directory).
+fuzz_dir=${SHOAL_FUZZ_BUILD_DIR:-build-fuzz}
+if [ ! -f "$fuzz_dir/build.ninja" ]; then
+  CXX=clang++ cmake -S . -B "$fuzz_dir" -G Ninja -DSHOAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$fuzz_dir" -j "$jobs"
+ctest --test-dir "$fuzz_dir" --output-on-failure -j "$jobs" -L fuzz
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" -LE "unit|slow"
 ctest --test-dir "$build_dir" --output-on-failure -j 1 -L slow
