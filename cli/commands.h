@@ -12,5 +12,6 @@ using Args = std::vector<std::string>;
 int origin_main(const Args& args);
 int push_main(const Args& args);
 int pull_main(const Args& args);
+int tracker_main(const Args& args);
 
 }  // namespace shoal::cli

@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"origin", shoal::cli::origin_main, "run the origin: durable blob store and upload API"},
     {"push", shoal::cli::push_main, "upload a file to the origin, print its digest"},
     {"pull", shoal::cli::pull_main, "download a blob by digest or tag, verified"},
+    {"tracker", shoal::cli::tracker_main, "run the BitTorrent tracker (peer hand-out, metainfo)"},
 };
 
 int usage(FILE* out) {

@@ -41,6 +41,8 @@ Origin::Origin(OriginOptions opts)
   if (!store) throw std::runtime_error("cannot open data directory: " + store.error().message);
   store_ = std::move(*store);
   if (auto ok = tags_.init(); !ok) throw std::runtime_error(ok.error().message);
+  metainfo_ = std::make_unique<MetainfoStore>(opts_.data_dir / "metainfo", *store_);
+  if (auto ok = metainfo_->init(); !ok) throw std::runtime_error(ok.error().message);
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
 
   bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
@@ -92,6 +94,12 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
     head.result(status::ok);
     head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
     co_await ex.respond(std::move(head), metrics_.render());
+  } else if (route == "blobs" && rest.ends_with("/metainfo")) {
+    if (m == verb::get || m == verb::head) {
+      co_await get_metainfo(ex, rest.substr(0, rest.size() - std::string_view("/metainfo").size()));
+    } else {
+      co_await respond_method_not_allowed(ex, "GET, HEAD");
+    }
   } else if (route == "blobs" && !rest.empty()) {
     if (m == verb::put) co_await put_blob(ex, rest);
     else if (m == verb::get || m == verb::head) co_await get_blob(ex, rest);

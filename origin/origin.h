@@ -11,6 +11,7 @@
 #include "core/http_server.h"
 #include "core/metrics.h"
 #include "origin/auth.h"
+#include "origin/metainfo_store.h"
 #include "origin/tag_store.h"
 #include "origin/upload_session.h"
 
@@ -45,6 +46,7 @@ class Origin {
   awaitable<void> put_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> delete_blob(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> get_metainfo(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> uploads(http::Exchange& ex, std::string_view rest);
   awaitable<void> upload_create(http::Exchange& ex);
   awaitable<void> upload_status(http::Exchange& ex, const std::string& id);
@@ -56,6 +58,7 @@ class Origin {
   OriginOptions opts_;
   std::unique_ptr<BlobStore> store_;
   TagStore tags_;
+  std::unique_ptr<MetainfoStore> metainfo_;
   UploadManager uploads_;
   metrics::Registry metrics_;
   metrics::Counter* bytes_in_;

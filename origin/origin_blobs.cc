@@ -109,9 +109,24 @@ awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   if (auto ok = store_->remove(*d); !ok) co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
+  metainfo_->remove(*d);
   http::Head head;
   head.result(status::no_content);
   co_await ex.respond(std::move(head), "");
+}
+
+awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  // Made from the blob on first use (hashing: off the event loop), then read from disk.
+  auto bencoded = co_await http::offload([&] { return metainfo_->get_or_make(*d); });
+  if (!bencoded) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
+  http::Head head;
+  head.result(status::ok);
+  head.set(field::content_type, "application/x-bittorrent");
+  head.set(field::etag, "\"metainfo-" + d->str() + "\"");
+  head.set(field::cache_control, "public, max-age=31536000, immutable");
+  co_await ex.respond(std::move(head), *bencoded);
 }
 
 }  // namespace shoal::origin

@@ -1,0 +1,92 @@
+// `shoal tracker`: the BitTorrent tracker with Kraken's hand-out policy.
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/server_config.h"
+#include "tracker/memory_peer_store.h"
+#include "tracker/tracker.h"
+
+namespace shoal::cli {
+namespace {
+
+std::vector<ConfigKey> tracker_keys() {
+  auto keys = server_config_keys("127.0.0.1:4200");
+  keys.push_back({"origin", ConfigType::string, "", "origin URL that GET /metainfo/<digest> is fetched from"});
+  keys.push_back({"peer_ttl", ConfigType::duration, "5m",
+                  "a peer that has not announced for this long is forgotten"});
+  keys.push_back({"announce_interval", ConfigType::duration, "30s", "re-announce interval told to peers"});
+  keys.push_back({"max_numwant", ConfigType::integer, "200", "most peers handed out per announce"});
+  keys.push_back({"max_peers", ConfigType::integer, "1000000", "most peers tracked in all swarms"});
+  keys.push_back({"metainfo_cache_size", ConfigType::size, "64MiB", "memory for cached metainfo"});
+  return keys;
+}
+
+std::chrono::milliseconds positive_duration(const Config& cfg, const std::string& key) {
+  auto d = cfg.duration(key);
+  if (d.count() <= 0) {
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": must be positive");
+  }
+  return d;
+}
+
+int64_t integer_in(const Config& cfg, const std::string& key, int64_t lo, int64_t hi) {
+  int64_t v = cfg.integer(key);
+  if (v < lo || v > hi) {
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": expected " +
+                      std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return v;
+}
+
+tracker::TrackerOptions tracker_options(const Config& cfg) {
+  tracker::TrackerOptions o;
+  if (!cfg.str("origin").empty()) {
+    auto url = Url::parse(cfg.str("origin"));
+    if (!url) throw ConfigError("invalid value \"" + cfg.str("origin") + "\" for origin: " + url.error().message);
+    o.origin = *url;
+  }
+  o.announce_interval = positive_duration(cfg, "announce_interval");
+  o.limits.max_numwant = static_cast<uint32_t>(integer_in(cfg, "max_numwant", 1, 10'000));
+  o.limits.default_numwant = std::min<uint32_t>(50, o.limits.max_numwant);
+  o.metainfo_cache_bytes = cfg.size("metainfo_cache_size");
+  return o;
+}
+
+}  // namespace
+
+int tracker_main(const Args& args) {
+  Config cfg(tracker_keys());
+  cfg.parse_args(args);
+  if (cfg.help_requested()) {
+    std::printf("usage: shoal tracker [flags]\n\n%s", cfg.usage().c_str());
+    return 0;
+  }
+  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
+  configure_logging(cfg);
+  auto server_opts = server_options_from(cfg);
+  auto ttl = positive_duration(cfg, "peer_ttl");
+  auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
+  tracker::Tracker tracker(tracker_options(cfg), std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
+  http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });
+
+  auto ep = server.local_endpoint();
+  log::info("listening", {{"component", "tracker"},
+                          {"addr", ep.address().to_string() + ":" + std::to_string(ep.port())},
+                          {"url", server.url()}});
+  asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
+  signals.async_wait([&server](const beast::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("stopping", {{"signal", sig}});
+    server.stop();
+  });
+  // Expired peers are already invisible; pruning only frees their memory.
+  auto prune = std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));
+  asio::co_spawn(server.io_context(), tracker.prune_loop(prune), asio::detached);
+  server.run();
+  return 0;
+}
+
+}  // namespace shoal::cli

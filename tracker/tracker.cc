@@ -1,0 +1,129 @@
+#include "tracker/tracker.h"
+
+#include <random>
+
+#include "core/http_util.h"
+#include "core/log.h"
+
+namespace shoal::tracker {
+namespace {
+
+using bhttp::status;
+
+std::pair<std::string_view, std::string_view> split_route(std::string_view path) {
+  if (path.empty() || path.front() != '/') return {"", ""};
+  path.remove_prefix(1);
+  size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return {path, ""};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string route_label(std::string_view route) {
+  for (std::string_view known : {"announce", "scrape", "metainfo", "health", "metrics"}) {
+    if (route == known) return std::string(known);
+  }
+  return "other";
+}
+
+}  // namespace
+
+Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
+    : opts_(std::move(opts)),
+      store_(std::move(store)),
+      metainfo_cache_(opts_.metainfo_cache_bytes),
+      rng_(std::random_device{}()) {
+  bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
+  bytes_out_ = &metrics_.counter("shoal_http_sent_bytes_total", "Response body bytes sent.");
+  handout_size_ = &metrics_.histogram("shoal_tracker_handout_size", "Peers handed out per announce.",
+                                      {0, 1, 2, 5, 10, 20, 50, 100, 200});
+  failures_ = &metrics_.counter("shoal_tracker_announce_failures_total",
+                                "Announces answered with a failure reason.");
+  // Create every event's series up front so dashboards see zeros, not gaps.
+  for (auto e : {AnnounceEvent::none, AnnounceEvent::started, AnnounceEvent::completed,
+                 AnnounceEvent::stopped}) {
+    metrics_.counter("shoal_tracker_announces_total", "Valid announces by event.",
+                     {{"event", std::string(event_name(e))}});
+  }
+  metrics_.gauge_fn("shoal_tracker_peers", "Peers tracked in all swarms.",
+                    [this] { return static_cast<double>(store_->peer_count()); });
+  metrics_.gauge_fn("shoal_tracker_swarms", "Swarms (info-hashes) tracked.",
+                    [this] { return static_cast<double>(store_->swarm_count()); });
+  metrics_.gauge_fn("shoal_tracker_metainfo_cache_bytes", "Bytes of cached metainfo.",
+                    [this] { return static_cast<double>(metainfo_cache_.bytes()); });
+}
+
+awaitable<void> Tracker::handle(http::Exchange& ex) {
+  auto start = std::chrono::steady_clock::now();
+  auto [route, rest] = split_route(ex.path());
+  co_await dispatch(ex, route, rest);
+  record(ex, route_label(route), start);
+}
+
+awaitable<void> Tracker::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
+  const bool get = ex.method() == bhttp::verb::get || ex.method() == bhttp::verb::head;
+  if (!get) {
+    http::Head head;
+    head.result(status::method_not_allowed);
+    head.set(bhttp::field::allow, "GET, HEAD");
+    head.set(bhttp::field::content_type, "application/json");
+    co_await ex.respond(std::move(head),
+                        http::error_json("METHOD_NOT_ALLOWED", "the tracker answers GET only"));
+  } else if (route == "health" && rest.empty()) {
+    co_await ex.respond_json(status::ok, R"({"status":"ok"})");
+  } else if (route == "metrics" && rest.empty()) {
+    http::Head head;
+    head.result(status::ok);
+    head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    co_await ex.respond(std::move(head), metrics_.render());
+  } else if (route == "announce" && rest.empty()) {
+    co_await announce(ex);
+  } else if (route == "scrape" && rest.empty()) {
+    co_await scrape(ex);
+  } else if (route == "metainfo" && !rest.empty()) {
+    co_await metainfo(ex, rest);
+  } else {
+    co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
+  }
+}
+
+awaitable<void> Tracker::respond_bencode(http::Exchange& ex, std::string body) {
+  http::Head head;
+  head.result(status::ok);
+  head.set(bhttp::field::content_type, "text/plain");
+  // Announce answers change with every request: no cache may keep them.
+  head.set(bhttp::field::cache_control, "no-store");
+  co_await ex.respond(std::move(head), body);
+}
+
+void Tracker::record(const http::Exchange& ex, std::string_view route,
+                     std::chrono::steady_clock::time_point start) {
+  auto code = static_cast<unsigned>(ex.status());
+  std::string method(bhttp::to_string(ex.method()));
+  metrics_
+      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
+               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
+      .inc();
+  bytes_in_->inc(ex.body_bytes_read());
+  bytes_out_->inc(ex.body_bytes_sent());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Announces are the bulk of a tracker's traffic: debug level keeps info logs readable.
+  auto level = route == "announce" ? log::Level::debug : log::Level::info;
+  log::write(level, "request", {{"method", method}, {"path", ex.path()}, {"status", code},
+                                {"bytes_out", ex.body_bytes_sent()}, {"ms", ms},
+                                {"remote", ex.remote_address()}});
+}
+
+awaitable<void> Tracker::prune_loop(std::chrono::milliseconds interval) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(interval);
+    beast::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (size_t n = store_->prune(std::chrono::steady_clock::now()); n > 0) {
+      log::debug("expired peers", {{"count", n}});
+    }
+  }
+}
+
+}  // namespace shoal::tracker

@@ -1,0 +1,65 @@
+// The tracker: a standard BitTorrent HTTP tracker (BEP 3 announce, BEP 23 compact
+// peers, BEP 7 IPv6, BEP 48 scrape) with Kraken's hand-out policy, plus metainfo by
+// digest fetched from the origin and cached. Tracker is the request handler given to
+// the server, as origin::Origin is.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/http_server.h"
+#include "core/metrics.h"
+#include "core/url.h"
+#include "tracker/announce.h"
+#include "tracker/handout.h"
+#include "tracker/metainfo_cache.h"
+#include "tracker/peer_store.h"
+
+namespace shoal::tracker {
+
+struct TrackerOptions {
+  std::optional<Url> origin;  // where GET /metainfo/<digest> comes from; unset: 503
+  std::chrono::milliseconds announce_interval{30'000};
+  AnnounceLimits limits;
+  size_t metainfo_cache_bytes = 64u << 20;
+  std::chrono::milliseconds origin_timeout{30'000};
+};
+
+class Tracker {
+ public:
+  Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store);
+
+  awaitable<void> handle(http::Exchange& ex);
+  // Prunes expired peers every interval until the io_context stops.
+  awaitable<void> prune_loop(std::chrono::milliseconds interval);
+  metrics::Registry& metrics() { return metrics_; }
+  PeerStore& store() { return *store_; }
+
+ private:
+  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  void record(const http::Exchange& ex, std::string_view route,
+              std::chrono::steady_clock::time_point start);
+  awaitable<void> respond_bencode(http::Exchange& ex, std::string body);
+
+  awaitable<void> announce(http::Exchange& ex);
+  // The announce's answer body (a reply or a failure), computed without I/O.
+  std::string announce_body(const AnnounceRequest& req, std::string_view remote);
+  awaitable<void> scrape(http::Exchange& ex);
+  awaitable<void> metainfo(http::Exchange& ex, std::string_view digest_text);
+
+  TrackerOptions opts_;
+  std::unique_ptr<PeerStore> store_;
+  MetainfoCache metainfo_cache_;
+  std::mutex rng_mu_;
+  HandoutRng rng_;
+  metrics::Registry metrics_;
+  metrics::Counter* bytes_in_;
+  metrics::Counter* bytes_out_;
+  metrics::Histogram* handout_size_;
+  metrics::Counter* failures_;
+};
+
+}  // namespace shoal::tracker

@@ -1,0 +1,113 @@
+// GET /announce and GET /scrape: parse, update the peer store, answer in bencode.
+// Every failure becomes a bencoded `failure reason` with HTTP 200, as BitTorrent
+// clients expect; nothing a client sends can make the handler throw.
+#include <algorithm>
+
+#include "core/log.h"
+#include "tracker/response.h"
+#include "tracker/tracker.h"
+
+namespace shoal::tracker {
+namespace {
+
+std::chrono::seconds whole_seconds(std::chrono::milliseconds d) {
+  return std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(d));
+}
+
+// The peer's addresses: those it named (ip=, ipv6=) win; the connection's source
+// address fills in its own family when the peer named none of that family.
+PeerEntry entry_for(const AnnounceRequest& req, std::string_view remote) {
+  PeerEntry e;
+  e.peer_id = req.peer_id;
+  e.port = req.port;
+  e.complete = req.left == 0;
+  e.is_origin = is_origin_peer_id(req.peer_id);
+  if (req.ip.size() == 4) e.ipv4 = req.ip;
+  if (req.ip.size() == 16) e.ipv6 = req.ip;
+  if (req.ipv6.size() == 16) e.ipv6 = req.ipv6;
+  if (auto source = ip_of_remote(remote)) {
+    if (source->size() == 4 && e.ipv4.empty() && req.ip.empty()) e.ipv4 = *source;
+    if (source->size() == 16 && e.ipv6.empty()) e.ipv6 = *source;
+  }
+  return e;
+}
+
+}  // namespace
+
+awaitable<void> Tracker::announce(http::Exchange& ex) {
+  auto req = parse_announce(ex.query(), opts_.limits);
+  std::string body;
+  if (!req) {
+    failures_->inc();
+    log::debug("bad announce", {{"remote", ex.remote_address()}, {"error", req.error().message}});
+    body = encode_failure(req.error().message);
+  } else {
+    body = announce_body(*req, ex.remote_address());
+  }
+  co_await respond_bencode(ex, std::move(body));
+}
+
+std::string Tracker::announce_body(const AnnounceRequest& req, std::string_view remote) {
+  const auto now = std::chrono::steady_clock::now();
+  PeerEntry self = entry_for(req, remote);
+  if (self.ipv4.empty() && self.ipv6.empty()) {
+    failures_->inc();
+    return encode_failure("cannot tell the peer's address: pass ip=");
+  }
+  if (req.event == AnnounceEvent::stopped) {
+    auto removed = store_->remove(req.info_hash, req.peer_id);
+    if (!removed) return encode_failure(removed.error().message);
+  } else {
+    auto stored = store_->upsert(req.info_hash, self, now);
+    if (!stored) {
+      failures_->inc();
+      return encode_failure(stored.error().message);
+    }
+    if (req.event == AnnounceEvent::completed) (void)store_->record_completed(req.info_hash);
+  }
+  metrics_.counter("shoal_tracker_announces_total", "Valid announces by event.",
+                   {{"event", std::string(event_name(req.event))}})
+      .inc();
+
+  auto swarm = store_->peers(req.info_hash, now);
+  if (!swarm) return encode_failure(swarm.error().message);
+  AnnounceReply reply;
+  reply.interval = whole_seconds(opts_.announce_interval);
+  reply.min_interval = whole_seconds(opts_.announce_interval / 2);
+  reply.compact = req.compact;
+  reply.no_peer_id = req.no_peer_id;
+  for (const PeerEntry& p : *swarm) {
+    if (p.complete) ++reply.complete;
+    else ++reply.incomplete;
+  }
+  // A peer that just left gets the counts but no peers: it will not connect.
+  if (req.event != AnnounceEvent::stopped) {
+    std::lock_guard lock(rng_mu_);
+    reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_);
+  }
+  handout_size_->observe(static_cast<double>(reply.peers.size()));
+  return encode_announce(reply);
+}
+
+awaitable<void> Tracker::scrape(http::Exchange& ex) {
+  auto hashes = parse_scrape(ex.query());
+  std::string body;
+  if (!hashes) {
+    body = encode_failure(hashes.error().message);
+  } else {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, SwarmCounts>> files;
+    for (const std::string& h : *hashes) {
+      auto c = store_->counts(h, now);
+      if (!c) {
+        body = encode_failure(c.error().message);
+        break;
+      }
+      files.emplace_back(h, *c);
+    }
+    if (body.empty()) body = encode_scrape(files);
+  }
+  co_await respond_bencode(ex, std::move(body));
+}
+
+}  // namespace shoal::tracker
