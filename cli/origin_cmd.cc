@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/server_config.h"
+#include "core/url.h"
 #include "origin/origin.h"
 
 namespace shoal::cli {
@@ -18,7 +19,33 @@ std::vector<ConfigKey> origin_keys() {
   keys.push_back({"max_upload_size", ConfigType::size, "64GiB", "largest accepted blob"});
   keys.push_back({"upload_idle_timeout", ConfigType::duration, "1h",
                   "resumable upload sessions idle this long are removed"});
+  keys.push_back({"tracker", ConfigType::string, "",
+                  "tracker URL(s), comma-separated: seed every blob into the swarm"});
+  keys.push_back({"bt_listen", ConfigType::string, "",
+                  "BitTorrent listen address (default: the listen host, port 0)"});
   return keys;
+}
+
+// "http://t:4200, http://u:4200/announce" → announce URLs (libtorrent's loopback
+// SSRF guard wants the path to start with /announce).
+std::vector<std::string> announce_urls(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string url = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    url.erase(0, url.find_first_not_of(' '));
+    url.erase(url.find_last_not_of(' ') + 1);
+    if (!url.empty()) {
+      auto parsed = Url::parse(url);
+      if (!parsed) throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
+      if (url.find("/announce") == std::string::npos) url = parsed->str() + "/announce";
+      out.push_back(url);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 origin::OriginOptions origin_options(const Config& cfg) {
@@ -32,6 +59,9 @@ origin::OriginOptions origin_options(const Config& cfg) {
   }
   if (!cfg.str("token_file").empty()) o.auth = origin::TokenAuth::from_file(cfg.str("token_file"));
   o.auth_reads = cfg.boolean("auth_reads");
+  o.trackers = announce_urls(cfg.str("tracker"));
+  o.bt_listen = cfg.str("bt_listen");
+  if (o.bt_listen.empty()) o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
   return o;
 }
@@ -56,6 +86,10 @@ int origin_main(const Args& args) {
                           {"addr", ep.address().to_string() + ":" + std::to_string(ep.port())},
                           {"url", server.url()},
                           {"data", origin.store().root().string()}});
+  if (auto* seeder = origin.seeder()) {
+    log::info("seeding", {{"bt_port", seeder->listen_port()}, {"trackers", cfg.str("tracker")}});
+    origin.seed_all();
+  }
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   signals.async_wait([&server](const beast::error_code& ec, int sig) {
     if (ec) return;

@@ -145,4 +145,16 @@ Result<void> BlobStore::remove(const Digest& d) {
   return {};
 }
 
+std::vector<Digest> BlobStore::list() const {
+  std::vector<Digest> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root_ / "blobs/sha256", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    auto d = Digest::parse(std::string(Digest::kPrefix) + it->path().filename().string());
+    if (d) out.push_back(*d);
+  }
+  return out;
+}
+
 }  // namespace shoal

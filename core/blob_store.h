@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/digest.h"
 #include "core/error.h"
@@ -68,6 +69,8 @@ class BlobStore {
   // whose bytes the caller has already hashed to `digest`.
   Result<Committed> adopt(const std::string& path, const Digest& digest);
   Result<void> remove(const Digest& d);
+  // Every committed blob's digest (a directory walk: for start-up, not hot paths).
+  std::vector<Digest> list() const;
 
   uint64_t total_bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t blob_count() const { return count_.load(std::memory_order_relaxed); }

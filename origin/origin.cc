@@ -43,6 +43,13 @@ Origin::Origin(OriginOptions opts)
   if (auto ok = tags_.init(); !ok) throw std::runtime_error(ok.error().message);
   metainfo_ = std::make_unique<MetainfoStore>(opts_.data_dir / "metainfo", *store_);
   if (auto ok = metainfo_->init(); !ok) throw std::runtime_error(ok.error().message);
+  if (!opts_.trackers.empty()) {
+    seeder_ = std::make_unique<Seeder>(SeederOptions{opts_.trackers, opts_.bt_listen});
+    metrics_.gauge_fn("shoal_origin_seeding_torrents", "Blobs the origin seeds into the swarm.",
+                      [this] { return static_cast<double>(seeder_->torrents()); });
+    metrics_.gauge_fn("shoal_origin_bt_uploaded_bytes", "Payload bytes the origin sent to peers.",
+                      [this] { return static_cast<double>(seeder_->uploaded_bytes()); });
+  }
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
 
   bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
@@ -141,6 +148,20 @@ awaitable<void> Origin::sweep_uploads(std::chrono::milliseconds interval) {
       log::info("expired idle upload sessions", {{"count", n}});
     }
   }
+}
+
+void Origin::seed_later(const Digest& d) {
+  if (!seeder_) return;
+  asio::post(background_, [this, d] {
+    auto metainfo = metainfo_->get_or_make(d);
+    Result<void> ok = metainfo ? seeder_->add(d, store_->path_of(d), *metainfo) : metainfo.error();
+    if (!ok) log::warn("cannot seed blob", {{"digest", d.str()}, {"error", ok.error().message}});
+  });
+}
+
+void Origin::seed_all() {
+  if (!seeder_) return;
+  for (const Digest& d : store_->list()) seed_later(d);
 }
 
 }  // namespace shoal::origin

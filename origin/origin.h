@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "origin/auth.h"
 #include "origin/metainfo_store.h"
+#include "origin/seeder.h"
 #include "origin/tag_store.h"
 #include "origin/upload_session.h"
 
@@ -23,6 +24,9 @@ struct OriginOptions {
   std::chrono::milliseconds upload_idle_timeout{3'600'000};
   TokenAuth auth;
   bool auth_reads = false;
+  // With trackers, every blob is seeded into the swarm (see Seeder).
+  std::vector<std::string> trackers;
+  std::string bt_listen = "127.0.0.1:0";
 };
 
 class Origin {
@@ -35,6 +39,11 @@ class Origin {
   awaitable<void> sweep_uploads(std::chrono::milliseconds interval);
   metrics::Registry& metrics() { return metrics_; }
   BlobStore& store() { return *store_; }
+  Seeder* seeder() { return seeder_.get(); }
+  // Makes the metainfo of a committed blob and seeds it, on the blocking pool.
+  void seed_later(const Digest& d);
+  // Seeds every stored blob (at start-up); existing metainfo is not re-hashed.
+  void seed_all();
 
  private:
   awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
@@ -59,10 +68,15 @@ class Origin {
   std::unique_ptr<BlobStore> store_;
   TagStore tags_;
   std::unique_ptr<MetainfoStore> metainfo_;
+  std::unique_ptr<Seeder> seeder_;
   UploadManager uploads_;
   metrics::Registry metrics_;
   metrics::Counter* bytes_in_;
   metrics::Counter* bytes_out_;
+  // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
+  // destroyed first, it finishes the running task and drops the rest while the
+  // stores and the seeder it uses still exist.
+  asio::thread_pool background_{1};
 };
 
 }  // namespace shoal::origin

@@ -102,6 +102,7 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
   auto committed = co_await http::offload([&] { return store_->commit(*temp, *d); });
   if (!committed) co_return co_await respond_failure(ex, committed.error(), "");
   head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
+  seed_later(*d);
   co_await ex.respond(std::move(head), committed_json(*d, *received));
 }
 
@@ -109,6 +110,7 @@ awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   if (auto ok = store_->remove(*d); !ok) co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
+  if (seeder_) seeder_->remove(*d);
   metainfo_->remove(*d);
   http::Head head;
   head.result(status::no_content);

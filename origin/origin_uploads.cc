@@ -119,6 +119,7 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
   }
   auto placed = co_await http::offload([&] { return uploads_.commit(*lease, *digest, *store_); });
   if (!placed) co_return co_await respond_failure(ex, placed.error(), "UPLOAD_UNKNOWN");
+  seed_later(*digest);
   http::Head head;
   head.result(status::created);
   head.set(field::location, "/blobs/" + digest->str());

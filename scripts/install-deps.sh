@@ -13,7 +13,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
 )
-TEST_PKGS=(curl nghttp2-client aria2 e2fsprogs util-linux procps python3 iproute2)
+TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 if [ "${1:-}" = "--build-only" ]; then want=("${BUILD_PKGS[@]}"); fi

@@ -1,0 +1,45 @@
+// Seeds every blob the origin holds into the swarm: one libtorrent session, one v2
+// torrent per blob, announced to the configured trackers. DHT, local discovery, UPnP
+// and NAT-PMP are off: peers find each other only through Shoal's tracker. Blobs are
+// added in seed mode, because the store verified their bytes when they were
+// committed: a restart re-adds them without re-hashing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+
+namespace shoal::origin {
+
+struct SeederOptions {
+  std::vector<std::string> trackers;  // announce URLs (http://host:port/announce)
+  std::string listen = "127.0.0.1:0";  // BitTorrent listen interface
+  // libtorrent peer-id prefix; the tracker's hand-out policy knows origins by "-SHO".
+  std::string fingerprint = "-SHO010-";
+};
+
+class Seeder {
+ public:
+  // Starts the libtorrent session; throws std::runtime_error at start-up.
+  explicit Seeder(SeederOptions opts);
+  ~Seeder();
+  Seeder(const Seeder&) = delete;
+  Seeder& operator=(const Seeder&) = delete;
+
+  // Starts seeding the blob stored at `blob_path` (its file name is the digest hex)
+  // described by `metainfo` (bencoded). Idempotent.
+  Result<void> add(const Digest& digest, const std::string& blob_path, const std::string& metainfo);
+  void remove(const Digest& digest);
+  size_t torrents() const;
+  uint64_t uploaded_bytes() const;  // payload bytes sent to peers, all torrents
+  uint16_t listen_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::origin

@@ -1,0 +1,108 @@
+"""The origin seeds every blob into the swarm (issue 3, item 2): with --tracker it
+announces each committed blob as a BitTorrent v2 torrent (peer id "-SHO"), a real
+BitTorrent client (libtorrent through Debian's python3-libtorrent, a separate
+process) downloads the blob from it via `shoal tracker`, and after a restart the
+origin seeds again without re-hashing."""
+
+import hashlib
+import os
+import subprocess
+import textwrap
+import unittest
+import urllib.parse
+
+from shoal_harness import http_request, make_bytes, sha256_digest, wait_until
+from tracker_harness import TrackerTestCase, bdecode, bencode
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+LEECHER = textwrap.dedent("""
+    import sys, time, libtorrent as lt
+    torrent, save, tracker = sys.argv[1], sys.argv[2], sys.argv[3]
+    s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False,
+                    "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                    "enable_outgoing_utp": False, "enable_incoming_utp": False,
+                    "allow_multiple_connections_per_ip": True, "peer_fingerprint": "-LT2080-"})
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(torrent)
+    atp.save_path = save
+    atp.trackers = [tracker]
+    h = s.add_torrent(atp)
+    deadline = time.time() + 60
+    while not h.status().is_seeding:
+        if time.time() > deadline:
+            sys.exit("timed out at %.3f" % h.status().progress)
+        time.sleep(0.1)
+    print("done")
+""")
+
+
+def has_python_libtorrent():
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", "import libtorrent"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def announced_hash(metainfo):
+    """A v2 torrent announces the first 20 bytes of SHA-256 of its info dict."""
+    torrent = bdecode(metainfo)
+    return hashlib.sha256(bencode(torrent[b"info"])).digest()[:20]
+
+
+class Seeding(TrackerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.tracker = self.start_tracker()
+        self.announce = f"http://127.0.0.1:{self.tracker.port}/announce"
+        self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}")
+
+    def scrape_complete(self, info_hash):
+        path = "/scrape?info_hash=" + urllib.parse.quote_from_bytes(info_hash)
+        r = http_request(self.tracker.port, "GET", path)
+        files = bdecode(r.body).get(b"files", {})
+        return files.get(info_hash, {}).get(b"complete", 0)
+
+    def push(self, data):
+        digest = sha256_digest(data)
+        r = self.origin.request("PUT", f"/blobs/{digest}", body=data)
+        self.assertEqual(r.status, 201, r)
+        r = self.origin.request("GET", f"/blobs/{digest}/metainfo")
+        self.assertEqual(r.status, 200, r)
+        return digest, r.body
+
+    def test_committed_blob_is_announced_as_a_seed(self):
+        digest, metainfo = self.push(make_bytes(3 * 1024 * 1024, seed=11))
+        ih = announced_hash(metainfo)
+        self.assertTrue(wait_until(lambda: self.scrape_complete(ih) >= 1, timeout=20),
+                        "the origin never announced the blob as complete")
+        m = self.origin.metrics()
+        self.assertEqual(m.value("shoal_origin_seeding_torrents"), 1)
+        # After a restart the blob is seeded again (metainfo kept, no re-hash needed).
+        self.origin = self.restart_origin(self.origin, graceful=True)
+        self.assertTrue(wait_until(
+            lambda: self.origin.metrics().value("shoal_origin_seeding_torrents") == 1, timeout=20))
+
+    @unittest.skipUnless(has_python_libtorrent(), "python3-libtorrent (Debian) not installed")
+    def test_a_bittorrent_client_downloads_from_the_origin(self):
+        data = make_bytes(5 * 1024 * 1024 + 123, seed=12)
+        digest, metainfo = self.push(data)
+        ih = announced_hash(metainfo)
+        self.assertTrue(wait_until(lambda: self.scrape_complete(ih) >= 1, timeout=20))
+        work = self.mkdir("leecher")
+        torrent = os.path.join(work, "blob.torrent")
+        with open(torrent, "wb") as f:
+            f.write(metainfo)
+        r = subprocess.run([SYSTEM_PYTHON, "-c", LEECHER, torrent, work, self.announce],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        with open(os.path.join(work, digest.split(":", 1)[1]), "rb") as f:
+            self.assertEqual(sha256_digest(f.read()), digest)
+        self.assertTrue(wait_until(
+            lambda: (self.origin.metrics().value("shoal_origin_bt_uploaded_bytes") or 0) >= len(data),
+            timeout=10), "the origin's upload counter did not see the transfer")
+
+
+if __name__ == "__main__":
+    unittest.main()
