@@ -52,8 +52,6 @@ Origin::Origin(OriginOptions opts)
   }
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
 
-  bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
-  bytes_out_ = &metrics_.counter("shoal_http_sent_bytes_total", "Response body bytes sent.");
   metrics_.gauge_fn("shoal_origin_upload_sessions", "Open resumable upload sessions.",
                     [this] { return static_cast<double>(uploads_.count()); });
   metrics_.gauge_fn("shoal_store_bytes", "Bytes of committed blobs in the store.",
@@ -67,7 +65,7 @@ awaitable<void> Origin::handle(http::Exchange& ex) {
   auto [route, rest] = split_route(ex.path());
   bool allowed = co_await authorize(ex);
   if (allowed) co_await dispatch(ex, route, rest);
-  record(ex, route_label(route), start);
+  recorder_.record(ex, route_label(route), start);
 }
 
 awaitable<bool> Origin::authorize(http::Exchange& ex) {
@@ -119,22 +117,6 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
   } else {
     co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
   }
-}
-
-void Origin::record(const http::Exchange& ex, std::string_view route,
-                    std::chrono::steady_clock::time_point start) {
-  auto code = static_cast<unsigned>(ex.status());
-  std::string method(bhttp::to_string(ex.method()));
-  metrics_
-      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
-               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
-      .inc();
-  bytes_in_->inc(ex.body_bytes_read());
-  bytes_out_->inc(ex.body_bytes_sent());
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  log::info("request", {{"method", method}, {"path", ex.path()}, {"status", code},
-                        {"bytes_in", ex.body_bytes_read()}, {"bytes_out", ex.body_bytes_sent()},
-                        {"ms", ms}, {"remote", ex.remote_address()}});
 }
 
 awaitable<void> Origin::sweep_uploads(std::chrono::milliseconds interval) {

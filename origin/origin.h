@@ -10,6 +10,7 @@
 #include "core/blob_store.h"
 #include "core/http_server.h"
 #include "core/metrics.h"
+#include "core/request_recorder.h"
 #include "origin/auth.h"
 #include "origin/metainfo_store.h"
 #include "origin/seeder.h"
@@ -49,8 +50,6 @@ class Origin {
   awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
   // Answers 401/403 itself and returns false when the request may not proceed.
   awaitable<bool> authorize(http::Exchange& ex);
-  void record(const http::Exchange& ex, std::string_view route,
-              std::chrono::steady_clock::time_point start);
 
   awaitable<void> put_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
@@ -71,8 +70,7 @@ class Origin {
   std::unique_ptr<Seeder> seeder_;
   UploadManager uploads_;
   metrics::Registry metrics_;
-  metrics::Counter* bytes_in_;
-  metrics::Counter* bytes_out_;
+  http::RequestRecorder recorder_{metrics_};
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

@@ -32,8 +32,6 @@ Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
       store_(std::move(store)),
       metainfo_cache_(opts_.metainfo_cache_bytes),
       rng_(std::random_device{}()) {
-  bytes_in_ = &metrics_.counter("shoal_http_received_bytes_total", "Request body bytes received.");
-  bytes_out_ = &metrics_.counter("shoal_http_sent_bytes_total", "Response body bytes sent.");
   handout_size_ = &metrics_.histogram("shoal_tracker_handout_size", "Peers handed out per announce.",
                                       {0, 1, 2, 5, 10, 20, 50, 100, 200});
   failures_ = &metrics_.counter("shoal_tracker_announce_failures_total",
@@ -56,7 +54,9 @@ awaitable<void> Tracker::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
   auto [route, rest] = split_route(ex.path());
   co_await dispatch(ex, route, rest);
-  record(ex, route_label(route), start);
+  // Announces are the bulk of a tracker's traffic: debug level keeps info logs readable.
+  auto label = route_label(route);
+  recorder_.record(ex, label, start, label == "announce" ? log::Level::debug : log::Level::info);
 }
 
 awaitable<void> Tracker::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
@@ -93,24 +93,6 @@ awaitable<void> Tracker::respond_bencode(http::Exchange& ex, std::string body) {
   // Announce answers change with every request: no cache may keep them.
   head.set(bhttp::field::cache_control, "no-store");
   co_await ex.respond(std::move(head), body);
-}
-
-void Tracker::record(const http::Exchange& ex, std::string_view route,
-                     std::chrono::steady_clock::time_point start) {
-  auto code = static_cast<unsigned>(ex.status());
-  std::string method(bhttp::to_string(ex.method()));
-  metrics_
-      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
-               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
-      .inc();
-  bytes_in_->inc(ex.body_bytes_read());
-  bytes_out_->inc(ex.body_bytes_sent());
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  // Announces are the bulk of a tracker's traffic: debug level keeps info logs readable.
-  auto level = route == "announce" ? log::Level::debug : log::Level::info;
-  log::write(level, "request", {{"method", method}, {"path", ex.path()}, {"status", code},
-                                {"bytes_out", ex.body_bytes_sent()}, {"ms", ms},
-                                {"remote", ex.remote_address()}});
 }
 
 awaitable<void> Tracker::prune_loop(std::chrono::milliseconds interval) {

@@ -12,6 +12,7 @@
 
 #include "core/http_server.h"
 #include "core/metrics.h"
+#include "core/request_recorder.h"
 #include "core/url.h"
 #include "tracker/announce.h"
 #include "tracker/handout.h"
@@ -40,8 +41,6 @@ class Tracker {
 
  private:
   awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
-  void record(const http::Exchange& ex, std::string_view route,
-              std::chrono::steady_clock::time_point start);
   awaitable<void> respond_bencode(http::Exchange& ex, std::string body);
 
   awaitable<void> announce(http::Exchange& ex);
@@ -56,8 +55,7 @@ class Tracker {
   std::mutex rng_mu_;
   HandoutRng rng_;
   metrics::Registry metrics_;
-  metrics::Counter* bytes_in_;
-  metrics::Counter* bytes_out_;
+  http::RequestRecorder recorder_{metrics_};
   metrics::Histogram* handout_size_;
   metrics::Counter* failures_;
 };

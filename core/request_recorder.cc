@@ -1,0 +1,28 @@
+#include "core/request_recorder.h"
+
+#include <string>
+
+namespace shoal::http {
+
+RequestRecorder::RequestRecorder(metrics::Registry& registry)
+    : registry_(registry),
+      bytes_in_(registry.counter("shoal_http_received_bytes_total", "Request body bytes received.")),
+      bytes_out_(registry.counter("shoal_http_sent_bytes_total", "Response body bytes sent.")) {}
+
+void RequestRecorder::record(const Exchange& ex, std::string_view route,
+                             std::chrono::steady_clock::time_point start, log::Level level) {
+  auto code = static_cast<unsigned>(ex.status());
+  std::string method(bhttp::to_string(ex.method()));
+  registry_
+      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
+               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
+      .inc();
+  bytes_in_.inc(ex.body_bytes_read());
+  bytes_out_.inc(ex.body_bytes_sent());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log::write(level, "request", {{"method", method}, {"path", ex.path()}, {"status", code},
+                                {"bytes_in", ex.body_bytes_read()}, {"bytes_out", ex.body_bytes_sent()},
+                                {"ms", ms}, {"remote", ex.remote_address()}});
+}
+
+}  // namespace shoal::http

@@ -1,0 +1,26 @@
+// Per-request accounting every Shoal server shares: the request counter by route,
+// method and status, body byte counters, and one access-log line.
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "core/http_server.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+namespace shoal::http {
+
+class RequestRecorder {
+ public:
+  explicit RequestRecorder(metrics::Registry& registry);
+  void record(const Exchange& ex, std::string_view route, std::chrono::steady_clock::time_point start,
+              log::Level level = log::Level::info);
+
+ private:
+  metrics::Registry& registry_;
+  metrics::Counter& bytes_in_;
+  metrics::Counter& bytes_out_;
+};
+
+}  // namespace shoal::http
