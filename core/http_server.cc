@@ -129,6 +129,9 @@ void Server::run() {
   for (unsigned i = 1; i < opts_.threads; ++i) extra.emplace_back([this] { ioc_.run(); });
   ioc_.run();
   for (auto& t : extra) t.join();
+  // Work on the blocking pool resumes coroutines of this io_context when it ends: let
+  // it finish while the io_context (and its strands) still exist.
+  blocking_pool().join();
 }
 
 void Server::stop() {

@@ -112,10 +112,13 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
   auto received = co_await stream_body(ex, opts_.max_upload_size, [&](const char* p, size_t n) {
     return lease->append(p, n);
   });
-  if (!received) co_return co_await respond_failure(ex, received.error(), "");
-  if (!commit) {
-    co_return co_await ex.respond(session_head(status::accepted, id, lease->offset()),
-                                  session_json(id, lease->offset()));
+  const uint64_t offset = lease->offset();
+  if (!received || !commit) {
+    // The session is free again before the client hears from us: its next request
+    // must not find it busy, and GET must see the new offset.
+    lease->release();
+    if (!received) co_return co_await respond_failure(ex, received.error(), "");
+    co_return co_await ex.respond(session_head(status::accepted, id, offset), session_json(id, offset));
   }
   auto placed = co_await http::offload([&] { return uploads_.commit(*lease, *digest, *store_); });
   if (!placed) co_return co_await respond_failure(ex, placed.error(), "UPLOAD_UNKNOWN");

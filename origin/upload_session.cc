@@ -18,8 +18,12 @@ UploadLease::UploadLease(UploadLease&& o) noexcept
     : manager_(o.manager_), id_(std::move(o.id_)), fd_(std::move(o.fd_)), offset_(o.offset_),
       hash_(std::move(o.hash_)), done_(std::exchange(o.done_, true)) {}
 
-UploadLease::~UploadLease() {
-  if (!done_) manager_->release(id_, std::move(fd_), offset_, std::move(hash_));
+UploadLease::~UploadLease() { release(); }
+
+void UploadLease::release() {
+  if (done_) return;
+  done_ = true;
+  manager_->release(id_, std::move(fd_), offset_, std::move(hash_));
 }
 
 Result<void> UploadLease::append(const void* data, size_t len) {

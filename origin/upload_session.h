@@ -51,6 +51,9 @@ class UploadLease {
   // Hash of everything appended, or nullopt when part of it came from before a restart.
   std::optional<Digest> finish_hash();
   int fd() const { return fd_.get(); }
+  // Hands the session back now (offset, hash) instead of at destruction, so a client
+  // that gets our answer can send the next chunk at once.
+  void release();
 
  private:
   friend class UploadManager;
