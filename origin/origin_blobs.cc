@@ -95,11 +95,12 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
   }
   auto temp = store_->create_temp();
   if (!temp) co_return co_await respond_failure(ex, temp.error(), "");
-  auto received = co_await stream_body(ex, opts_.max_upload_size, [&](const char* p, size_t n) {
-    return temp->append(p, n);
-  });
+  // Named, not a temporary inside the co_await expression (see ARCHITECTURE, toolchain).
+  const BodySink sink = [&](const char* p, size_t n) { return temp->append(p, n); };
+  auto received = co_await stream_body(ex, opts_.max_upload_size, sink);
   if (!received) co_return co_await respond_failure(ex, received.error(), "");
-  auto committed = co_await http::offload([&] { return store_->commit(*temp, *d); });
+  auto commit_blob = [&] { return store_->commit(*temp, *d); };
+  auto committed = co_await http::offload(commit_blob);
   if (!committed) co_return co_await respond_failure(ex, committed.error(), "");
   head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
   seed_later(*d);
@@ -121,7 +122,8 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   // Made from the blob on first use (hashing: off the event loop), then read from disk.
-  auto bencoded = co_await http::offload([&] { return metainfo_->get_or_make(*d); });
+  auto make = [&] { return metainfo_->get_or_make(*d); };
+  auto bencoded = co_await http::offload(make);
   if (!bencoded) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
   http::Head head;
   head.result(status::ok);

@@ -40,10 +40,11 @@ awaitable<void> Origin::tags(http::Exchange& ex, std::string_view raw_name) {
   }
   if (m == verb::put) {
     std::string body;
-    auto got = co_await stream_body(ex, 256, [&](const char* p, size_t n) -> Result<void> {
+    const BodySink sink = [&](const char* p, size_t n) -> Result<void> {
       body.append(p, n);
       return {};
-    });
+    };
+    auto got = co_await stream_body(ex, 256, sink);
     if (!got) co_return co_await respond_failure(ex, got.error(), "");
     auto d = Digest::parse(trim(body));
     if (!d) co_return co_await respond_failure(ex, d.error(), "");
@@ -51,7 +52,8 @@ awaitable<void> Origin::tags(http::Exchange& ex, std::string_view raw_name) {
       co_return co_await ex.respond_error(status::not_found, "BLOB_UNKNOWN",
                                           "no blob " + d->str() + " to tag");
     }
-    auto ok = co_await http::offload([&] { return tags_.put(*name, *d); });
+    auto put_tag = [&] { return tags_.put(*name, *d); };
+    auto ok = co_await http::offload(put_tag);
     if (!ok) co_return co_await respond_failure(ex, ok.error(), "");
     http::Head head;
     head.result(status::created);

@@ -109,9 +109,8 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
     }
     co_return co_await respond_failure(ex, lease.error(), "UPLOAD_UNKNOWN");
   }
-  auto received = co_await stream_body(ex, opts_.max_upload_size, [&](const char* p, size_t n) {
-    return lease->append(p, n);
-  });
+  const BodySink sink = [&](const char* p, size_t n) { return lease->append(p, n); };
+  auto received = co_await stream_body(ex, opts_.max_upload_size, sink);
   const uint64_t offset = lease->offset();
   if (!received || !commit) {
     // The session is free again before the client hears from us: its next request
@@ -120,7 +119,8 @@ awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, 
     if (!received) co_return co_await respond_failure(ex, received.error(), "");
     co_return co_await ex.respond(session_head(status::accepted, id, offset), session_json(id, offset));
   }
-  auto placed = co_await http::offload([&] { return uploads_.commit(*lease, *digest, *store_); });
+  auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
+  auto placed = co_await http::offload(commit_upload);
   if (!placed) co_return co_await respond_failure(ex, placed.error(), "UPLOAD_UNKNOWN");
   seed_later(*digest);
   http::Head head;

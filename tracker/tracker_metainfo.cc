@@ -56,7 +56,8 @@ awaitable<void> Tracker::metainfo(http::Exchange& ex, std::string_view digest_te
     }
     // Captures by reference, as the origin does: g++ 12 mishandles a lambda
     // temporary with non-trivial captures inside a co_await expression.
-    Fetched f = co_await http::offload([&] { return fetch_from_origin(*opts_.origin, key, opts_.origin_timeout); });
+    auto fetch = [&] { return fetch_from_origin(*opts_.origin, key, opts_.origin_timeout); };
+    Fetched f = co_await http::offload(fetch);
     if (f.status == 404) {
       counter("not_found").inc();
       co_await ex.respond_error(status::not_found, "METAINFO_UNKNOWN",
