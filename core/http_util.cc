@@ -59,6 +59,14 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space
   return out;
 }
 
+std::pair<std::string_view, std::string_view> split_route(std::string_view path) {
+  if (path.empty() || path.front() != '/') return {"", ""};
+  path.remove_prefix(1);
+  size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return {path, ""};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
 std::optional<std::string> find_query_param(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     size_t amp = query.find('&');

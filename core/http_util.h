@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace shoal::http {
 
@@ -14,6 +15,8 @@ std::string json_escape(std::string_view s);
 std::string error_json(std::string_view code, std::string_view message);
 // Decodes %XX and '+' (as space in queries only when plus_as_space); nullopt on a bad escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
+// Splits a path "/blobs/<rest>" into ("blobs", "<rest>"); ("", "") unless it starts with '/'.
+std::pair<std::string_view, std::string_view> split_route(std::string_view path);
 // The first value of `name` in an application/x-www-form-urlencoded query, decoded.
 std::optional<std::string> find_query_param(std::string_view query, std::string_view name);
 

@@ -13,15 +13,6 @@ namespace {
 using bhttp::status;
 using bhttp::verb;
 
-// Splits "/blobs/<rest>" into ("blobs", "<rest>").
-std::pair<std::string_view, std::string_view> split_route(std::string_view path) {
-  if (path.empty() || path.front() != '/') return {"", ""};
-  path.remove_prefix(1);
-  size_t slash = path.find('/');
-  if (slash == std::string_view::npos) return {path, ""};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
 bool is_write(verb m) { return m == verb::put || m == verb::post || m == verb::patch || m == verb::delete_; }
 
 std::string route_label(std::string_view route) {
@@ -62,7 +53,7 @@ Origin::Origin(OriginOptions opts)
 
 awaitable<void> Origin::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
-  auto [route, rest] = split_route(ex.path());
+  auto [route, rest] = http::split_route(ex.path());
   bool allowed = co_await authorize(ex);
   if (allowed) co_await dispatch(ex, route, rest);
   recorder_.record(ex, route_label(route), start);

@@ -10,14 +10,6 @@ namespace {
 
 using bhttp::status;
 
-std::pair<std::string_view, std::string_view> split_route(std::string_view path) {
-  if (path.empty() || path.front() != '/') return {"", ""};
-  path.remove_prefix(1);
-  size_t slash = path.find('/');
-  if (slash == std::string_view::npos) return {path, ""};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
 std::string route_label(std::string_view route) {
   for (std::string_view known : {"announce", "scrape", "metainfo", "health", "metrics"}) {
     if (route == known) return std::string(known);
@@ -52,7 +44,7 @@ Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
 
 awaitable<void> Tracker::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
-  auto [route, rest] = split_route(ex.path());
+  auto [route, rest] = http::split_route(ex.path());
   co_await dispatch(ex, route, rest);
   // Announces are the bulk of a tracker's traffic: debug level keeps info logs readable.
   auto label = route_label(route);

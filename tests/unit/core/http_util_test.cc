@@ -19,6 +19,13 @@ TEST(HttpUtil, PercentDecode) {
   EXPECT_FALSE(percent_decode("%zz"));
 }
 
+TEST(HttpUtil, SplitRoute) {
+  EXPECT_EQ(split_route("/blobs/sha256:ab/metainfo"), std::make_pair(std::string_view("blobs"), std::string_view("sha256:ab/metainfo")));
+  EXPECT_EQ(split_route("/health"), std::make_pair(std::string_view("health"), std::string_view("")));
+  EXPECT_EQ(split_route("blobs/x"), std::make_pair(std::string_view(""), std::string_view("")));
+  EXPECT_EQ(split_route(""), std::make_pair(std::string_view(""), std::string_view("")));
+}
+
 TEST(HttpUtil, QueryParam) {
   EXPECT_EQ(find_query_param("digest=sha256%3Aab&x=1", "digest"), "sha256:ab");
   EXPECT_EQ(find_query_param("x=1&flag", "flag"), "");
