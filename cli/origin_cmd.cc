@@ -1,6 +1,5 @@
 // `shoal origin`: the durable blob store behind the upload and download API.
-#include <csignal>
-#include <cstdio>
+#include <algorithm>
 
 #include "cli/commands.h"
 #include "core/log.h"
@@ -70,35 +69,17 @@ origin::OriginOptions origin_options(const Config& cfg) {
 
 int origin_main(const Args& args) {
   Config cfg(origin_keys());
-  cfg.parse_args(args);
-  if (cfg.help_requested()) {
-    std::printf("usage: shoal origin [flags]\n\n%s", cfg.usage().c_str());
-    return 0;
-  }
-  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
-  configure_logging(cfg);
+  if (!parse_server_command(cfg, args, "origin")) return 0;
   auto server_opts = server_options_from(cfg);
   origin::Origin origin(origin_options(cfg));
   http::Server server(server_opts, [&origin](http::Exchange& ex) { return origin.handle(ex); });
-
-  auto ep = server.local_endpoint();
-  log::info("listening", {{"component", "origin"},
-                          {"addr", ep.address().to_string() + ":" + std::to_string(ep.port())},
-                          {"url", server.url()},
-                          {"data", origin.store().root().string()}});
+  log_listening(server, "origin", origin.store().root().string());
   if (auto* seeder = origin.seeder()) {
     log::info("seeding", {{"bt_port", seeder->listen_port()}, {"trackers", cfg.str("tracker")}});
     origin.seed_all();
   }
-  asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
-  signals.async_wait([&server](const beast::error_code& ec, int sig) {
-    if (ec) return;
-    log::info("stopping", {{"signal", sig}});
-    server.stop();
-  });
   auto sweep = std::min(std::chrono::milliseconds(30'000), cfg.duration("upload_idle_timeout") / 2);
-  asio::co_spawn(server.io_context(), origin.sweep_uploads(std::max(sweep, std::chrono::milliseconds(100))),
-                 asio::detached);
+  server.every(std::max(sweep, std::chrono::milliseconds(100)), [&origin] { origin.sweep_uploads(); });
   server.run();
   return 0;
 }

@@ -1,7 +1,5 @@
 // `shoal tracker`: the BitTorrent tracker with Kraken's hand-out policy.
 #include <algorithm>
-#include <csignal>
-#include <cstdio>
 
 #include "cli/commands.h"
 #include "core/log.h"
@@ -59,32 +57,16 @@ tracker::TrackerOptions tracker_options(const Config& cfg) {
 
 int tracker_main(const Args& args) {
   Config cfg(tracker_keys());
-  cfg.parse_args(args);
-  if (cfg.help_requested()) {
-    std::printf("usage: shoal tracker [flags]\n\n%s", cfg.usage().c_str());
-    return 0;
-  }
-  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
-  configure_logging(cfg);
+  if (!parse_server_command(cfg, args, "tracker")) return 0;
   auto server_opts = server_options_from(cfg);
   auto ttl = positive_duration(cfg, "peer_ttl");
   auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
   tracker::Tracker tracker(tracker_options(cfg), std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
   http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });
-
-  auto ep = server.local_endpoint();
-  log::info("listening", {{"component", "tracker"},
-                          {"addr", ep.address().to_string() + ":" + std::to_string(ep.port())},
-                          {"url", server.url()}});
-  asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
-  signals.async_wait([&server](const beast::error_code& ec, int sig) {
-    if (ec) return;
-    log::info("stopping", {{"signal", sig}});
-    server.stop();
-  });
+  log_listening(server, "tracker");
   // Expired peers are already invisible; pruning only frees their memory.
   auto prune = std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));
-  asio::co_spawn(server.io_context(), tracker.prune_loop(prune), asio::detached);
+  server.every(prune, [&tracker] { tracker.prune(); });
   server.run();
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "core/http_server.h"
 
+#include <csignal>
 #include <stdexcept>
 
 #include "core/http_connection.h"
@@ -123,7 +124,28 @@ awaitable<void> Server::accept_loop() {
   }
 }
 
+void Server::every(std::chrono::milliseconds interval, std::function<void()> fn) {
+  auto loop = [](asio::io_context& ioc, std::chrono::milliseconds every,
+                 std::function<void()> job) -> awaitable<void> {
+    asio::steady_timer timer(ioc);
+    for (;;) {
+      timer.expires_after(every);
+      beast::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      job();
+    }
+  };
+  asio::co_spawn(ioc_, loop(ioc_, interval, std::move(fn)), asio::detached);
+}
+
 void Server::run() {
+  asio::signal_set signals(ioc_, SIGINT, SIGTERM);
+  signals.async_wait([this](const beast::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("stopping", {{"signal", sig}});
+    stop();
+  });
   asio::co_spawn(ioc_, accept_loop(), asio::detached);
   std::vector<std::thread> extra;
   for (unsigned i = 1; i < opts_.threads; ++i) extra.emplace_back([this] { ioc_.run(); });

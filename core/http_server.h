@@ -104,8 +104,12 @@ class Server {
   std::string url() const;  // http(s)://host:port
   asio::io_context& io_context() { return ioc_; }
 
-  // Runs the event loop on opts.threads threads until stop(); returns after they join.
+  // Runs the event loop on opts.threads threads until stop() or SIGINT/SIGTERM;
+  // returns after they join.
   void run();
+  // Calls fn on the event loop every interval while the server runs (housekeeping:
+  // expiring sessions, pruning peers).
+  void every(std::chrono::milliseconds interval, std::function<void()> fn);
   void stop();
 
  private:

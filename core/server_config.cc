@@ -1,5 +1,7 @@
 #include "core/server_config.h"
 
+#include <cstdio>
+
 #include "core/log.h"
 
 namespace shoal {
@@ -52,6 +54,28 @@ void configure_logging(const Config& cfg) {
                       "\" for log_level: expected debug, info, warn or error");
   }
   log::set_level(level);
+}
+
+bool parse_server_command(Config& cfg, const std::vector<std::string>& args, const std::string& command) {
+  cfg.parse_args(args);
+  if (cfg.help_requested()) {
+    std::printf("usage: shoal %s [flags]\n\n%s", command.c_str(), cfg.usage().c_str());
+    return false;
+  }
+  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
+  configure_logging(cfg);
+  return true;
+}
+
+void log_listening(const http::Server& server, std::string_view component, std::string_view data_dir) {
+  auto ep = server.local_endpoint();
+  std::string addr = ep.address().to_string() + ":" + std::to_string(ep.port());
+  std::string url = server.url();
+  if (data_dir.empty()) {
+    log::info("listening", {{"component", component}, {"addr", addr}, {"url", url}});
+  } else {
+    log::info("listening", {{"component", component}, {"addr", addr}, {"url", url}, {"data", data_dir}});
+  }
 }
 
 }  // namespace shoal

@@ -110,16 +110,9 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
   }
 }
 
-awaitable<void> Origin::sweep_uploads(std::chrono::milliseconds interval) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_after(interval);
-    beast::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    if (size_t n = uploads_.sweep(Clock::now()); n > 0) {
-      log::info("expired idle upload sessions", {{"count", n}});
-    }
+void Origin::sweep_uploads() {
+  if (size_t n = uploads_.sweep(Clock::now()); n > 0) {
+    log::info("expired idle upload sessions", {{"count", n}});
   }
 }
 

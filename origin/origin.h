@@ -36,8 +36,8 @@ class Origin {
   explicit Origin(OriginOptions opts);
 
   awaitable<void> handle(http::Exchange& ex);
-  // Removes idle upload sessions every interval until the io_context stops.
-  awaitable<void> sweep_uploads(std::chrono::milliseconds interval);
+  // Removes upload sessions idle past upload_idle_timeout (call periodically).
+  void sweep_uploads();
   metrics::Registry& metrics() { return metrics_; }
   BlobStore& store() { return *store_; }
   Seeder* seeder() { return seeder_.get(); }

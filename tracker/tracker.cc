@@ -87,16 +87,9 @@ awaitable<void> Tracker::respond_bencode(http::Exchange& ex, std::string body) {
   co_await ex.respond(std::move(head), body);
 }
 
-awaitable<void> Tracker::prune_loop(std::chrono::milliseconds interval) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_after(interval);
-    beast::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    if (size_t n = store_->prune(std::chrono::steady_clock::now()); n > 0) {
-      log::debug("expired peers", {{"count", n}});
-    }
+void Tracker::prune() {
+  if (size_t n = store_->prune(std::chrono::steady_clock::now()); n > 0) {
+    log::debug("expired peers", {{"count", n}});
   }
 }
 

@@ -34,8 +34,8 @@ class Tracker {
   Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store);
 
   awaitable<void> handle(http::Exchange& ex);
-  // Prunes expired peers every interval until the io_context stops.
-  awaitable<void> prune_loop(std::chrono::milliseconds interval);
+  // Frees the memory of expired peers (call periodically; they are already invisible).
+  void prune();
   metrics::Registry& metrics() { return metrics_; }
   PeerStore& store() { return *store_; }
 

@@ -447,9 +447,13 @@ class Origin:
 
     # -- lifecycle --
 
+    def command(self):
+        """The server's command line; other components override it."""
+        return [SHOAL_BIN, "origin", "--listen", f"{HOST}:{self.listen_port}", "--data",
+                self.data_dir] + self.args
+
     def start(self):
-        cmd = [SHOAL_BIN, "origin", "--listen", f"{HOST}:{self.listen_port}", "--data",
-               self.data_dir] + self.args
+        cmd = self.command()
         env = dict(os.environ)
         for k in _SHOAL_ENV:
             env.pop(k, None)
@@ -467,7 +471,7 @@ class Origin:
             rc = self.proc.poll()
             self.kill()
             raise OriginError(
-                f"origin did not log a 'listening' line within {self.start_timeout}s "
+                f"{cmd[1]} did not log a 'listening' line within {self.start_timeout}s "
                 f"(exit status {rc}); command: {' '.join(cmd)}\n"
                 f"stdout:\n{self.stdout_text()[-4000:]}\nstderr:\n{self.stderr_text()[-4000:]}")
         return self

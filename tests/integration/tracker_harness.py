@@ -4,36 +4,16 @@ only). Kept apart from shoal_harness.py so the origin tests are untouched."""
 
 import hashlib
 import os
-import subprocess
-import threading
 import urllib.parse
 
-from shoal_harness import HOST, SHOAL_BIN, _SHOAL_ENV, Origin, OriginError, ShoalTestCase
+from shoal_harness import HOST, SHOAL_BIN, Origin, ShoalTestCase
 
 
 class Tracker(Origin):
     """A `shoal tracker` on 127.0.0.1:0; same lifecycle and log parsing as Origin."""
 
-    def start(self):
-        cmd = [SHOAL_BIN, "tracker", "--listen", f"{HOST}:{self.listen_port}"] + self.args
-        env = dict(os.environ)
-        for k in _SHOAL_ENV:
-            env.pop(k, None)
-        if self.env:
-            env.update(self.env)
-        self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, cwd=self.cwd, env=env)
-        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for t in self._threads:
-            t.start()
-        if not self._listening.wait(self.start_timeout) or self.port is None:
-            rc = self.proc.poll()
-            self.kill()
-            raise OriginError(f"tracker did not log 'listening' (exit status {rc}): "
-                              f"{' '.join(cmd)}\nstderr:\n{self.stderr_text()[-4000:]}")
-        return self
+    def command(self):
+        return [SHOAL_BIN, "tracker", "--listen", f"{HOST}:{self.listen_port}"] + self.args
 
 
 class TrackerTestCase(ShoalTestCase):
