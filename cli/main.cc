@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"push", shoal::cli::push_main, "upload a file to the origin, print its digest"},
     {"pull", shoal::cli::pull_main, "download a blob by digest or tag, verified"},
     {"tracker", shoal::cli::tracker_main, "run the BitTorrent tracker (peer hand-out, metainfo)"},
+    {"peer", shoal::cli::peer_main, "run the peer agent: blobs through the swarm, cached and seeded"},
+    {"up", shoal::cli::up_main, "run a local cluster: tracker, origin and N peer agents"},
 };
 
 int usage(FILE* out) {

@@ -25,28 +25,6 @@ std::vector<ConfigKey> origin_keys() {
   return keys;
 }
 
-// "http://t:4200, http://u:4200/announce" → announce URLs (libtorrent's loopback
-// SSRF guard wants the path to start with /announce).
-std::vector<std::string> announce_urls(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string url = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    url.erase(0, url.find_first_not_of(' '));
-    url.erase(url.find_last_not_of(' ') + 1);
-    if (!url.empty()) {
-      auto parsed = Url::parse(url);
-      if (!parsed) throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
-      if (url.find("/announce") == std::string::npos) url = parsed->str() + "/announce";
-      out.push_back(url);
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 origin::OriginOptions origin_options(const Config& cfg) {
   origin::OriginOptions o;
   o.data_dir = cfg.str("data");

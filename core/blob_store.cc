@@ -135,6 +135,16 @@ Result<BlobStore::Committed> BlobStore::place(const std::string& from, const Dig
   return Committed::created;
 }
 
+Result<void> BlobStore::moved_in(const Digest& d) {
+  std::string path = path_of(d);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error(errno, "finding moved blob " + d.str());
+  if (auto ok = fsync_dir(fs::path(path).parent_path().string()); !ok) return ok.error();
+  bytes_ += static_cast<uint64_t>(st.st_size);
+  ++count_;
+  return {};
+}
+
 Result<void> BlobStore::remove(const Digest& d) {
   std::string path = path_of(d);
   struct stat st {};

@@ -68,6 +68,9 @@ class BlobStore {
   // Adopts a file elsewhere in the same filesystem (an upload session's data)
   // whose bytes the caller has already hashed to `digest`.
   Result<Committed> adopt(const std::string& path, const Digest& digest);
+  // Counts a blob that another component (libtorrent's move) renamed to path_of(d)
+  // after the caller verified and fsynced it; makes the rename durable.
+  Result<void> moved_in(const Digest& d);
   Result<void> remove(const Digest& d);
   // Every committed blob's digest (a directory walk: for start-up, not hot paths).
   std::vector<Digest> list() const;

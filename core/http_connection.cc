@@ -42,22 +42,29 @@ class ExchangeImpl final : public Exchange {
   awaitable<Result<size_t>> read_body(std::span<char> buf) override;
   awaitable<void> respond(Head head, std::string_view body) override;
   awaitable<void> respond_file(Head head, int fd, uint64_t offset, uint64_t length) override;
+  awaitable<bool> start_body(Head head, uint64_t length) override;
+  awaitable<bool> send_file_part(int fd, uint64_t offset, uint64_t length) override;
 
-  bool keep_alive() const { return !close_; }
+  // A streamed body left short must close: the client cannot tell otherwise.
+  bool keep_alive() const { return !close_ && (!streaming_ || sent_ == declared_); }
   awaitable<void> finish_body();
 
  private:
   awaitable<Result<size_t>> read_fixed(std::span<char> buf);
   awaitable<Result<size_t>> read_chunked(std::span<char> buf);
   awaitable<bool> send_head(Head& head, uint64_t content_length);
-  awaitable<void> send_file_plain(int fd, uint64_t offset, uint64_t length);
-  awaitable<void> send_file_buffered(int fd, uint64_t offset, uint64_t length);
+  // Both return how many of the `length` bytes went out (fewer: the client is gone).
+  awaitable<uint64_t> send_file_range(int fd, uint64_t offset, uint64_t length);
+  awaitable<uint64_t> send_file_plain(int fd, uint64_t offset, uint64_t length);
+  awaitable<uint64_t> send_file_buffered(int fd, uint64_t offset, uint64_t length);
   bool body_complete() const;
   Error read_error(const beast::error_code& ec) const;
 
   Connection<Stream>& c_;
   Parser& parser_;
   bool continue_sent_ = false;
+  bool streaming_ = false;
+  uint64_t declared_ = 0;
 };
 
 template <class Stream>
@@ -225,30 +232,56 @@ awaitable<void> ExchangeImpl<Stream>::respond_file(Head head, int fd, uint64_t o
                                                    uint64_t length) {
   bool send_body = co_await send_head(head, length);
   if (!send_body || length == 0) co_return;
-  // A plain if: g++ 12 under -fsanitize mis-resumes coroutines whose co_await sits in
-  // an `if constexpr` branch. Both functions compile for both stream types.
-  if (std::is_same_v<Stream, PlainStream>) {
-    co_await send_file_plain(fd, offset, length);
-  } else {
-    co_await send_file_buffered(fd, offset, length);
-  }
-  if (sent_ < length) close_ = true;  // the client cannot tell a short body otherwise
+  uint64_t done = co_await send_file_range(fd, offset, length);
+  if (done < length) close_ = true;  // the client cannot tell a short body otherwise
 }
 
 template <class Stream>
-awaitable<void> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offset, uint64_t length) {
+awaitable<bool> ExchangeImpl<Stream>::start_body(Head head, uint64_t length) {
+  bool send_body = co_await send_head(head, length);
+  if (!send_body) co_return false;
+  streaming_ = true;
+  declared_ = length;
+  co_return !close_;
+}
+
+template <class Stream>
+awaitable<bool> ExchangeImpl<Stream>::send_file_part(int fd, uint64_t offset, uint64_t length) {
+  if (!streaming_ || close_ || length > declared_ - sent_) co_return false;
+  uint64_t done = co_await send_file_range(fd, offset, length);
+  if (done < length) close_ = true;
+  co_return done == length;
+}
+
+template <class Stream>
+awaitable<uint64_t> ExchangeImpl<Stream>::send_file_range(int fd, uint64_t offset, uint64_t length) {
+  // A plain if: g++ 12 under -fsanitize mis-resumes coroutines whose co_await sits in
+  // an `if constexpr` branch. Both functions compile for both stream types.
+  uint64_t done = 0;
+  if (std::is_same_v<Stream, PlainStream>) {
+    done = co_await send_file_plain(fd, offset, length);
+  } else {
+    done = co_await send_file_buffered(fd, offset, length);
+  }
+  co_return done;
+}
+
+template <class Stream>
+awaitable<uint64_t> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offset, uint64_t length) {
   auto& sock = beast::get_lowest_layer(c_.stream()).socket();
   sock.native_non_blocking(true);
   auto off = static_cast<off_t>(offset);
-  while (sent_ < length) {
-    size_t want = std::min<uint64_t>(kFileChunk, length - sent_);
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = std::min<uint64_t>(kFileChunk, length - done);
     ssize_t n = ::sendfile(sock.native_handle(), fd, &off, want);
     if (n > 0) {
+      done += static_cast<uint64_t>(n);
       sent_ += static_cast<uint64_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0 || errno != EAGAIN) co_return;  // file shrank or socket failed
+    if (n == 0 || errno != EAGAIN) break;  // file shrank or socket failed
     // Wait until writable, bounded by the timeout: the timer cancels the wait.
     asio::steady_timer timer(sock.get_executor());
     timer.expires_after(c_.opts().read_timeout);
@@ -258,23 +291,27 @@ awaitable<void> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offset, u
     beast::error_code ec;
     co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
-    if (ec) co_return;
+    if (ec) break;
   }
+  co_return done;
 }
 
 template <class Stream>
-awaitable<void> ExchangeImpl<Stream>::send_file_buffered(int fd, uint64_t offset,
-                                                         uint64_t length) {
+awaitable<uint64_t> ExchangeImpl<Stream>::send_file_buffered(int fd, uint64_t offset,
+                                                             uint64_t length) {
   std::vector<char> buf(std::min<uint64_t>(kTlsChunk, length));
-  while (sent_ < length) {
-    size_t want = std::min<uint64_t>(buf.size(), length - sent_);
-    auto n = pread_some(fd, buf.data(), want, offset + sent_);
-    if (!n || *n == 0) co_return;
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = std::min<uint64_t>(buf.size(), length - done);
+    auto n = pread_some(fd, buf.data(), want, offset + done);
+    if (!n || *n == 0) break;
     beast::error_code ec;
     co_await c_.write_raw(std::string_view(buf.data(), *n), ec);
-    if (ec) co_return;
+    if (ec) break;
+    done += *n;
     sent_ += *n;
   }
+  co_return done;
 }
 
 // ---- Connection ------------------------------------------------------------

@@ -63,6 +63,14 @@ class Exchange {
   // Sends `length` bytes of fd from `offset` as the body (sendfile on plain TCP).
   virtual awaitable<void> respond_file(Head head, int fd, uint64_t offset, uint64_t length) = 0;
 
+  // A body produced in parts, for content still arriving: start_body() sends the head
+  // with Content-Length `length` and says whether a body should follow (not for HEAD,
+  // not when the client is gone); send_file_part() then sends file ranges in order.
+  // A body left short when the handler returns closes the connection, so a client
+  // sees a truncated response, never a complete wrong one.
+  virtual awaitable<bool> start_body(Head head, uint64_t length) = 0;
+  virtual awaitable<bool> send_file_part(int fd, uint64_t offset, uint64_t length) = 0;
+
   awaitable<void> respond_json(bhttp::status status, std::string json);
   // {"error": code, "message": message}
   awaitable<void> respond_error(bhttp::status status, std::string_view code,

@@ -92,8 +92,13 @@ uint32_t piece_size_for(uint64_t blob_size) {
   return static_cast<uint32_t>(ps);
 }
 
+MetainfoBuilder::MetainfoBuilder(uint64_t expected_size, uint32_t piece_size)
+    : expected_size_(expected_size),
+      v1_piece_size_(piece_size != 0 ? piece_size : piece_size_for(expected_size)) {}
+
 void MetainfoBuilder::update(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
+  if (expected_size_) update_v1(p, len);
   size_ += len;
   while (len > 0) {
     size_t take = std::min<size_t>(len, kMetainfoBlockSize - block_fill_);
@@ -102,6 +107,20 @@ void MetainfoBuilder::update(const void* data, size_t len) {
     p += take;
     len -= take;
     if (block_fill_ == kMetainfoBlockSize) close_block();
+  }
+}
+
+void MetainfoBuilder::update_v1(const uint8_t* p, size_t len) {
+  while (len > 0) {
+    size_t take = std::min<size_t>(len, v1_piece_size_ - v1_fill_);
+    v1_.update(p, take);
+    v1_fill_ += static_cast<uint32_t>(take);
+    p += take;
+    len -= take;
+    if (v1_fill_ == v1_piece_size_) {
+      v1_pieces_.push_back(v1_.finish());
+      v1_fill_ = 0;
+    }
   }
 }
 
@@ -123,6 +142,16 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
                  "an empty blob has no BitTorrent metainfo (BEP 52 needs at least one byte)");
   }
   uint32_t piece_size = options.piece_size != 0 ? options.piece_size : piece_size_for(size_);
+  const bool hybrid = expected_size_.has_value();
+  if (hybrid && (size_ != *expected_size_ || piece_size != v1_piece_size_)) {
+    return Error(Errc::bad_request, "hybrid metainfo expected " + std::to_string(*expected_size_) +
+                                        " bytes in pieces of " + std::to_string(v1_piece_size_) +
+                                        ", got " + std::to_string(size_));
+  }
+  if (hybrid && v1_fill_ > 0) {
+    v1_pieces_.push_back(v1_.finish());  // the short last v1 piece
+    v1_fill_ = 0;
+  }
   if (!is_pow2(piece_size) || piece_size < kMinPieceSize || piece_size > kMaxPieceSize) {
     return Error(Errc::bad_request, "piece size " + std::to_string(piece_size) +
                                         " is not a power of two in [256 KiB, 16 MiB]");
@@ -164,14 +193,21 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
   leaf_count_ = 0;
   granules_.clear();
   granules_.shrink_to_fit();
+  const std::vector<Sha1::Hash> v1 = std::exchange(v1_pieces_, {});
 
   std::string bencoded;
   try {
     lt::file_storage fs;
     fs.add_file(digest.hex(), static_cast<std::int64_t>(size));
-    lt::create_torrent ct(fs, static_cast<int>(piece_size), lt::create_torrent::v2_only);
-    if (ct.files().num_files() != 1 || static_cast<size_t>(ct.files().num_pieces()) != pieces.size()) {
+    lt::create_torrent ct(fs, static_cast<int>(piece_size),
+                          hybrid ? lt::create_flags_t{} : lt::create_torrent::v2_only);
+    if (ct.files().num_files() != 1 || static_cast<size_t>(ct.files().num_pieces()) != pieces.size() ||
+        (hybrid && v1.size() != pieces.size())) {
       return Error(Errc::io_error, "libtorrent laid out the blob differently than expected");
+    }
+    for (size_t i = 0; i < v1.size(); ++i) {
+      ct.set_hash(lt::piece_index_t(static_cast<int>(i)),
+                  lt::sha1_hash(reinterpret_cast<const char*>(v1[i].data())));
     }
     for (size_t i = 0; i < pieces.size(); ++i) {
       ct.set_hash2(lt::file_index_t(0), lt::piece_index_t::diff_type(static_cast<int>(i)),
@@ -203,8 +239,10 @@ Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& diges
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return errno_error(errno, "opening " + path + " for metainfo");
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  auto size = file_size(fd.get());
+  if (!size) return size.error();
   std::vector<char> buf(1 << 20);
-  MetainfoBuilder builder;
+  MetainfoBuilder builder(*size, options.piece_size);
   for (;;) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0) {
@@ -215,6 +253,19 @@ Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& diges
     builder.update(buf.data(), static_cast<size_t>(n));
   }
   return builder.finish(digest, options);
+}
+
+std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size, bool only_piece) {
+  Sha256 leaf;
+  std::vector<Hash> leaves;
+  leaves.reserve((len + kMetainfoBlockSize - 1) / kMetainfoBlockSize);
+  for (size_t off = 0; off < len; off += kMetainfoBlockSize) {
+    leaf.update(data + off, std::min<size_t>(kMetainfoBlockSize, len - off));
+    leaves.push_back(to_hash(leaf.finish()));
+  }
+  size_t width = only_piece ? next_pow2(leaves.size()) : piece_size / kMetainfoBlockSize;
+  Sha256 node;
+  return merkle_root(node, leaves.data(), leaves.size(), std::max<size_t>(width, 1), Hash{});
 }
 
 Result<ParsedMetainfo> parse_and_bind(std::string_view bencoded, const Digest& expected,
@@ -236,7 +287,7 @@ Result<ParsedMetainfo> parse_and_bind(std::string_view bencoded, const Digest& e
     if (ec) return malformed(ec.message());
     if (!ti.is_valid()) return malformed("no info dictionary");
     if (!ti.v2()) return malformed("not a BitTorrent v2 torrent");
-    if (ti.v1()) return malformed("hybrid v1+v2 torrents are not accepted");
+    // Hybrid (v1+v2) is what Shoal makes; v2-only is accepted too; v1-only is not.
     // libtorrent pads a v2 file to a piece boundary with a pad file of its own
     // making; anything else than one real file first is not a Shoal blob.
     const lt::file_storage& fs = ti.files();
@@ -271,12 +322,14 @@ Result<ParsedMetainfo> parse_and_bind(std::string_view bencoded, const Digest& e
     // once the torrent is in a session, so check it now.
     const lt::sha256_hash root_hash = fs.root(f0);
     if (root_hash.is_all_zeros()) return malformed("no pieces root");
+    std::vector<Hash> pieces(1);
+    std::memcpy(pieces[0].data(), root_hash.data(), pieces[0].size());
     if (expect_pieces > 1) {
       const lt::span<const char> layer = ti.piece_layer(f0);
       if (!ti.v2_piece_hashes_verified() || layer.size() != expect_pieces * 32) {
         return malformed("piece layer missing or of the wrong size");
       }
-      std::vector<Hash> pieces(static_cast<size_t>(expect_pieces));
+      pieces.resize(static_cast<size_t>(expect_pieces));
       std::memcpy(pieces.data(), layer.data(), static_cast<size_t>(layer.size()));
       Sha256 node;
       int height = 0;
@@ -298,6 +351,7 @@ Result<ParsedMetainfo> parse_and_bind(std::string_view bencoded, const Digest& e
     const lt::sha1_hash announced = ih.get_best();
     std::memcpy(out.announced_hash.data(), announced.data(), out.announced_hash.size());
     std::memcpy(out.pieces_root.data(), root_hash.data(), out.pieces_root.size());
+    out.piece_hashes = std::move(pieces);
     return out;
   } catch (const std::exception& ex) {
     return malformed(ex.what());

@@ -60,6 +60,8 @@ struct ParsedMetainfo {
   InfoHashV2 info_hash{};
   AnnouncedInfoHash announced_hash{};  // what libtorrent sends to trackers and peers
   std::array<uint8_t, 32> pieces_root{};  // BEP 52 Merkle root of the file
+  // The hash of each piece: the piece layer, or the pieces root for a one-piece blob.
+  std::vector<std::array<uint8_t, 32>> piece_hashes;
 
   std::string info_hash_hex() const { return to_hex(info_hash.data(), info_hash.size()); }
   std::string announced_hash_hex() const {
@@ -87,7 +89,12 @@ struct MetainfoOptions {
 // up front. One OpenSSL context is reused for every block.
 class MetainfoBuilder {
  public:
+  // v2-only metainfo; the size need not be known in advance.
   MetainfoBuilder() = default;
+  // Hybrid v1+v2 metainfo for a blob of exactly `expected_size` bytes: the v1 SHA-1
+  // piece hashes need the piece size, hence the size, from the first byte on.
+  // piece_size 0: piece_size_for(expected_size).
+  MetainfoBuilder(uint64_t expected_size, uint32_t piece_size);
 
   void update(const void* data, size_t len);
   uint64_t size() const { return size_; }
@@ -103,6 +110,7 @@ class MetainfoBuilder {
  private:
   void close_block();
   void close_granule();
+  void update_v1(const uint8_t* p, size_t len);
 
   Sha256 leaf_;                 // hashes the current 16 KiB block
   Sha256 node_;                 // interior Merkle nodes
@@ -111,7 +119,19 @@ class MetainfoBuilder {
   size_t leaf_count_ = 0;       // leaves in the current granule
   std::vector<Hash> granules_;  // roots of completed 256 KiB subtrees
   uint64_t size_ = 0;
+
+  // Hybrid only: SHA-1 of each v1 piece.
+  std::optional<uint64_t> expected_size_;
+  uint32_t v1_piece_size_ = 0;
+  uint32_t v1_fill_ = 0;  // bytes of the current v1 piece
+  Sha1 v1_;
+  std::vector<Sha1::Hash> v1_pieces_;
 };
+
+// The BEP 52 hash of one piece from its bytes, to compare with
+// ParsedMetainfo::piece_hashes: the Merkle root of its 16 KiB blocks, padded with
+// zero leaves to a full piece (or, for a blob of one piece, to a power of two).
+std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size, bool only_piece);
 
 // Streams the file at `path` (1 MiB reads) through a MetainfoBuilder.
 Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& digest,

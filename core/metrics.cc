@@ -11,18 +11,23 @@ namespace {
 
 // gauge_fn is its own kind: a family mixes neither stored and computed gauges
 // nor any two other kinds.
-enum Kind { kCounter, kGauge, kHistogram, kGaugeFn };
+enum Kind { kCounter, kGauge, kHistogram, kGaugeFn, kCounterFn };
 
 const char* kind_name(int kind) {
   switch (kind) {
     case kCounter: return "counter";
     case kHistogram: return "histogram";
     case kGaugeFn: return "gauge_fn";
+    case kCounterFn: return "counter_fn";
     default: return "gauge";
   }
 }
 
-const char* exposition_type(int kind) { return kind == kGaugeFn ? "gauge" : kind_name(kind); }
+const char* exposition_type(int kind) {
+  if (kind == kGaugeFn) return "gauge";
+  if (kind == kCounterFn) return "counter";
+  return kind_name(kind);
+}
 
 bool is_name_char(char c, bool first, bool colon_ok) {
   bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
@@ -230,6 +235,13 @@ void Registry::gauge_fn(const std::string& name, const std::string& help,
   family(name, help, kGaugeFn).series[key].fn = std::move(fn);
 }
 
+void Registry::counter_fn(const std::string& name, const std::string& help,
+                          std::function<double()> fn, const Labels& labels) {
+  Labels key = normalized(name, labels, kCounterFn);
+  std::lock_guard lock(mu_);
+  family(name, help, kCounterFn).series[key].fn = std::move(fn);
+}
+
 namespace {
 
 struct SeriesView {
@@ -255,7 +267,7 @@ void append_family(std::string& out, const FamilyView& f) {
       append_sample(out, *f.name, *v.labels, std::to_string(s.counter->value()));
     } else if (f.kind == kGauge) {
       append_sample(out, *f.name, *v.labels, std::to_string(s.gauge->value()));
-    } else if (f.kind == kGaugeFn) {
+    } else if (f.kind == kGaugeFn || f.kind == kCounterFn) {
       append_sample(out, *f.name, *v.labels, format_double(v.fn ? v.fn() : NAN));
     } else {
       append_histogram(out, *f.name, *v.labels, *s.histogram);

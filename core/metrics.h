@@ -70,6 +70,9 @@ class Registry {
   // A gauge computed when scraped (store size, open sessions).
   void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn,
                 const Labels& labels = {});
+  // A counter kept elsewhere (by a library) and read when scraped; must not decrease.
+  void counter_fn(const std::string& name, const std::string& help, std::function<double()> fn,
+                  const Labels& labels = {});
 
   // Families sorted by name, series by labels; HELP and TYPE once per family;
   // label values escaped (\\, \", \n).

@@ -25,4 +25,12 @@ void RequestRecorder::record(const Exchange& ex, std::string_view route,
                                 {"ms", ms}, {"remote", ex.remote_address()}});
 }
 
+awaitable<void> respond_metrics(Exchange& ex, const metrics::Registry& registry) {
+  Head head;
+  head.result(bhttp::status::ok);
+  head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+  std::string body = registry.render();
+  co_await ex.respond(std::move(head), body);
+}
+
 }  // namespace shoal::http

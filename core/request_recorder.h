@@ -23,4 +23,7 @@ class RequestRecorder {
   metrics::Counter& bytes_out_;
 };
 
+// GET /metrics: the registry in Prometheus text format.
+awaitable<void> respond_metrics(Exchange& ex, const metrics::Registry& registry);
+
 }  // namespace shoal::http

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/log.h"
+#include "core/url.h"
 
 namespace shoal {
 
@@ -76,6 +77,26 @@ void log_listening(const http::Server& server, std::string_view component, std::
   } else {
     log::info("listening", {{"component", component}, {"addr", addr}, {"url", url}, {"data", data_dir}});
   }
+}
+
+std::vector<std::string> announce_urls(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string url = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    url.erase(0, url.find_first_not_of(' '));
+    url.erase(url.find_last_not_of(' ') + 1);
+    if (!url.empty()) {
+      auto parsed = Url::parse(url);
+      if (!parsed) throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
+      if (url.find("/announce") == std::string::npos) url = parsed->str() + "/announce";
+      out.push_back(url);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace shoal

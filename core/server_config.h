@@ -25,4 +25,9 @@ bool parse_server_command(Config& cfg, const std::vector<std::string>& args, con
 void log_listening(const http::Server& server, std::string_view component,
                    std::string_view data_dir = {});
 
+// "http://t:4200, http://u:4200/announce" → announce URLs: a tracker's base URL gets
+// /announce appended (libtorrent's loopback SSRF guard wants the path to start with
+// /announce). Throws ConfigError naming the `tracker` key.
+std::vector<std::string> announce_urls(const std::string& list);
+
 }  // namespace shoal

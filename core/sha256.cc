@@ -53,4 +53,24 @@ Result<Digest> Sha256::of_fd(int fd) {
   return h.finish();
 }
 
+Sha1::Sha1() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha1(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL: cannot initialise SHA-1");
+  }
+}
+
+Sha1::~Sha1() = default;
+Sha1::Sha1(Sha1&&) noexcept = default;
+Sha1& Sha1::operator=(Sha1&&) noexcept = default;
+
+void Sha1::update(const void* data, size_t len) { EVP_DigestUpdate(ctx_.get(), data, len); }
+
+Sha1::Hash Sha1::finish() {
+  Hash raw{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), raw.data(), &len);
+  EVP_DigestInit_ex(ctx_.get(), EVP_sha1(), nullptr);
+  return raw;
+}
+
 }  // namespace shoal

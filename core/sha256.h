@@ -1,7 +1,9 @@
 // Streaming SHA-256 through OpenSSL's EVP interface (uses SHA-NI where the CPU has it).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -30,11 +32,31 @@ class Sha256 {
   // Hashes a whole file by descriptor from its current offset with a large buffer.
   static Result<Digest> of_fd(int fd);
 
- private:
+ public:
   struct Free {
     void operator()(evp_md_ctx_st* ctx) const;
   };
+
+ private:
   std::unique_ptr<evp_md_ctx_st, Free> ctx_;
+};
+
+// SHA-1, only for BitTorrent v1 piece hashes (hybrid metainfo), never for naming data.
+class Sha1 {
+ public:
+  using Hash = std::array<uint8_t, 20>;
+  Sha1();
+  ~Sha1();
+  Sha1(Sha1&&) noexcept;
+  Sha1& operator=(Sha1&&) noexcept;
+  Sha1(const Sha1&) = delete;
+  Sha1& operator=(const Sha1&) = delete;
+
+  void update(const void* data, size_t len);
+  Hash finish();  // and reset
+
+ private:
+  std::unique_ptr<evp_md_ctx_st, Sha256::Free> ctx_;
 };
 
 }  // namespace shoal

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "core/error.h"
+#include "core/http_failure.h"
 #include "core/http_server.h"
 
 namespace shoal::origin {
@@ -16,12 +17,8 @@ using BodySink = std::function<Result<void>(const char* data, size_t len)>;
 // or timed_out with what had been passed to the sink kept.
 awaitable<Result<uint64_t>> stream_body(http::Exchange& ex, uint64_t limit, const BodySink& sink);
 
-// Sends the JSON error matching `err`; `not_found_code` names what was missing.
-awaitable<void> respond_failure(http::Exchange& ex, const Error& err,
-                                std::string_view not_found_code);
-
-// 405 with Allow listing the methods the route has.
-awaitable<void> respond_method_not_allowed(http::Exchange& ex, std::string_view allow);
+using http::respond_failure;
+using http::respond_method_not_allowed;
 
 // 411: an upload without Content-Length or chunked encoding.
 awaitable<void> respond_length_required(http::Exchange& ex);

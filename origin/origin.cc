@@ -86,10 +86,7 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
   if (route == "health" && rest.empty()) {
     co_await ex.respond_json(status::ok, R"({"status":"ok"})");
   } else if (route == "metrics" && rest.empty()) {
-    http::Head head;
-    head.result(status::ok);
-    head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    co_await ex.respond(std::move(head), metrics_.render());
+    co_await http::respond_metrics(ex, metrics_);
   } else if (route == "blobs" && rest.ends_with("/metainfo")) {
     if (m == verb::get || m == verb::head) {
       co_await get_metainfo(ex, rest.substr(0, rest.size() - std::string_view("/metainfo").size()));

@@ -1,5 +1,5 @@
 // Blob routes: monolithic PUT, GET/HEAD with ranges and conditional requests, DELETE.
-#include "core/http_range.h"
+#include "core/blob_response.h"
 #include "core/http_util.h"
 #include "origin/body.h"
 #include "origin/origin.h"
@@ -24,17 +24,6 @@ bool none_match_hits(std::string_view header, std::string_view etag) {
   return false;
 }
 
-http::Head blob_head(const Digest& d) {
-  http::Head head;
-  head.result(status::ok);
-  head.set(field::etag, "\"" + d.str() + "\"");
-  head.set("Docker-Content-Digest", d.str());
-  head.set(field::cache_control, "public, max-age=31536000, immutable");
-  head.set(field::accept_ranges, "bytes");
-  head.set(field::content_type, "application/octet-stream");
-  return head;
-}
-
 std::string committed_json(const Digest& d, uint64_t size) {
   return R"({"digest":")" + d.str() + R"(","size":)" + std::to_string(size) + "}";
 }
@@ -47,33 +36,14 @@ awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_tex
   auto blob = store_->open_blob(*d);
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
 
-  http::Head head = blob_head(*d);
+  http::Head head = http::blob_head(*d);
   if (none_match_hits(ex.header(field::if_none_match), "\"" + d->str() + "\"")) {
     head.result(status::not_modified);
     co_return co_await ex.respond(std::move(head), "");
   }
-  uint64_t offset = 0, length = blob->size;
-  if (auto range_header = ex.header(field::range); !range_header.empty()) {
-    auto decision = http::decide_range(range_header, blob->size);
-    if (decision.kind == http::RangeDecision::unsatisfiable) {
-      http::Head err;
-      err.result(status::range_not_satisfiable);
-      err.set(field::content_range, "bytes */" + std::to_string(blob->size));
-      err.set(field::content_type, "application/json");
-      co_return co_await ex.respond(
-          std::move(err), http::error_json("RANGE_NOT_SATISFIABLE",
-                                           "the blob has " + std::to_string(blob->size) + " bytes"));
-    }
-    if (decision.kind == http::RangeDecision::partial) {
-      offset = decision.range.first;
-      length = decision.range.length();
-      head.result(status::partial_content);
-      head.set(field::content_range, "bytes " + std::to_string(decision.range.first) + "-" +
-                                         std::to_string(decision.range.last) + "/" +
-                                         std::to_string(blob->size));
-    }
-  }
-  co_await ex.respond_file(std::move(head), blob->fd.get(), offset, length);
+  auto span = co_await http::apply_range(ex, head, blob->size);
+  if (!span) co_return;
+  co_await ex.respond_file(std::move(head), blob->fd.get(), span->offset, span->length);
 }
 
 awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_text) {

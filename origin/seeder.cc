@@ -13,6 +13,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "core/bt_settings.h"
 #include "core/log.h"
 
 namespace shoal::origin {
@@ -20,25 +21,7 @@ namespace shoal::origin {
 namespace {
 
 lt::settings_pack seeder_settings(const SeederOptions& o) {
-  lt::settings_pack sp;
-  sp.set_str(lt::settings_pack::listen_interfaces, o.listen);
-  sp.set_str(lt::settings_pack::peer_fingerprint, o.fingerprint);
-  sp.set_bool(lt::settings_pack::enable_dht, false);
-  sp.set_bool(lt::settings_pack::enable_lsd, false);
-  sp.set_bool(lt::settings_pack::enable_upnp, false);
-  sp.set_bool(lt::settings_pack::enable_natpmp, false);
-  // Inside a data centre uTP is slower than TCP (LIBRARY-NOTES); on one host every
-  // peer shares an IP.
-  sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
-  sp.set_bool(lt::settings_pack::enable_incoming_utp, false);
-  sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
-  sp.set_int(lt::settings_pack::active_downloads, -1);
-  sp.set_int(lt::settings_pack::active_seeds, -1);
-  sp.set_int(lt::settings_pack::active_limit, -1);
-  sp.set_int(lt::settings_pack::unchoke_slots_limit, -1);
-  sp.set_int(lt::settings_pack::send_buffer_watermark, 16 << 20);
-  sp.set_int(lt::settings_pack::send_buffer_watermark_factor, 150);
-  sp.set_int(lt::settings_pack::aio_threads, 2);
+  lt::settings_pack sp = swarm_base_settings(o.listen, o.fingerprint);
   sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::error);
   return sp;
 }

@@ -63,10 +63,7 @@ awaitable<void> Tracker::dispatch(http::Exchange& ex, std::string_view route, st
   } else if (route == "health" && rest.empty()) {
     co_await ex.respond_json(status::ok, R"({"status":"ok"})");
   } else if (route == "metrics" && rest.empty()) {
-    http::Head head;
-    head.result(status::ok);
-    head.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    co_await ex.respond(std::move(head), metrics_.render());
+    co_await http::respond_metrics(ex, metrics_);
   } else if (route == "announce" && rest.empty()) {
     co_await announce(ex);
   } else if (route == "scrape" && rest.empty()) {

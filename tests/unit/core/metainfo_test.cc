@@ -119,13 +119,19 @@ TEST(Metainfo, BytesAndFileAndChunkingGiveIdenticalMetainfo) {
   Digest d = Sha256::of(data.data(), data.size());
   write_file(dir.path() / "blob", data);
 
-  Metainfo whole = build(data, d);
+  MetainfoBuilder hybrid(data.size(), 0);
+  hybrid.update(data.data(), data.size());
+  auto made = hybrid.finish(d);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  Metainfo whole = std::move(*made);
   auto from_file = metainfo_from_file((dir.path() / "blob").string(), d);
   ASSERT_TRUE(from_file.ok()) << from_file.error().message;
   EXPECT_EQ(whole.bencoded, from_file->bencoded);
   EXPECT_EQ(whole.info_hash, from_file->info_hash);
+  EXPECT_TRUE(load(whole.bencoded).v1() && load(whole.bencoded).v2());  // hybrid
+  EXPECT_FALSE(load(build(data, d).bencoded).v1());  // the size-less builder: v2 only
 
-  MetainfoBuilder odd;  // chunks that straddle block and granule boundaries
+  MetainfoBuilder odd(data.size(), 0);  // chunks that straddle block and granule boundaries
   std::mt19937 rng(7);
   for (size_t off = 0; off < data.size();) {
     size_t n = std::min<size_t>(data.size() - off, rng() % 40000);
@@ -296,18 +302,21 @@ TEST(Metainfo, ParseAndBindRejectsTamperedPieceLayer) {
   EXPECT_TRUE(p.error().is(Errc::protocol_error)) << p.error().message;
 }
 
-TEST(Metainfo, ParseAndBindRejectsV1AndHybridTorrents) {
+TEST(Metainfo, ParseAndBindRejectsV1OnlyAndAcceptsHybridTorrents) {
   test::TempDir dir;
   std::string data = random_bytes(600 * KiB, 10);
   Digest d = Sha256::of(data.data(), data.size());
   write_file(dir.path() / d.hex(), data);
-  for (auto flags : {lt::create_torrent::v1_only, lt::create_flags_t{}}) {
-    std::string t = libtorrent_made(dir.path(), d.hex(), 256 * KiB, flags);
-    ASSERT_TRUE(load(t).v1());
-    auto p = parse_and_bind(t, d);
-    ASSERT_FALSE(p.ok());
-    EXPECT_TRUE(p.error().is(Errc::protocol_error)) << p.error().message;
-  }
+  std::string v1_only = libtorrent_made(dir.path(), d.hex(), 256 * KiB, lt::create_torrent::v1_only);
+  ASSERT_TRUE(load(v1_only).v1());
+  auto p = parse_and_bind(v1_only, d);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(p.error().is(Errc::protocol_error)) << p.error().message;
+  std::string hybrid = libtorrent_made(dir.path(), d.hex(), 256 * KiB, lt::create_flags_t{});
+  auto h = parse_and_bind(hybrid, d);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(h->piece_count, 3u);
+  EXPECT_EQ(h->piece_hashes.size(), 3u);
   // Hand-written v1 single-file bencoding, named right, one SHA-1 piece.
   std::string name = d.hex();
   std::string v1 = "d4:infod6:lengthi5e4:name64:" + name + "12:piece lengthi16384e6:pieces20:" +

@@ -1,0 +1,206 @@
+#include "cli/cluster.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "core/file_io.h"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxTailLineChars = 200;
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_child(int log_fd, char* const* argv, pid_t parent, const sigset_t& mask) {
+  // Dies with `shoal up` even when that is SIGKILLed and cannot stop its children.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(1);  // the parent died before prctl took effect
+  // A group of its own: Ctrl-C on the terminal reaches only `shoal up`, which then
+  // stops the children in order instead of all of them racing to exit.
+  ::setpgid(0, 0);
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+  ::dup2(log_fd, STDOUT_FILENO);
+  ::dup2(log_fd, STDERR_FILENO);
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  ::execv("/proc/self/exe", argv);
+  static constexpr char kMsg[] = "shoal up: cannot execute /proc/self/exe\n";
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  ::_exit(127);
+}
+
+timespec to_timespec(milliseconds d) {
+  auto ms = std::max<int64_t>(d.count(), 0);
+  return {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
+}
+
+std::string_view trim_line(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    out.push_back(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Supervisor::Supervisor() {
+  sigemptyset(&watched_);
+  sigaddset(&watched_, SIGINT);
+  sigaddset(&watched_, SIGTERM);
+  sigaddset(&watched_, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &watched_, &old_mask_);
+}
+
+Supervisor::~Supervisor() {
+  stop_all(milliseconds(10'000));
+  // A stop asked for while stopping has been done: unblocking must not deliver it
+  // again and kill this process with the default action.
+  while (take_signal(milliseconds(0)) != 0) {
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+const Child& Supervisor::spawn(ChildSpec spec) {
+  UniqueFd log(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!log.valid()) {
+    throw std::runtime_error("cannot open " + spec.log_path + ": " + std::strerror(errno));
+  }
+  // Built before fork: the child may only make async-signal-safe calls.
+  std::string program = "shoal";
+  std::vector<char*> argv{program.data()};
+  for (std::string& a : spec.args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    throw std::runtime_error("cannot start " + spec.name + ": fork: " + std::strerror(errno));
+  }
+  if (pid == 0) exec_child(log.get(), argv.data(), parent, old_mask_);
+  children_.push_back(Child{std::move(spec), pid, false, 0});
+  return children_.back();
+}
+
+int Supervisor::reap() {
+  int newly = 0;
+  for (Child& c : children_) {
+    int status = 0;
+    if (c.exited || ::waitpid(c.pid, &status, WNOHANG) != c.pid) continue;
+    c.exited = true;
+    c.status = status;
+    last_exited_ = &c;
+    ++newly;
+  }
+  return newly;
+}
+
+int Supervisor::take_signal(milliseconds timeout) {
+  timespec ts = to_timespec(timeout);
+  for (;;) {
+    int sig = ::sigtimedwait(&watched_, nullptr, &ts);
+    if (sig > 0) return sig;
+    if (errno != EINTR) return 0;  // EAGAIN: the timeout passed
+  }
+}
+
+Event Supervisor::wait(milliseconds timeout) {
+  if (reap() > 0) return Event::child_exited;
+  int sig = take_signal(timeout);
+  if (sig == SIGINT || sig == SIGTERM) {
+    stop_signal_ = sig;
+    return Event::stop_requested;
+  }
+  return reap() > 0 ? Event::child_exited : Event::none;
+}
+
+void Supervisor::stop_all(milliseconds grace) {
+  auto running = [this] {
+    return std::any_of(children_.begin(), children_.end(),
+                       [](const Child& c) { return !c.exited; });
+  };
+  for (const Child& c : children_) {
+    if (!c.exited) ::kill(c.pid, SIGTERM);
+  }
+  auto deadline = Clock::now() + grace;
+  reap();
+  while (running() && Clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    int sig = take_signal(std::min(left, milliseconds(100)));
+    if (sig == SIGINT || sig == SIGTERM) break;  // asked twice: stop waiting for them
+    reap();
+  }
+  for (Child& c : children_) {
+    if (c.exited) continue;
+    ::kill(c.pid, SIGKILL);
+    while (::waitpid(c.pid, &c.status, 0) < 0 && errno == EINTR) {
+    }
+    c.exited = true;
+  }
+  children_.clear();
+  last_exited_ = nullptr;
+}
+
+std::string describe_exit(int wait_status) {
+  if (WIFEXITED(wait_status)) {
+    return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  }
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    const char* what = ::sigdescr_np(sig);  // unlike strsignal, thread-safe
+    return "was killed by signal " + std::to_string(sig) + " (" + (what ? what : "unknown") + ")";
+  }
+  return "stopped with wait status " + std::to_string(wait_status);
+}
+
+// The line is Shoal's own log format (core/log.cc): compact JSON, URLs need no escapes.
+std::optional<std::string> listening_url(std::string_view log_text) {
+  static constexpr std::string_view kUrl = "\"url\":\"";
+  for (std::string_view line : lines_of(log_text)) {
+    if (line.find("\"msg\":\"listening\"") == std::string_view::npos) continue;
+    size_t start = line.find(kUrl);
+    if (start == std::string_view::npos) continue;
+    start += kUrl.size();
+    size_t end = line.find('"', start);
+    if (end == std::string_view::npos || end == start) continue;
+    return std::string(line.substr(start, end - start));
+  }
+  return std::nullopt;
+}
+
+std::string log_tail(std::string_view log_text, size_t n) {
+  std::vector<std::string_view> kept;
+  for (std::string_view line : lines_of(log_text)) {
+    line = trim_line(line);
+    if (!line.empty()) kept.push_back(line);
+  }
+  size_t first = kept.size() > n ? kept.size() - n : 0;
+  std::string out;
+  for (size_t i = first; i < kept.size(); ++i) {
+    if (!out.empty()) out += " | ";
+    std::string_view line = kept[i];
+    out += line.substr(0, kMaxTailLineChars);
+    if (line.size() > kMaxTailLineChars) out += "...";
+  }
+  return out.empty() ? "(empty)" : out;
+}
+
+}  // namespace shoal::cli

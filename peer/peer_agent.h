@@ -1,0 +1,96 @@
+// The peer agent (`shoal peer`), one per host: serves blobs to local clients over
+// HTTP, fetching missing ones through the swarm, streaming them while the download
+// is in flight, and keeps seeding what it holds within a disk budget.
+//
+// Layout under the data directory:
+//   blobs/sha256/<2 hex>/<64 hex>     verified blobs (the cache), seeded
+//   metainfo/sha256/<2 hex>/<64 hex>  their .torrent files, for re-seeding at start-up
+//   incoming/<64 hex>                 downloads in flight (removed at start-up)
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/blob_store.h"
+#include "core/http_server.h"
+#include "core/metrics.h"
+#include "core/request_recorder.h"
+#include "core/url.h"
+#include "peer/cache_index.h"
+#include "peer/download.h"
+#include "peer/swarm.h"
+#include "peer/upstream.h"
+
+namespace shoal::peer {
+
+struct PeerAgentOptions {
+  std::filesystem::path data_dir;
+  Url origin;
+  std::optional<Url> tracker;  // base URL: GET /metainfo/<digest>
+  SwarmOptions swarm;          // announce URLs, listen address, limits
+  uint64_t cache_bytes = 0;    // 0: unlimited
+  std::chrono::milliseconds cache_ttl{0};  // 0: never idle out
+  // A download that verifies no piece for this long fails (no peer has the blob).
+  std::chrono::milliseconds stall_timeout{120'000};
+  uint32_t readahead_pieces = 8;  // pieces made time-critical ahead of a reader
+};
+
+class PeerAgent {
+ public:
+  // Opens the data directory, starts the swarm and re-seeds every cached blob.
+  // Throws std::runtime_error at start-up.
+  explicit PeerAgent(PeerAgentOptions opts);
+  ~PeerAgent();
+  PeerAgent(const PeerAgent&) = delete;
+  PeerAgent& operator=(const PeerAgent&) = delete;
+
+  awaitable<void> handle(http::Exchange& ex);
+  // Periodic: fails stalled downloads, evicts by budget and idle time.
+  void housekeeping();
+  uint16_t bt_port() const { return swarm_->listen_port(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> head_uncached(http::Exchange& ex, const Digest& d);
+  awaitable<bool> serve_cached(http::Exchange& ex, const Digest& d);
+  awaitable<void> stream(http::Exchange& ex, std::shared_ptr<Download> dl);
+  awaitable<void> get_tag(http::Exchange& ex, std::string_view name);
+  awaitable<void> preload(http::Exchange& ex, std::string_view what);
+
+  // The in-flight download of d, started if needed; nullptr when d is cached. A
+  // download started for a reader asks for its first pieces first.
+  std::shared_ptr<Download> fetch(const Digest& d, bool reader);
+  void resolve(const std::shared_ptr<Download>& dl, bool reader);  // on the blocking pool
+  void on_swarm_event(const SwarmEvent& e);           // on the swarm's thread
+  void finish(const std::shared_ptr<Download>& dl);
+  void abandon(const std::shared_ptr<Download>& dl, Error why);
+  std::shared_ptr<Download> inflight(const Digest& d);
+  void evict(Clock::time_point now, uint64_t reserve);
+  void reseed();
+  void register_metrics();
+  std::string metainfo_path(const Digest& d) const;
+  std::string incoming_dir() const { return (opts_.data_dir / "incoming").string(); }
+
+  PeerAgentOptions opts_;
+  std::unique_ptr<BlobStore> store_;
+  Upstream upstream_;
+  metrics::Registry metrics_;
+  http::RequestRecorder recorder_{metrics_};
+  metrics::Counter& evictions_;
+  metrics::Counter& failures_;
+
+  std::mutex mu_;  // guards inflight_ and cache_
+  std::map<Digest, std::shared_ptr<Download>> inflight_;
+  CacheIndex cache_;
+  // Last: its thread calls on_swarm_event, so it must stop before the rest goes.
+  std::unique_ptr<Swarm> swarm_;
+};
+
+}  // namespace shoal::peer

@@ -1,0 +1,117 @@
+// GET/HEAD /blobs/<digest>: from the cache with sendfile, or streamed from the file
+// of an in-flight download as its pieces become readable.
+#include "core/blob_response.h"
+#include "core/http_failure.h"
+#include "core/log.h"
+#include "peer/peer_agent.h"
+
+namespace shoal::peer {
+namespace {
+
+using bhttp::status;
+using namespace std::chrono_literals;
+
+// A blob that failed verification came from upstream: not the client's fault.
+Error upstream_error(Error e) {
+  if (e.is(Errc::digest_mismatch)) return Error(Errc::protocol_error, "the swarm's bytes failed verification: " + e.message);
+  return e;
+}
+
+}  // namespace
+
+awaitable<void> PeerAgent::get_blob(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await http::respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  // Twice: an eviction can remove a blob between the cache check and the open.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool served = co_await serve_cached(ex, *d);
+    if (served) co_return;
+    if (ex.method() == bhttp::verb::head && !inflight(*d)) co_return co_await head_uncached(ex, *d);
+    auto dl = fetch(*d, true);
+    if (!dl) continue;  // cached meanwhile
+    while (dl->state() == Download::State::resolving) {
+      uint64_t seen = dl->changed().version();
+      if (dl->state() != Download::State::resolving) break;
+      co_await dl->changed().wait(seen, 1s);
+    }
+    if (dl->state() == Download::State::failed) {
+      co_return co_await http::respond_failure(ex, upstream_error(*dl->error()), "BLOB_UNKNOWN");
+    }
+    co_return co_await stream(ex, dl);
+  }
+  co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE", "the blob is being evicted; retry");
+}
+
+awaitable<bool> PeerAgent::serve_cached(http::Exchange& ex, const Digest& d) {
+  {
+    std::lock_guard lock(mu_);
+    if (!cache_.contains(d)) co_return false;
+    cache_.touch(d, Clock::now());
+  }
+  auto blob = store_->open_blob(d);
+  if (!blob) co_return false;
+  http::Head head = http::blob_head(d);
+  auto span = co_await http::apply_range(ex, head, blob->size);
+  if (!span) co_return true;
+  co_await ex.respond_file(std::move(head), blob->fd.get(), span->offset, span->length);
+  co_return true;
+}
+
+// HEAD for a blob that is not here: its size from the metainfo, no download.
+awaitable<void> PeerAgent::head_uncached(http::Exchange& ex, const Digest& d) {
+  auto lookup = [&] { return upstream_.metainfo(d); };
+  auto metainfo = co_await http::offload(lookup);
+  if (!metainfo) co_return co_await http::respond_failure(ex, metainfo.error(), "BLOB_UNKNOWN");
+  auto parsed = parse_and_bind(*metainfo, d);
+  if (!parsed) co_return co_await http::respond_failure(ex, upstream_error(parsed.error()), "BLOB_UNKNOWN");
+  http::Head head = http::blob_head(d);
+  auto span = co_await http::apply_range(ex, head, parsed->size);
+  if (!span) co_return;
+  co_await ex.start_body(std::move(head), span->length);
+}
+
+// Sends pieces as they become readable. The last piece waits for the whole-blob
+// digest check, so a client never receives a complete body that failed it; if the
+// download fails, the response stops short and the connection closes.
+awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> dl) {
+  const uint64_t size = dl->size();
+  const uint32_t piece_size = dl->piece_size();
+  http::Head head = http::blob_head(dl->digest());
+  auto span = co_await http::apply_range(ex, head, size);
+  if (!span) co_return;
+  bool send_body = co_await ex.start_body(std::move(head), span->length);
+  if (!send_body) co_return;
+  const uint64_t end = span->offset + span->length;
+  const uint64_t last_piece_start = (size - 1) / piece_size * piece_size;
+  uint64_t pos = span->offset;
+  uint64_t prioritized_from = UINT64_MAX;
+  while (pos < end) {
+    uint64_t seen = dl->changed().version();
+    auto state = dl->state();
+    if (state == Download::State::failed) break;
+    bool verified = state == Download::State::verified || state == Download::State::complete;
+    // A window of pieces ahead of the reader jumps the queue (rarest first otherwise).
+    // From the end of the checked prefix: a range further on is served from it.
+    if (uint64_t piece = std::min(pos, dl->readable_end(0)) / piece_size;
+        piece != prioritized_from && !verified) {
+      bool applied = swarm_->prioritize(dl->digest(), PieceIndex{static_cast<uint32_t>(piece)},
+                                        opts_.readahead_pieces);
+      if (applied) prioritized_from = piece;
+    }
+    uint64_t limit = verified ? end : std::min(end, last_piece_start);
+    uint64_t stop = std::min(dl->readable_end(pos), limit);
+    if (stop > pos) {
+      bool sent = co_await ex.send_file_part(dl->fd(), pos, stop - pos);
+      if (!sent) co_return;
+      pos = stop;
+      continue;
+    }
+    co_await dl->changed().wait(seen, 1s);
+  }
+  if (pos < end) {
+    log::warn("stream cut short", {{"digest", dl->digest().str()}, {"sent", pos - span->offset},
+                                   {"error", dl->error() ? dl->error()->message : "client gone"}});
+  }
+}
+
+}  // namespace shoal::peer

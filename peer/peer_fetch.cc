@@ -1,0 +1,118 @@
+// Downloads: from the first request for a digest to a verified blob in the store.
+#include <sys/stat.h>
+
+#include "core/file_io.h"
+#include "core/log.h"
+#include "peer/peer_agent.h"
+
+namespace shoal::peer {
+namespace {
+namespace fs = std::filesystem;
+using Kind = SwarmEvent::Kind;
+}  // namespace
+
+std::shared_ptr<Download> PeerAgent::inflight(const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto it = inflight_.find(d);
+  return it == inflight_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Download> PeerAgent::fetch(const Digest& d, bool reader) {
+  std::shared_ptr<Download> dl;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = inflight_.find(d); it != inflight_.end()) return it->second;
+    if (cache_.contains(d)) return nullptr;
+    dl = std::make_shared<Download>(d);
+    inflight_[d] = dl;
+  }
+  asio::post(http::blocking_pool(), [this, dl, reader] { resolve(dl, reader); });
+  return dl;
+}
+
+// Blocking: metainfo from the tracker or origin, room in the budget, then the swarm.
+void PeerAgent::resolve(const std::shared_ptr<Download>& dl, bool reader) {
+  const Digest& d = dl->digest();
+  auto metainfo = upstream_.metainfo(d);
+  if (!metainfo) return abandon(dl, metainfo.error());
+  auto parsed = parse_and_bind(*metainfo, d);
+  if (!parsed) return abandon(dl, parsed.error());
+  uint64_t reserve = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [digest, other] : inflight_) reserve += other->size();
+  }
+  evict(Clock::now(), reserve + parsed->size);
+  dl->resolved(*parsed, *metainfo, incoming_dir() + "/" + d.hex());
+  if (auto ok = swarm_->download(d, *metainfo, incoming_dir()); !ok) return abandon(dl, ok.error());
+  // Before any peer connects, so the first requests go to the reader's first pieces.
+  if (reader) swarm_->prioritize(d, PieceIndex{0}, opts_.readahead_pieces);
+  log::info("download started", {{"digest", d.str()}, {"size", parsed->size}, {"pieces", parsed->piece_count}});
+}
+
+void PeerAgent::on_swarm_event(const SwarmEvent& e) {
+  auto dl = inflight(e.digest);
+  if (!dl) {
+    if (e.kind == Kind::failed) log::warn("seeding failed", {{"digest", e.digest.str()}, {"error", e.message}});
+    return;
+  }
+  switch (e.kind) {
+    case Kind::finished:
+      // The final fence: once flushed, every piece is on disk and can be hashed.
+      swarm_->flush(e.digest);
+      return;
+    case Kind::moved: return finish(dl);
+    case Kind::failed: return abandon(dl, Error(Errc::io_error, e.message));
+    default: break;
+  }
+  switch (dl->apply(e)) {
+    case Download::Hashed::pending: return;
+    case Download::Hashed::mismatch: return abandon(dl, dl->error().value_or(Error(Errc::digest_mismatch, "")));
+    case Download::Hashed::verified: break;
+  }
+  UniqueFd fd(::open(dl->file_path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (auto ok = fd.valid() ? fsync_fd(fd.get(), dl->file_path()) : errno_error(errno, "opening"); !ok) {
+    return abandon(dl, ok.error());
+  }
+  std::string dir = fs::path(store_->path_of(e.digest)).parent_path().string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  swarm_->move(e.digest, dir);
+}
+
+// The verified file is in the store: record its metainfo for re-seeding and cache it.
+void PeerAgent::finish(const std::shared_ptr<Download>& dl) {
+  const Digest& d = dl->digest();
+  std::string mpath = metainfo_path(d);
+  std::error_code ec;
+  fs::create_directories(fs::path(mpath).parent_path(), ec);
+  Result<void> ok = store_->moved_in(d);
+  if (ok) ok = write_file_atomic(mpath, dl->metainfo());
+  if (!ok) {
+    log::error("cannot record a finished download", {{"digest", d.str()}, {"error", ok.error().message}});
+  }
+  {
+    std::lock_guard lock(mu_);
+    cache_.insert(d, dl->size(), Clock::now());
+    inflight_.erase(d);
+  }
+  dl->complete();
+  log::info("download complete", {{"digest", d.str()}, {"size", dl->size()}});
+}
+
+void PeerAgent::abandon(const std::shared_ptr<Download>& dl, Error why) {
+  const Digest& d = dl->digest();
+  log::warn("download failed", {{"digest", d.str()}, {"error", why.message}});
+  failures_.inc();
+  bool was_resolved = dl->state() != Download::State::resolving;
+  dl->fail(std::move(why));
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(d);
+    if (it != inflight_.end() && it->second == dl) inflight_.erase(it);
+  }
+  swarm_->remove(d);
+  if (was_resolved) ::unlink(dl->file_path().c_str());
+}
+
+}  // namespace shoal::peer

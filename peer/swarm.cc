@@ -1,0 +1,319 @@
+#include "peer/swarm.h"
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/ip_filter.hpp>
+#include <libtorrent/load_torrent.hpp>
+#include <libtorrent/peer_info.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_stats.hpp>
+#include <libtorrent/settings_pack.hpp>
+#include <libtorrent/torrent_handle.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "core/bt_settings.h"
+#include "core/log.h"
+
+namespace shoal::peer {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = SwarmEvent::Kind;
+
+lt::settings_pack swarm_settings(const SwarmOptions& o) {
+  lt::settings_pack sp = swarm_base_settings(o.listen, o.fingerprint);
+  sp.set_int(lt::settings_pack::max_queued_disk_bytes, 32 << 20);
+  sp.set_int(lt::settings_pack::max_out_request_queue, 1500);
+  // Requests in flight cover 1 s of download instead of 3: plenty to keep a fast link
+  // busy, and a reader's time-critical pieces wait less behind requests already sent.
+  sp.set_int(lt::settings_pack::request_queue_time, 1);
+  sp.set_int(lt::settings_pack::hashing_threads, 1);
+  sp.set_int(lt::settings_pack::upload_rate_limit, o.upload_rate);
+  sp.set_int(lt::settings_pack::download_rate_limit, o.download_rate);
+  sp.set_int(lt::settings_pack::connections_limit, o.max_connections);
+  // libtorrent's default floor between announces is 5 minutes: the tracker's own
+  // interval should decide, and a download without peers asks again at once (below).
+  sp.set_int(lt::settings_pack::min_announce_interval, 5);
+  // Every block of a download is an alert (see PieceTracker): make room for bursts.
+  sp.set_int(lt::settings_pack::alert_queue_size, 1 << 20);
+  sp.set_int(lt::settings_pack::alert_mask,
+             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
+                 lt::alert_category::piece_progress | lt::alert_category::block_progress |
+                 lt::alert_category::peer);
+  return sp;
+}
+
+Result<lt::add_torrent_params> load(const Digest& d, std::string_view metainfo) {
+  try {
+    return lt::load_torrent_buffer(
+        lt::span<char const>(metainfo.data(), static_cast<std::ptrdiff_t>(metainfo.size())));
+  } catch (const std::exception& e) {
+    return Error(Errc::protocol_error, "metainfo of " + d.str() + " does not load: " + e.what());
+  }
+}
+
+std::string connection_key(const lt::torrent_handle& h, const lt::peer_info& p) {
+  return std::to_string(std::hash<lt::torrent_handle>{}(h)) + "|" + p.ip.address().to_string() +
+         ":" + std::to_string(p.ip.port()) + "|" + std::string(p.pid.data(), p.pid.size());
+}
+
+}  // namespace
+
+struct Swarm::Impl {
+  Impl(SwarmOptions o, Listener l)
+      : opts(std::move(o)), listener(std::move(l)), session(lt::session_params(swarm_settings(opts))) {
+    // libtorrent exempts peers on local networks from rate limits by default; a data
+    // centre is one big local network, so the limits must apply to everyone.
+    lt::ip_filter everyone;
+    const std::uint32_t global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+    everyone.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
+    everyone.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), global);
+    session.set_peer_class_filter(everyone);
+    sent_idx = lt::find_metric_idx("net.sent_payload_bytes");
+    recv_idx = lt::find_metric_idx("net.recv_payload_bytes");
+    peers_idx = lt::find_metric_idx("peer.num_peers_connected");
+    thread = std::thread([this] { run(); });
+  }
+
+  ~Impl() { stop_events(); }
+
+  void stop_events() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+
+  void run();
+  void dispatch(lt::alert* a);
+  void poll_sources();
+  void emit(Kind kind, const lt::torrent_handle& h, PieceIndex piece = {}, uint32_t block = 0,
+            std::string message = {});
+  std::optional<Digest> digest_of(const lt::torrent_handle& h) const;
+  Result<void> add(const Digest& d, lt::add_torrent_params atp, bool downloading);
+  std::optional<lt::torrent_handle> handle_of(const Digest& d) const;
+
+  SwarmOptions opts;
+  Listener listener;
+  lt::session session;
+  int sent_idx = -1, recv_idx = -1, peers_idx = -1;
+
+  mutable std::mutex mu;
+  std::unordered_map<lt::torrent_handle, Digest> digests;
+  std::map<Digest, lt::torrent_handle> handles;
+  std::set<Digest> downloading;
+
+  std::atomic<uint64_t> uploaded{0}, downloaded{0}, from_origin{0}, pieces{0}, hash_failures{0},
+      bans{0}, peers{0};
+  std::map<std::string, int64_t> connection_totals;  // alert thread only
+  std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
+  std::atomic<bool> stop{false};
+  std::thread thread;
+};
+
+void Swarm::Impl::run() {
+  auto next_poll = std::chrono::steady_clock::now();
+  std::vector<lt::alert*> alerts;
+  while (!stop) {
+    if (session.wait_for_alert(100ms) != nullptr) {
+      session.pop_alerts(&alerts);
+      for (lt::alert* a : alerts) dispatch(a);
+    }
+    if (std::chrono::steady_clock::now() >= next_poll) {
+      session.post_session_stats();
+      poll_sources();
+      next_poll = std::chrono::steady_clock::now() + 500ms;
+    }
+  }
+}
+
+std::optional<Digest> Swarm::Impl::digest_of(const lt::torrent_handle& h) const {
+  std::lock_guard lock(mu);
+  auto it = digests.find(h);
+  if (it == digests.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<lt::torrent_handle> Swarm::Impl::handle_of(const Digest& d) const {
+  std::lock_guard lock(mu);
+  auto it = handles.find(d);
+  if (it == handles.end()) return std::nullopt;
+  return it->second;
+}
+
+void Swarm::Impl::emit(Kind kind, const lt::torrent_handle& h, PieceIndex piece, uint32_t block,
+                       std::string message) {
+  auto d = digest_of(h);
+  if (!d) return;
+  if (kind == Kind::finished) {
+    poll_sources();  // before the finished download's connections to seeds close
+    std::lock_guard lock(mu);
+    downloading.erase(*d);
+  }
+  listener(SwarmEvent{kind, *d, piece, block, std::move(message)});
+}
+
+void Swarm::Impl::dispatch(lt::alert* a) {
+  if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
+    emit(Kind::block_written, b->handle, PieceIndex{static_cast<uint32_t>(b->piece_index)},
+         static_cast<uint32_t>(b->block_index));
+  } else if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
+    ++pieces;
+    emit(Kind::piece_passed, p->handle, PieceIndex{static_cast<uint32_t>(p->piece_index)});
+  } else if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
+    ++hash_failures;
+    emit(Kind::hash_failed, f->handle, PieceIndex{static_cast<uint32_t>(f->piece_index)});
+  } else if (auto* t = lt::alert_cast<lt::torrent_finished_alert>(a)) {
+    emit(Kind::finished, t->handle);
+  } else if (auto* c = lt::alert_cast<lt::cache_flushed_alert>(a)) {
+    emit(Kind::flushed, c->handle);
+  } else if (auto* m = lt::alert_cast<lt::storage_moved_alert>(a)) {
+    emit(Kind::moved, m->handle);
+  } else if (auto* mf = lt::alert_cast<lt::storage_moved_failed_alert>(a)) {
+    emit(Kind::failed, mf->handle, {}, 0, "moving the file failed: " + mf->error.message());
+  } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
+    emit(Kind::failed, fe->handle, {}, 0, "file error: " + fe->error.message());
+  } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+    emit(Kind::failed, te->handle, {}, 0, "torrent error: " + te->error.message());
+  } else if (auto* ban = lt::alert_cast<lt::peer_ban_alert>(a)) {
+    ++bans;
+    log::warn("banned a peer for sending corrupt data",
+              {{"peer", ban->endpoint.address().to_string() + ":" + std::to_string(ban->endpoint.port())}});
+  } else if (auto* s = lt::alert_cast<lt::session_stats_alert>(a)) {
+    auto counters = s->counters();
+    uploaded = static_cast<uint64_t>(counters[sent_idx]);
+    downloaded = static_cast<uint64_t>(counters[recv_idx]);
+    peers = static_cast<uint64_t>(counters[peers_idx]);
+  }
+}
+
+// Which bytes came from an origin: per-connection payload counters sampled twice a
+// second (and when a download finishes), by peer-id prefix. A download without any
+// connection announces again: the tracker may have answered before the origin or
+// another peer announced the blob.
+void Swarm::Impl::poll_sources() {
+  std::vector<std::pair<Digest, lt::torrent_handle>> active;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& d : downloading) active.emplace_back(d, handles.at(d));
+  }
+  std::map<std::string, int64_t> seen;
+  std::vector<lt::peer_info> infos;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [d, h] : active) {
+    h.get_peer_info(infos);
+    if (infos.empty() && now - last_reannounce[d] > 2s) {
+      h.force_reannounce(0, -1, lt::torrent_handle::ignore_min_interval);
+      last_reannounce[d] = now;
+    }
+    for (const auto& p : infos) {
+      std::string key = connection_key(h, p);
+      auto prev = connection_totals.find(key);
+      int64_t delta = p.total_download - (prev == connection_totals.end() ? 0 : prev->second);
+      std::string_view pid(p.pid.data(), p.pid.size());
+      if (delta > 0 && pid.starts_with(opts.origin_prefix)) from_origin += static_cast<uint64_t>(delta);
+      seen[key] = p.total_download;
+    }
+  }
+  connection_totals = std::move(seen);
+  std::erase_if(last_reannounce, [&](const auto& entry) {
+    return std::none_of(active.begin(), active.end(), [&](const auto& a) { return a.first == entry.first; });
+  });
+}
+
+Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool is_download) {
+  {
+    std::lock_guard lock(mu);
+    if (handles.count(d)) return {};
+  }
+  atp.trackers = opts.trackers;
+  atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+  lt::error_code ec;
+  lt::torrent_handle h = session.add_torrent(std::move(atp), ec);
+  if (ec) return Error(Errc::io_error, "cannot add " + d.str() + " to the swarm: " + ec.message());
+  std::lock_guard lock(mu);
+  handles.insert_or_assign(d, h);
+  digests.insert_or_assign(h, d);
+  if (is_download) downloading.insert(d);
+  return {};
+}
+
+Swarm::Swarm(SwarmOptions opts, Listener listener)
+    : impl_(std::make_unique<Impl>(std::move(opts), std::move(listener))) {}
+
+Swarm::~Swarm() = default;
+
+void Swarm::stop_events() { impl_->stop_events(); }
+
+Result<void> Swarm::seed(const Digest& d, std::string_view metainfo, const std::string& save_dir) {
+  auto atp = load(d, metainfo);
+  if (!atp) return atp.error();
+  atp->save_path = save_dir;
+  atp->flags |= lt::torrent_flags::seed_mode;
+  return impl_->add(d, std::move(*atp), false);
+}
+
+Result<void> Swarm::download(const Digest& d, std::string_view metainfo, const std::string& save_dir) {
+  auto atp = load(d, metainfo);
+  if (!atp) return atp.error();
+  atp->save_path = save_dir;
+  return impl_->add(d, std::move(*atp), true);
+}
+
+bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
+  auto h = impl_->handle_of(d);
+  if (!h) return false;
+  for (uint32_t i = 0; i < count; ++i) {
+    h->set_piece_deadline(lt::piece_index_t(static_cast<int>(first.value + i)), static_cast<int>(i) * 20);
+  }
+  return true;
+}
+
+void Swarm::flush(const Digest& d) {
+  if (auto h = impl_->handle_of(d)) h->flush_cache();
+}
+
+void Swarm::move(const Digest& d, const std::string& save_dir) {
+  if (auto h = impl_->handle_of(d)) h->move_storage(save_dir, lt::move_flags_t::dont_replace);
+}
+
+void Swarm::remove(const Digest& d) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->handles.find(d);
+  if (it == impl_->handles.end()) return;
+  impl_->session.remove_torrent(it->second);
+  impl_->digests.erase(it->second);
+  impl_->downloading.erase(d);
+  impl_->handles.erase(it);
+}
+
+bool Swarm::contains(const Digest& d) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->handles.count(d) != 0;
+}
+
+SwarmStats Swarm::stats() const {
+  SwarmStats s;
+  s.uploaded = impl_->uploaded;
+  s.downloaded = impl_->downloaded;
+  s.from_origin = impl_->from_origin;
+  s.pieces = impl_->pieces;
+  s.hash_failures = impl_->hash_failures;
+  s.bans = impl_->bans;
+  s.peers = impl_->peers;
+  std::lock_guard lock(impl_->mu);
+  s.torrents = impl_->handles.size();
+  return s;
+}
+
+uint16_t Swarm::listen_port() const { return impl_->session.listen_port(); }
+
+}  // namespace shoal::peer

@@ -1,0 +1,93 @@
+// The peer agent's BitTorrent side: one libtorrent session holding a torrent per
+// blob, downloading (rarest first, with deadlines on the pieces a reader waits for)
+// or seeding. libtorrent's alerts are turned into SwarmEvents on a thread of the
+// Swarm's own; the listener must not block for long.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "peer/piece_index.h"
+
+namespace shoal::peer {
+
+struct SwarmOptions {
+  std::vector<std::string> trackers;  // announce URLs
+  std::string listen = "127.0.0.1:0";
+  // The tracker's hand-out policy tells origins ("-SHO") from peers ("-SHP").
+  std::string fingerprint = "-SHP010-";
+  std::string origin_prefix = "-SHO";  // download bytes from these count as origin bytes
+  int upload_rate = 0;  // bytes per second, 0: unlimited
+  int download_rate = 0;
+  int max_connections = 200;
+};
+
+struct SwarmEvent {
+  enum class Kind {
+    block_written,  // a block reached the file
+    piece_passed,   // a piece's hash matched
+    hash_failed,    // a piece's hash did not match: its data is downloaded again
+    finished,       // every piece passed
+    flushed,        // everything passed before flush() was called is on disk
+    moved,          // move() done
+    failed,         // the torrent stopped on an error (disk, move)
+  };
+  Kind kind;
+  Digest digest;
+  PieceIndex piece{};
+  uint32_t block = 0;
+  std::string message;  // for failed
+};
+
+struct SwarmStats {
+  uint64_t uploaded = 0;          // payload bytes sent to peers
+  uint64_t downloaded = 0;        // payload bytes received
+  uint64_t from_origin = 0;       // of which from origins (sampled per connection)
+  uint64_t pieces = 0;            // pieces downloaded and verified
+  uint64_t hash_failures = 0;
+  uint64_t bans = 0;              // peers banned for sending corrupt data
+  uint64_t torrents = 0;
+  uint64_t peers = 0;             // open peer connections
+};
+
+class Swarm {
+ public:
+  using Listener = std::function<void(const SwarmEvent&)>;
+
+  // Starts the session and its alert thread; throws std::runtime_error at start-up.
+  Swarm(SwarmOptions opts, Listener listener);
+  ~Swarm();
+  Swarm(const Swarm&) = delete;
+  // Stops delivering events and returns once the listener is no longer running, so
+  // the listener's owner can go before the session does.
+  void stop_events();
+  Swarm& operator=(const Swarm&) = delete;
+
+  // Seeds a complete, verified file <save_dir>/<digest hex> without re-hashing it.
+  Result<void> seed(const Digest& d, std::string_view metainfo, const std::string& save_dir);
+  // Downloads into <save_dir>/<digest hex>.
+  Result<void> download(const Digest& d, std::string_view metainfo, const std::string& save_dir);
+  // Makes pieces [first, first+count) time-critical, in order. False when d is not
+  // (yet) in the swarm.
+  bool prioritize(const Digest& d, PieceIndex first, uint32_t count);
+  void flush(const Digest& d);
+  void move(const Digest& d, const std::string& save_dir);
+  // Stops the torrent; the file stays where it is.
+  void remove(const Digest& d);
+  bool contains(const Digest& d) const;
+
+  SwarmStats stats() const;
+  uint16_t listen_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::peer

@@ -1,0 +1,33 @@
+// The peer agent's blocking calls to the tracker and the origin: a blob's metainfo
+// and tag lookups. One short-lived connection per call (these are rare next to the
+// bytes, which come through the swarm). Call through http::offload.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/url.h"
+
+namespace shoal::peer {
+
+class Upstream {
+ public:
+  Upstream(Url origin, std::optional<Url> tracker) : origin_(std::move(origin)), tracker_(std::move(tracker)) {}
+
+  // The bencoded metainfo of d: from the tracker (which caches it), else from the
+  // origin. Errc::not_found when the origin does not hold d.
+  Result<std::string> metainfo(const Digest& d) const;
+  // GET /tags/<name> on the origin; `name` as it appeared in the request path.
+  Result<Digest> resolve_tag(std::string_view name) const;
+
+  const Url& origin() const { return origin_; }
+
+ private:
+  Url origin_;
+  std::optional<Url> tracker_;
+};
+
+}  // namespace shoal::peer
