@@ -62,6 +62,11 @@ std::string format_double(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
+  // Whole numbers (byte counts) as integers: 50000000, not 5e+07.
+  if (std::trunc(v) == v && std::fabs(v) < 9007199254740992.0) {
+    auto res = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v));
+    return std::string(buf, res.ptr);
+  }
   auto res = std::to_chars(buf, buf + sizeof buf, v);  // shortest form that round-trips
   return std::string(buf, res.ptr);
 }

@@ -38,6 +38,9 @@ lt::settings_pack swarm_settings(const SwarmOptions& o) {
   // busy, and a reader's time-critical pieces wait less behind requests already sent.
   sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::hashing_threads, 1);
+  // libtorrent drops connections to seeds the moment a download completes; keeping
+  // them lets the final per-connection sample count the origin's last bytes.
+  sp.set_bool(lt::settings_pack::close_redundant_connections, false);
   sp.set_int(lt::settings_pack::upload_rate_limit, o.upload_rate);
   sp.set_int(lt::settings_pack::download_rate_limit, o.download_rate);
   sp.set_int(lt::settings_pack::connections_limit, o.max_connections);

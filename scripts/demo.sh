@@ -1,43 +1,189 @@
 #!/usr/bin/env bash
-# Shoal's main job on one machine: installs what is missing, builds, starts an origin on
-# loopback, pushes a generated 256 MiB artifact with the CLI, pulls it back, verifies the
-# digest and says how fast each step was. Quick and idempotent on a second run.
+# Shoal's main job on one machine: installs what is missing, builds, starts a cluster
+# (tracker, origin, 4 peer agents) with `shoal up`, pushes a generated 512 MiB artifact
+# to the origin, pulls it on every peer at once through the swarm, verifies every copy
+# and says how long each peer took and how many bytes came from the origin and how many
+# from other peers. Quick and idempotent on a second run.
+#
+# SHOAL_DEMO_MIB (512), SHOAL_DEMO_PEERS (4) and SHOAL_DEMO_DIR (/tmp/shoal-demo) change
+# the size, the number of peers and the work directory; SHOAL_BIN names a binary to use
+# instead of building build/shoal.
 set -euo pipefail
+user_bin=${SHOAL_BIN:-} # lib.sh sets SHOAL_BIN to build/shoal: keep the caller's choice
 source "$(dirname "$0")/lib.sh"
 
-size_mib=${SHOAL_DEMO_MIB:-256}
+size_mib=${SHOAL_DEMO_MIB:-512}
+npeers=${SHOAL_DEMO_PEERS:-4}
 work=${SHOAL_DEMO_DIR:-/tmp/shoal-demo}
+cluster=$work/cluster
+if ! [ "$npeers" -ge 1 ] 2>/dev/null; then
+  echo "SHOAL_DEMO_PEERS must be a number of peers, at least 1 (is \"$npeers\")" >&2
+  exit 1
+fi
 mkdir -p "$work"
+
+# One sample from URL/metrics (NAME with its labels, as Prometheus prints it), 0 when
+# absent. printf, not print: awk would print large byte counts as 5.36871e+08.
+metric() {
+  curl -sf "$1/metrics" | awk -v m="$2" '$1 == m { v = $2 } END { printf "%.0f\n", v }'
+}
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 echo "== installing dependencies (only what is missing)"
 "$SHOAL_ROOT/scripts/install-deps.sh"
-echo "== building build/shoal"
-shoal_build
+if [ -n "$user_bin" ]; then
+  SHOAL_BIN=$user_bin
+  echo "== using $SHOAL_BIN (SHOAL_BIN)"
+else
+  echo "== building build/shoal"
+  shoal_build
+fi
 
-rm -rf "$work/origin" "$work/origin.log" "$work/pulled"
-trap 'kill "$ORIGIN_PID" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-shoal_start_origin "$work/origin"
-echo "== origin listening at $ORIGIN_URL (data in $work/origin)"
+# A cluster left running by a demo that was killed outright (kill -9 skips the trap
+# below) still holds $cluster; stop it rather than leave it running next to ours.
+if [ -f "$cluster/cluster.json" ]; then
+  old=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$cluster/cluster.json" || true)
+  if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -q ' up '; then
+    echo "== stopping the cluster a killed demo left running (pid $old)"
+    kill -TERM "$old" 2>/dev/null || true
+    while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+  fi
+fi
+# Peers keep what they pulled in their cache: a fresh cluster makes every run download.
+rm -rf "$cluster" "$work/up.log" "$work/pulled" "$work/state"
+mkdir -p "$work/pulled"
+
+up_pid=
+pull_pids=()
+# Pulls still running (Ctrl-C half-way) go first, then the cluster: on SIGTERM `shoal up`
+# stops every component and removes cluster.json. A script's background jobs may ignore
+# the terminal's SIGINT, so each is stopped here explicitly.
+stop_cluster() {
+  local p
+  for p in "${pull_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$up_pid" ]; then
+    kill -TERM "$up_pid" 2>/dev/null || true
+    wait "$up_pid" 2>/dev/null || true
+  fi
+  wait 2>/dev/null || true
+}
+trap stop_cluster EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$SHOAL_BIN" up --peers "$npeers" --data "$cluster" --quiet >"$work/up.log" 2>&1 &
+up_pid=$!
+# cluster.json appears once every component listens; shoal up gives up after 30 s.
+for _ in $(seq 600); do
+  [ -f "$cluster/cluster.json" ] && break
+  if ! kill -0 "$up_pid" 2>/dev/null; then
+    echo "!! shoal up exited before the cluster was ready:" >&2
+    cat "$work/up.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ ! -f "$cluster/cluster.json" ]; then
+  echo "!! no $cluster/cluster.json after 60 s" >&2
+  exit 1
+fi
+# python3 (installed by install-deps.sh) reads the JSON: "name url", one line per
+# component, tracker and origin first.
+mapfile -t rows < <(python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+for comp in [c["tracker"], c["origin"]] + c["peers"]: print(comp["name"], comp["url"])' "$cluster/cluster.json")
+tracker_url=${rows[0]#* } origin_url=${rows[1]#* } peers=("${rows[@]:2}")
+echo "== cluster up: tracker $tracker_url, origin $origin_url, ${#peers[@]} peer agents (logs in $cluster)"
 
 shoal_make_artifact "$work/artifact.bin" "$size_mib"
 bytes=$(stat -c %s "$work/artifact.bin")
 expected="sha256:$(shoal_sha256 "$work/artifact.bin")"
 
 t0=$(shoal_now)
-digest=$("$SHOAL_BIN" push "$work/artifact.bin" --origin "$ORIGIN_URL" --tag demo/artifact \
-  --state-dir "$work/state")
+digest=$("$SHOAL_BIN" push "$work/artifact.bin" --origin "$origin_url" --tag demo/artifact \
+  --state-dir "$work/state" --quiet)
 t1=$(shoal_now)
-"$SHOAL_BIN" pull demo/artifact -o "$work/pulled" --origin "$ORIGIN_URL"
-t2=$(shoal_now)
-
-actual="sha256:$(shoal_sha256 "$work/pulled")"
-push_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
-pull_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')
+push_s=$(elapsed "$t0" "$t1")
 echo "== pushed $size_mib MiB as $digest (tag demo/artifact) in ${push_s}s: $(shoal_rate "$bytes" "$push_s") MiB/s"
-echo "== pulled it back by tag in ${pull_s}s: $(shoal_rate "$bytes" "$pull_s") MiB/s"
-if [ "$digest" != "$expected" ] || [ "$actual" != "$expected" ]; then
-  echo "!! digest mismatch: expected $expected, push said $digest, pulled file is $actual" >&2
+if [ "$digest" != "$expected" ]; then
+  echo "!! digest mismatch: expected $expected, push said $digest" >&2
   exit 1
 fi
-echo "== verified: the pulled file hashes to $actual"
-echo "== next: the tour in README.md runs an origin you keep"
+
+# The origin hashes the blob into its metainfo in the background and only then seeds
+# it; a peer asking earlier would find no seeder in the swarm.
+for _ in $(seq 1200); do
+  [ "$(metric "$origin_url" shoal_origin_seeding_torrents || true)" -ge 1 ] && break
+  sleep 0.1
+done
+if [ "$(metric "$origin_url" shoal_origin_seeding_torrents)" -lt 1 ]; then
+  echo "!! the origin is not seeding $digest after 120 s; see $cluster/origin.log" >&2
+  exit 1
+fi
+echo "== the origin seeds it into the swarm $(elapsed "$t1" "$(shoal_now)")s after the push"
+
+# Every peer at once: the point is that they share pieces instead of each taking a
+# full copy from the origin. The pulls are direct children so that `wait -n -p`
+# notes each one's end as it happens.
+echo "== pulling demo/artifact on ${#peers[@]} peers at once"
+declare -A name_of start_of end_of
+t2=$(shoal_now)
+for row in "${peers[@]}"; do
+  read -r name url <<<"$row"
+  start=$(shoal_now)
+  "$SHOAL_BIN" pull demo/artifact -o "$work/pulled/$name" --peer "$url" --quiet &
+  name_of[$!]=$name start_of[$name]=$start
+  pull_pids+=("$!")
+done
+# pull_pids keeps only the pulls still running: wait warns about pids already reaped.
+failed=0
+while [ ${#pull_pids[@]} -gt 0 ]; do
+  status=0
+  done_pid=
+  wait -n -p done_pid "${pull_pids[@]}" || status=$?
+  [ -n "$done_pid" ] || { echo "!! lost track of the pulls (wait said $status)" >&2; exit 1; }
+  end_of[${name_of[$done_pid]}]=$(shoal_now)
+  if [ "$status" -ne 0 ]; then
+    echo "!! pull on ${name_of[$done_pid]} failed (exit status $status)" >&2
+    failed=1
+  fi
+  for i in "${!pull_pids[@]}"; do
+    [ "${pull_pids[$i]}" = "$done_pid" ] && unset 'pull_pids[i]'
+  done
+  pull_pids=("${pull_pids[@]}")
+done
+t3=$(shoal_now)
+[ "$failed" -eq 0 ] || exit 1
+
+# shoal pull already checked the digest; hashing here again shows it independently.
+for row in "${peers[@]}"; do
+  read -r name _ <<<"$row"
+  actual="sha256:$(shoal_sha256 "$work/pulled/$name")"
+  if [ "$actual" != "$expected" ]; then
+    echo "!! $name's copy hashes to $actual, not $expected" >&2
+    exit 1
+  fi
+done
+echo "== verified: all ${#peers[@]} copies hash to $expected"
+
+# Peers sample their per-connection counters twice a second: let the last sample land.
+# Even so "from origin" is approximate; the origin's own count in the last line is not.
+sleep 1
+all_s=$(elapsed "$t2" "$t3")
+echo "== ${#peers[@]} x $size_mib MiB in ${all_s}s: $(shoal_rate $((bytes * ${#peers[@]})) "$all_s") MiB/s in total"
+printf '   %-8s %8s %9s %14s %12s %12s\n' peer time MiB/s "from origin" "from peers" "to peers"
+for row in "${peers[@]}"; do
+  read -r name url <<<"$row"
+  s=$(elapsed "${start_of[$name]}" "${end_of[$name]}")
+  from_origin=$(metric "$url" 'shoal_peer_downloaded_bytes_total{source="origin"}')
+  from_peers=$(metric "$url" 'shoal_peer_downloaded_bytes_total{source="peers"}')
+  to_peers=$(metric "$url" shoal_peer_uploaded_bytes_total)
+  printf '   %-8s %7ss %9s %10s MiB %8s MiB %8s MiB\n' "$name" "$s" "$(shoal_rate "$bytes" "$s")" \
+    "$(mib "$from_origin")" "$(mib "$from_peers")" "$(mib "$to_peers")"
+done
+origin_sent=$(metric "$origin_url" shoal_origin_bt_uploaded_bytes)
+copies=$(awk -v o="$origin_sent" -v b="$bytes" 'BEGIN { printf "%.2f", o / b }')
+echo "== the origin uploaded $(mib "$origin_sent") MiB into the swarm = $copies copies of the artifact for ${#peers[@]} peers"
+echo "== stopping the cluster; next: README.md's tour, or \`build/shoal up\` for a cluster you keep"

@@ -52,6 +52,10 @@ class PeerAgent(PeerTestCase):
         self.assertTrue(os.path.exists(blob_path(peer.data_dir, digest)))
         self.assertEqual(list_files(os.path.join(peer.data_dir, "incoming")), [])
         self.assertTrue(wait_until(lambda: self.origin.metrics().value("shoal_origin_bt_uploaded_bytes") > 0, 5))
+        # The origin was the only source: every byte is counted as the origin's.
+        self.assertTrue(wait_until(lambda: peer.metrics().value(
+            "shoal_peer_downloaded_bytes_total", source="origin") == 8 * MiB, 5), peer.metrics().text)
+        self.assertEqual(peer.metrics().value("shoal_peer_downloaded_bytes_total", source="peers"), 0)
         # Again: from the cache, no new piece.
         self.assert_fetches(peer, digest, 8 * MiB)
         self.assertEqual(peer.metrics().value("shoal_peer_pieces_total"), 8 * MiB // PIECE)
