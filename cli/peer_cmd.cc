@@ -14,30 +14,40 @@ namespace {
 std::vector<ConfigKey> peer_keys() {
   auto keys = server_config_keys("127.0.0.1:4300");
   keys.push_back({"origin", ConfigType::string, "", "origin URL (metainfo and tags; required)"});
-  keys.push_back({"tracker", ConfigType::string, "", "tracker URL: announces and metainfo (required)"});
+  keys.push_back(
+      {"tracker", ConfigType::string, "", "tracker URL: announces and metainfo (required)"});
   keys.push_back({"bt_listen", ConfigType::string, "",
                   "BitTorrent listen address (default: the listen host, port 0)"});
-  keys.push_back({"cache_size", ConfigType::size, "0", "disk budget for cached blobs; 0: no limit"});
-  keys.push_back({"cache_ttl", ConfigType::duration, "0s", "evict blobs not read for this long; 0: never"});
-  keys.push_back({"upload_rate", ConfigType::size, "0", "BitTorrent upload limit, bytes per second; 0: none"});
-  keys.push_back({"download_rate", ConfigType::size, "0", "BitTorrent download limit, bytes per second; 0: none"});
-  keys.push_back({"max_connections", ConfigType::integer, "200", "most BitTorrent peer connections"});
+  keys.push_back(
+      {"cache_size", ConfigType::size, "0", "disk budget for cached blobs; 0: no limit"});
+  keys.push_back(
+      {"cache_ttl", ConfigType::duration, "0s", "evict blobs not read for this long; 0: never"});
+  keys.push_back(
+      {"upload_rate", ConfigType::size, "0", "BitTorrent upload limit, bytes per second; 0: none"});
+  keys.push_back({"download_rate", ConfigType::size, "0",
+                  "BitTorrent download limit, bytes per second; 0: none"});
+  keys.push_back(
+      {"max_connections", ConfigType::integer, "200", "most BitTorrent peer connections"});
   keys.push_back({"stall_timeout", ConfigType::duration, "2m",
                   "a download with no verified piece for this long fails"});
   return keys;
 }
 
 Url required_url(const Config& cfg, const std::string& key) {
-  if (cfg.str(key).empty()) throw ConfigError("missing " + key + ": shoal peer needs --" + key + " URL");
+  if (cfg.str(key).empty())
+    throw ConfigError("missing " + key + ": shoal peer needs --" + key + " URL");
   auto url = Url::parse(cfg.str(key));
-  if (!url) throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " + url.error().message);
+  if (!url)
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " +
+                      url.error().message);
   return *url;
 }
 
 int rate(const Config& cfg, const std::string& key) {
   uint64_t v = cfg.size(key);
   if (v > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
-    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": at most 2 GiB per second");
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key +
+                      ": at most 2 GiB per second");
   }
   return static_cast<int>(v);
 }
@@ -47,16 +57,19 @@ peer::PeerAgentOptions peer_options(const Config& cfg) {
   o.data_dir = cfg.str("data");
   o.origin = required_url(cfg, "origin");
   Url tracker = required_url(cfg, "tracker");
-  if (tracker.base_path.ends_with("/announce")) tracker.base_path.resize(tracker.base_path.size() - 9);
+  if (tracker.base_path.ends_with("/announce"))
+    tracker.base_path.resize(tracker.base_path.size() - 9);
   o.tracker = tracker;
   o.swarm.trackers = announce_urls(cfg.str("tracker"));
   o.swarm.listen = cfg.str("bt_listen");
-  if (o.swarm.listen.empty()) o.swarm.listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
+  if (o.swarm.listen.empty())
+    o.swarm.listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   o.swarm.upload_rate = rate(cfg, "upload_rate");
   o.swarm.download_rate = rate(cfg, "download_rate");
   int64_t conns = cfg.integer("max_connections");
   if (conns < 2 || conns > 65535) {
-    throw ConfigError("invalid value \"" + cfg.str("max_connections") + "\" for max_connections: expected 2 to 65535");
+    throw ConfigError("invalid value \"" + cfg.str("max_connections") +
+                      "\" for max_connections: expected 2 to 65535");
   }
   o.swarm.max_connections = static_cast<int>(conns);
   o.cache_bytes = cfg.size("cache_size");

@@ -31,7 +31,8 @@ awaitable<std::optional<BodySpan>> apply_range(Exchange& ex, Head& head, uint64_
     err.result(status::range_not_satisfiable);
     err.set(field::content_range, "bytes */" + std::to_string(size));
     err.set(field::content_type, "application/json");
-    std::string body = error_json("RANGE_NOT_SATISFIABLE", "the blob has " + std::to_string(size) + " bytes");
+    std::string body =
+        error_json("RANGE_NOT_SATISFIABLE", "the blob has " + std::to_string(size) + " bytes");
     co_await ex.respond(std::move(err), body);
     co_return std::nullopt;
   }
@@ -39,7 +40,8 @@ awaitable<std::optional<BodySpan>> apply_range(Exchange& ex, Head& head, uint64_
     span = {decision.range.first, decision.range.length()};
     head.result(status::partial_content);
     head.set(field::content_range, "bytes " + std::to_string(decision.range.first) + "-" +
-                                       std::to_string(decision.range.last) + "/" + std::to_string(size));
+                                       std::to_string(decision.range.last) + "/" +
+                                       std::to_string(size));
   }
   co_return span;
 }

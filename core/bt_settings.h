@@ -3,7 +3,6 @@
 #pragma once
 
 #include <libtorrent/settings_pack.hpp>
-
 #include <string>
 
 namespace shoal {

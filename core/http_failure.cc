@@ -18,7 +18,8 @@ Mapping map_error(const Error& err, std::string_view not_found_code) {
     case Errc::digest_mismatch: return {bhttp::status::bad_request, "DIGEST_MISMATCH"};
     case Errc::bad_request: return {bhttp::status::bad_request, "BAD_REQUEST"};
     case Errc::not_found: return {bhttp::status::not_found, not_found_code};
-    case Errc::range_not_satisfiable: return {bhttp::status::range_not_satisfiable, "RANGE_NOT_SATISFIABLE"};
+    case Errc::range_not_satisfiable:
+      return {bhttp::status::range_not_satisfiable, "RANGE_NOT_SATISFIABLE"};
     case Errc::too_large: return {bhttp::status::payload_too_large, "TOO_LARGE"};
     case Errc::disk_full: return {bhttp::status::insufficient_storage, "DISK_FULL"};
     case Errc::conflict: return {bhttp::status::conflict, "CONFLICT"};
@@ -55,8 +56,8 @@ awaitable<void> respond_method_not_allowed(Exchange& ex, std::string_view allow)
   head.result(bhttp::status::method_not_allowed);
   head.set(bhttp::field::allow, std::string(allow));
   head.set(bhttp::field::content_type, "application/json");
-  co_await ex.respond(std::move(head),
-                      http::error_json("METHOD_NOT_ALLOWED", "allowed methods: " + std::string(allow)));
+  co_await ex.respond(std::move(head), http::error_json("METHOD_NOT_ALLOWED",
+                                                        "allowed methods: " + std::string(allow)));
 }
 
 }  // namespace shoal::http

@@ -19,7 +19,8 @@ class CacheIndex {
   using Clock = std::chrono::steady_clock;
 
   // budget_bytes 0: no size limit; ttl 0: no idle limit.
-  CacheIndex(uint64_t budget_bytes, std::chrono::milliseconds ttl) : budget_(budget_bytes), ttl_(ttl) {}
+  CacheIndex(uint64_t budget_bytes, std::chrono::milliseconds ttl)
+      : budget_(budget_bytes), ttl_(ttl) {}
 
   // Adds a blob (or updates its size) as most recently used.
   void insert(const Digest& d, uint64_t size, Clock::time_point now);

@@ -97,8 +97,10 @@ Download::Hashed Download::check_pieces(int fd, PieceIndex from, PieceIndex to, 
     if (h != piece_hashes_[p.value]) break;
     hash_.update(piece_buf_.data(), len);
   }
-  if (p < to) unmatched_ = p;
-  else unmatched_.reset();
+  if (p < to)
+    unmatched_ = p;
+  else
+    unmatched_.reset();
   std::lock_guard lock(mu_);
   next_to_hash_ = p;
   checked_end_ = std::min(t.piece_offset(p), t.blob_size());
@@ -113,7 +115,8 @@ Download::Hashed Download::check_pieces(int fd, PieceIndex from, PieceIndex to, 
   Digest actual = hash_.finish();
   if (actual != digest_) {
     state_ = State::failed;
-    error_ = Error(Errc::digest_mismatch, "downloaded bytes hash to " + actual.str() + ", not " + digest_.str());
+    error_ = Error(Errc::digest_mismatch,
+                   "downloaded bytes hash to " + actual.str() + ", not " + digest_.str());
     return Hashed::mismatch;
   }
   state_ = State::verified;

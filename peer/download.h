@@ -73,12 +73,12 @@ class Download {
   std::optional<Error> error_;
   std::optional<PieceTracker> pieces_;
   std::vector<std::array<uint8_t, 32>> piece_hashes_;
-  uint64_t checked_end_ = 0;   // bytes [0, checked_end_) read back and matched
+  uint64_t checked_end_ = 0;  // bytes [0, checked_end_) read back and matched
   std::string metainfo_;
   std::string path_;
   UniqueFd fd_;
-  Sha256 hash_;                // event thread only
-  PieceIndex next_to_hash_{};  // first piece not yet checked (event thread only)
+  Sha256 hash_;                  // event thread only
+  PieceIndex next_to_hash_{};    // first piece not yet checked (event thread only)
   std::vector<char> piece_buf_;  // event thread only
   // A piece that did not match when read back is read again only after an event
   // about it (its write landing) or the final flush, not after every event.

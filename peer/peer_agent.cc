@@ -34,7 +34,8 @@ void remove_tree(const fs::path& dir) {
 PeerAgent::PeerAgent(PeerAgentOptions opts)
     : opts_(std::move(opts)),
       upstream_(opts_.origin, opts_.tracker),
-      evictions_(metrics_.counter("shoal_peer_evictions_total", "Cached blobs evicted (budget or idle TTL).")),
+      evictions_(metrics_.counter("shoal_peer_evictions_total",
+                                  "Cached blobs evicted (budget or idle TTL).")),
       failures_(metrics_.counter("shoal_peer_download_failures_total",
                                  "Downloads that failed (unknown blob, stall, verification).")),
       cache_(opts_.cache_bytes, opts_.cache_ttl) {
@@ -72,7 +73,8 @@ void PeerAgent::reseed() {
     auto metainfo = read_small_file(metainfo_path(d), kMaxMetainfoBytes);
     auto blob = store_->open_blob(d);
     Result<void> ok = metainfo ? Result<void>() : metainfo.error();
-    if (ok && blob) ok = swarm_->seed(d, *metainfo, fs::path(store_->path_of(d)).parent_path().string());
+    if (ok && blob)
+      ok = swarm_->seed(d, *metainfo, fs::path(store_->path_of(d)).parent_path().string());
     if (!ok || !blob) {
       log::warn("dropping a cached blob that cannot be seeded", {{"digest", d.str()}});
       (void)store_->remove(d);
@@ -89,22 +91,25 @@ void PeerAgent::register_metrics() {
   };
   metrics_.counter_fn("shoal_peer_downloaded_bytes_total", "Payload bytes downloaded, by source.",
                       stat(&SwarmStats::from_origin), {{"source", "origin"}});
-  metrics_.counter_fn("shoal_peer_downloaded_bytes_total", "Payload bytes downloaded, by source.",
-                      [this] {
-                        auto s = swarm_->stats();
-                        return static_cast<double>(s.downloaded > s.from_origin ? s.downloaded - s.from_origin : 0);
-                      },
-                      {{"source", "peers"}});
+  metrics_.counter_fn(
+      "shoal_peer_downloaded_bytes_total", "Payload bytes downloaded, by source.",
+      [this] {
+        auto s = swarm_->stats();
+        return static_cast<double>(s.downloaded > s.from_origin ? s.downloaded - s.from_origin : 0);
+      },
+      {{"source", "peers"}});
   metrics_.counter_fn("shoal_peer_uploaded_bytes_total", "Payload bytes sent to other peers.",
                       stat(&SwarmStats::uploaded));
-  metrics_.counter_fn("shoal_peer_pieces_total", "Pieces downloaded and verified.", stat(&SwarmStats::pieces));
+  metrics_.counter_fn("shoal_peer_pieces_total", "Pieces downloaded and verified.",
+                      stat(&SwarmStats::pieces));
   metrics_.counter_fn("shoal_peer_hash_failures_total", "Pieces that failed their hash check.",
                       stat(&SwarmStats::hash_failures));
   metrics_.counter_fn("shoal_peer_banned_peers_total", "Peers banned for sending corrupt data.",
                       stat(&SwarmStats::bans));
   metrics_.gauge_fn("shoal_peer_swarms", "Torrents in the session (downloading or seeding).",
                     stat(&SwarmStats::torrents));
-  metrics_.gauge_fn("shoal_peer_connections", "Open BitTorrent peer connections.", stat(&SwarmStats::peers));
+  metrics_.gauge_fn("shoal_peer_connections", "Open BitTorrent peer connections.",
+                    stat(&SwarmStats::peers));
   metrics_.gauge_fn("shoal_peer_downloads_active", "Downloads in flight.", [this] {
     std::lock_guard lock(mu_);
     return static_cast<double>(inflight_.size());
@@ -128,23 +133,31 @@ awaitable<void> PeerAgent::handle(http::Exchange& ex) {
   recorder_.record(ex, route_label(route), start);
 }
 
-awaitable<void> PeerAgent::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
+awaitable<void> PeerAgent::dispatch(http::Exchange& ex, std::string_view route,
+                                    std::string_view rest) {
   const verb m = ex.method();
   if (route == "health" && rest.empty()) {
     co_await ex.respond_json(status::ok, R"({"status":"ok"})");
   } else if (route == "metrics" && rest.empty()) {
     co_await http::respond_metrics(ex, metrics_);
   } else if (route == "blobs" && !rest.empty()) {
-    if (m == verb::get || m == verb::head) co_await get_blob(ex, rest);
-    else co_await http::respond_method_not_allowed(ex, "GET, HEAD");
+    if (m == verb::get || m == verb::head)
+      co_await get_blob(ex, rest);
+    else
+      co_await http::respond_method_not_allowed(ex, "GET, HEAD");
   } else if (route == "tags" && !rest.empty()) {
-    if (m == verb::get || m == verb::head) co_await get_tag(ex, rest);
-    else co_await http::respond_method_not_allowed(ex, "GET, HEAD");
+    if (m == verb::get || m == verb::head)
+      co_await get_tag(ex, rest);
+    else
+      co_await http::respond_method_not_allowed(ex, "GET, HEAD");
   } else if (route == "preload" && !rest.empty()) {
-    if (m == verb::post) co_await preload(ex, rest);
-    else co_await http::respond_method_not_allowed(ex, "POST");
+    if (m == verb::post)
+      co_await preload(ex, rest);
+    else
+      co_await http::respond_method_not_allowed(ex, "POST");
   } else {
-    co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
+    co_await ex.respond_error(status::not_found, "NOT_FOUND",
+                              "no route for " + std::string(ex.path()));
   }
 }
 
@@ -182,7 +195,8 @@ void PeerAgent::housekeeping() {
     std::lock_guard lock(mu_);
     for (const auto& [d, dl] : inflight_) {
       reserve += dl->size();
-      if (dl->state() == Download::State::fetching && now - dl->last_progress() > opts_.stall_timeout) {
+      if (dl->state() == Download::State::fetching &&
+          now - dl->last_progress() > opts_.stall_timeout) {
         stalled.push_back(dl);
       }
     }

@@ -31,9 +31,9 @@ namespace shoal::peer {
 struct PeerAgentOptions {
   std::filesystem::path data_dir;
   Url origin;
-  std::optional<Url> tracker;  // base URL: GET /metainfo/<digest>
-  SwarmOptions swarm;          // announce URLs, listen address, limits
-  uint64_t cache_bytes = 0;    // 0: unlimited
+  std::optional<Url> tracker;              // base URL: GET /metainfo/<digest>
+  SwarmOptions swarm;                      // announce URLs, listen address, limits
+  uint64_t cache_bytes = 0;                // 0: unlimited
   std::chrono::milliseconds cache_ttl{0};  // 0: never idle out
   // A download that verifies no piece for this long fails (no peer has the blob).
   std::chrono::milliseconds stall_timeout{120'000};
@@ -68,7 +68,7 @@ class PeerAgent {
   // download started for a reader asks for its first pieces first.
   std::shared_ptr<Download> fetch(const Digest& d, bool reader);
   void resolve(const std::shared_ptr<Download>& dl, bool reader);  // on the blocking pool
-  void on_swarm_event(const SwarmEvent& e);           // on the swarm's thread
+  void on_swarm_event(const SwarmEvent& e);                        // on the swarm's thread
   void finish(const std::shared_ptr<Download>& dl);
   void abandon(const std::shared_ptr<Download>& dl, Error why);
   std::shared_ptr<Download> inflight(const Digest& d);

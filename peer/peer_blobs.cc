@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 
 // A blob that failed verification came from upstream: not the client's fault.
 Error upstream_error(Error e) {
-  if (e.is(Errc::digest_mismatch)) return Error(Errc::protocol_error, "the swarm's bytes failed verification: " + e.message);
+  if (e.is(Errc::digest_mismatch))
+    return Error(Errc::protocol_error, "the swarm's bytes failed verification: " + e.message);
   return e;
 }
 
@@ -39,7 +40,8 @@ awaitable<void> PeerAgent::get_blob(http::Exchange& ex, std::string_view digest_
     }
     co_return co_await stream(ex, dl);
   }
-  co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE", "the blob is being evicted; retry");
+  co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE",
+                            "the blob is being evicted; retry");
 }
 
 awaitable<bool> PeerAgent::serve_cached(http::Exchange& ex, const Digest& d) {
@@ -63,7 +65,8 @@ awaitable<void> PeerAgent::head_uncached(http::Exchange& ex, const Digest& d) {
   auto metainfo = co_await http::offload(lookup);
   if (!metainfo) co_return co_await http::respond_failure(ex, metainfo.error(), "BLOB_UNKNOWN");
   auto parsed = parse_and_bind(*metainfo, d);
-  if (!parsed) co_return co_await http::respond_failure(ex, upstream_error(parsed.error()), "BLOB_UNKNOWN");
+  if (!parsed)
+    co_return co_await http::respond_failure(ex, upstream_error(parsed.error()), "BLOB_UNKNOWN");
   http::Head head = http::blob_head(d);
   auto span = co_await http::apply_range(ex, head, parsed->size);
   if (!span) co_return;
@@ -109,7 +112,8 @@ awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> 
     co_await dl->changed().wait(seen, 1s);
   }
   if (pos < end) {
-    log::warn("stream cut short", {{"digest", dl->digest().str()}, {"sent", pos - span->offset},
+    log::warn("stream cut short", {{"digest", dl->digest().str()},
+                                   {"sent", pos - span->offset},
                                    {"error", dl->error() ? dl->error()->message : "client gone"}});
   }
 }

@@ -47,13 +47,15 @@ void PeerAgent::resolve(const std::shared_ptr<Download>& dl, bool reader) {
   if (auto ok = swarm_->download(d, *metainfo, incoming_dir()); !ok) return abandon(dl, ok.error());
   // Before any peer connects, so the first requests go to the reader's first pieces.
   if (reader) swarm_->prioritize(d, PieceIndex{0}, opts_.readahead_pieces);
-  log::info("download started", {{"digest", d.str()}, {"size", parsed->size}, {"pieces", parsed->piece_count}});
+  log::info("download started",
+            {{"digest", d.str()}, {"size", parsed->size}, {"pieces", parsed->piece_count}});
 }
 
 void PeerAgent::on_swarm_event(const SwarmEvent& e) {
   auto dl = inflight(e.digest);
   if (!dl) {
-    if (e.kind == Kind::failed) log::warn("seeding failed", {{"digest", e.digest.str()}, {"error", e.message}});
+    if (e.kind == Kind::failed)
+      log::warn("seeding failed", {{"digest", e.digest.str()}, {"error", e.message}});
     return;
   }
   switch (e.kind) {
@@ -67,11 +69,13 @@ void PeerAgent::on_swarm_event(const SwarmEvent& e) {
   }
   switch (dl->apply(e)) {
     case Download::Hashed::pending: return;
-    case Download::Hashed::mismatch: return abandon(dl, dl->error().value_or(Error(Errc::digest_mismatch, "")));
+    case Download::Hashed::mismatch:
+      return abandon(dl, dl->error().value_or(Error(Errc::digest_mismatch, "")));
     case Download::Hashed::verified: break;
   }
   UniqueFd fd(::open(dl->file_path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (auto ok = fd.valid() ? fsync_fd(fd.get(), dl->file_path()) : errno_error(errno, "opening"); !ok) {
+  if (auto ok = fd.valid() ? fsync_fd(fd.get(), dl->file_path()) : errno_error(errno, "opening");
+      !ok) {
     return abandon(dl, ok.error());
   }
   std::string dir = fs::path(store_->path_of(e.digest)).parent_path().string();
@@ -89,7 +93,8 @@ void PeerAgent::finish(const std::shared_ptr<Download>& dl) {
   Result<void> ok = store_->moved_in(d);
   if (ok) ok = write_file_atomic(mpath, dl->metainfo());
   if (!ok) {
-    log::error("cannot record a finished download", {{"digest", d.str()}, {"error", ok.error().message}});
+    log::error("cannot record a finished download",
+               {{"digest", d.str()}, {"error", ok.error().message}});
   }
   {
     std::lock_guard lock(mu_);

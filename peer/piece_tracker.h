@@ -23,7 +23,9 @@ class PieceTracker {
   uint32_t blocks_in(PieceIndex p) const;
   uint64_t piece_offset(PieceIndex p) const { return uint64_t{p.value} * piece_size_; }
   uint64_t piece_length(PieceIndex p) const;
-  PieceIndex piece_at(uint64_t offset) const { return PieceIndex{static_cast<uint32_t>(offset / piece_size_)}; }
+  PieceIndex piece_at(uint64_t offset) const {
+    return PieceIndex{static_cast<uint32_t>(offset / piece_size_)};
+  }
 
   // Events. Out-of-range indices are ignored (they come from another library).
   void block_written(PieceIndex p, uint32_t block);
@@ -43,9 +45,9 @@ class PieceTracker {
   uint32_t piece_size_;
   uint32_t piece_count_;
   uint32_t blocks_per_piece_;
-  std::vector<bool> written_;   // per block
+  std::vector<bool> written_;            // per block
   std::vector<uint32_t> written_count_;  // per piece
-  std::vector<bool> passed_;    // per piece
+  std::vector<bool> passed_;             // per piece
   uint32_t passed_count_ = 0;
   bool flushed_ = false;
 };

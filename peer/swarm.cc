@@ -1,5 +1,8 @@
 #include "peer/swarm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/ip_filter.hpp>
@@ -9,10 +12,6 @@
 #include <libtorrent/session_stats.hpp>
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/torrent_handle.hpp>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -74,13 +73,17 @@ std::string connection_key(const lt::torrent_handle& h, const lt::peer_info& p) 
 
 struct Swarm::Impl {
   Impl(SwarmOptions o, Listener l)
-      : opts(std::move(o)), listener(std::move(l)), session(lt::session_params(swarm_settings(opts))) {
+      : opts(std::move(o)),
+        listener(std::move(l)),
+        session(lt::session_params(swarm_settings(opts))) {
     // libtorrent exempts peers on local networks from rate limits by default; a data
     // centre is one big local network, so the limits must apply to everyone.
     lt::ip_filter everyone;
-    const std::uint32_t global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+    const std::uint32_t global = 1u
+                                 << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
     everyone.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
-    everyone.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), global);
+    everyone.add_rule(lt::make_address("::"),
+                      lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), global);
     session.set_peer_class_filter(everyone);
     sent_idx = lt::find_metric_idx("net.sent_payload_bytes");
     recv_idx = lt::find_metric_idx("net.recv_payload_bytes");
@@ -116,7 +119,7 @@ struct Swarm::Impl {
 
   std::atomic<uint64_t> uploaded{0}, downloaded{0}, from_origin{0}, pieces{0}, hash_failures{0},
       bans{0}, peers{0};
-  std::map<std::string, int64_t> connection_totals;  // alert thread only
+  std::map<std::string, int64_t> connection_totals;                         // alert thread only
   std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
   std::atomic<bool> stop{false};
   std::thread thread;
@@ -189,7 +192,8 @@ void Swarm::Impl::dispatch(lt::alert* a) {
   } else if (auto* ban = lt::alert_cast<lt::peer_ban_alert>(a)) {
     ++bans;
     log::warn("banned a peer for sending corrupt data",
-              {{"peer", ban->endpoint.address().to_string() + ":" + std::to_string(ban->endpoint.port())}});
+              {{"peer",
+                ban->endpoint.address().to_string() + ":" + std::to_string(ban->endpoint.port())}});
   } else if (auto* s = lt::alert_cast<lt::session_stats_alert>(a)) {
     auto counters = s->counters();
     uploaded = static_cast<uint64_t>(counters[sent_idx]);
@@ -222,13 +226,15 @@ void Swarm::Impl::poll_sources() {
       auto prev = connection_totals.find(key);
       int64_t delta = p.total_download - (prev == connection_totals.end() ? 0 : prev->second);
       std::string_view pid(p.pid.data(), p.pid.size());
-      if (delta > 0 && pid.starts_with(opts.origin_prefix)) from_origin += static_cast<uint64_t>(delta);
+      if (delta > 0 && pid.starts_with(opts.origin_prefix))
+        from_origin += static_cast<uint64_t>(delta);
       seen[key] = p.total_download;
     }
   }
   connection_totals = std::move(seen);
   std::erase_if(last_reannounce, [&](const auto& entry) {
-    return std::none_of(active.begin(), active.end(), [&](const auto& a) { return a.first == entry.first; });
+    return std::none_of(active.begin(), active.end(),
+                        [&](const auto& a) { return a.first == entry.first; });
   });
 }
 
@@ -264,7 +270,8 @@ Result<void> Swarm::seed(const Digest& d, std::string_view metainfo, const std::
   return impl_->add(d, std::move(*atp), false);
 }
 
-Result<void> Swarm::download(const Digest& d, std::string_view metainfo, const std::string& save_dir) {
+Result<void> Swarm::download(const Digest& d, std::string_view metainfo,
+                             const std::string& save_dir) {
   auto atp = load(d, metainfo);
   if (!atp) return atp.error();
   atp->save_path = save_dir;
@@ -275,7 +282,8 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
   auto h = impl_->handle_of(d);
   if (!h) return false;
   for (uint32_t i = 0; i < count; ++i) {
-    h->set_piece_deadline(lt::piece_index_t(static_cast<int>(first.value + i)), static_cast<int>(i) * 20);
+    h->set_piece_deadline(lt::piece_index_t(static_cast<int>(first.value + i)),
+                          static_cast<int>(i) * 20);
   }
   return true;
 }

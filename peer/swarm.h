@@ -23,7 +23,7 @@ struct SwarmOptions {
   // The tracker's hand-out policy tells origins ("-SHO") from peers ("-SHP").
   std::string fingerprint = "-SHP010-";
   std::string origin_prefix = "-SHO";  // download bytes from these count as origin bytes
-  int upload_rate = 0;  // bytes per second, 0: unlimited
+  int upload_rate = 0;                 // bytes per second, 0: unlimited
   int download_rate = 0;
   int max_connections = 200;
 };
@@ -46,14 +46,14 @@ struct SwarmEvent {
 };
 
 struct SwarmStats {
-  uint64_t uploaded = 0;          // payload bytes sent to peers
-  uint64_t downloaded = 0;        // payload bytes received
-  uint64_t from_origin = 0;       // of which from origins (sampled per connection)
-  uint64_t pieces = 0;            // pieces downloaded and verified
+  uint64_t uploaded = 0;     // payload bytes sent to peers
+  uint64_t downloaded = 0;   // payload bytes received
+  uint64_t from_origin = 0;  // of which from origins (sampled per connection)
+  uint64_t pieces = 0;       // pieces downloaded and verified
   uint64_t hash_failures = 0;
-  uint64_t bans = 0;              // peers banned for sending corrupt data
+  uint64_t bans = 0;  // peers banned for sending corrupt data
   uint64_t torrents = 0;
-  uint64_t peers = 0;             // open peer connections
+  uint64_t peers = 0;  // open peer connections
 };
 
 class Swarm {

@@ -21,14 +21,16 @@ Result<std::string> get_small(const Url& base, const std::string& path, size_t l
   http::Client client(base, client_options());
   std::string body;
   const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
-    if (body.size() + n > limit) return Error(Errc::too_large, "answer is over " + std::to_string(limit) + " bytes");
+    if (body.size() + n > limit)
+      return Error(Errc::too_large, "answer is over " + std::to_string(limit) + " bytes");
     body.append(p, n);
     return {};
   };
   auto res = client.download(path, {}, sink);
   if (!res) return res.error();
   if (!res->success()) {
-    return Error(http::errc_for_status(res->status), base.str() + path + ": " + http::describe_failure(*res));
+    return Error(http::errc_for_status(res->status),
+                 base.str() + path + ": " + http::describe_failure(*res));
   }
   return body;
 }
@@ -40,9 +42,11 @@ Result<std::string> Upstream::metainfo(const Digest& d) const {
     auto got = get_small(*tracker_, tracker_->target("/metainfo/" + d.str()), kMaxMetainfoBytes);
     // The tracker asks the same origin: its "unknown" is the origin's.
     if (got || got.error().is(Errc::not_found)) return got;
-    log::warn("tracker has no metainfo, asking the origin", {{"digest", d.str()}, {"error", got.error().message}});
+    log::warn("tracker has no metainfo, asking the origin",
+              {{"digest", d.str()}, {"error", got.error().message}});
   }
-  auto got = get_small(origin_, origin_.target("/blobs/" + d.str() + "/metainfo"), kMaxMetainfoBytes);
+  auto got =
+      get_small(origin_, origin_.target("/blobs/" + d.str() + "/metainfo"), kMaxMetainfoBytes);
   return got;
 }
 
@@ -50,7 +54,9 @@ Result<Digest> Upstream::resolve_tag(std::string_view name) const {
   auto got = get_small(origin_, origin_.target("/tags/" + std::string(name)), 1024);
   if (!got) return got.error();
   auto d = Digest::parse(*got);
-  if (!d) return Error(Errc::protocol_error, "origin answered tag " + std::string(name) + " with \"" + *got + "\"");
+  if (!d)
+    return Error(Errc::protocol_error,
+                 "origin answered tag " + std::string(name) + " with \"" + *got + "\"");
   return *d;
 }
 

@@ -15,7 +15,8 @@ namespace shoal::peer {
 
 class Upstream {
  public:
-  Upstream(Url origin, std::optional<Url> tracker) : origin_(std::move(origin)), tracker_(std::move(tracker)) {}
+  Upstream(Url origin, std::optional<Url> tracker)
+      : origin_(std::move(origin)), tracker_(std::move(tracker)) {}
 
   // The bencoded metainfo of d: from the tracker (which caches it), else from the
   // origin. Errc::not_found when the origin does not hold d.

@@ -38,8 +38,8 @@ class DownloadTest : public ::testing::Test {
     auto parsed = parse_and_bind(m->bencoded, digest_);
     ASSERT_TRUE(parsed.ok());
     path_ = (dir_.path() / digest_.hex()).string();
-    std::ofstream(path_, std::ios::binary).write(std::string(data_.size(), '\0').data(),
-                                                 static_cast<std::streamsize>(data_.size()));
+    std::ofstream(path_, std::ios::binary)
+        .write(std::string(data_.size(), '\0').data(), static_cast<std::streamsize>(data_.size()));
     dl_ = std::make_unique<Download>(digest_);
     dl_->resolved(*parsed, m->bencoded, path_);
   }
@@ -49,7 +49,9 @@ class DownloadTest : public ::testing::Test {
     f.seekp(static_cast<std::streamoff>(uint64_t{piece} * kPiece));
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  std::string piece_bytes(uint32_t piece) const { return data_.substr(uint64_t{piece} * kPiece, kPiece); }
+  std::string piece_bytes(uint32_t piece) const {
+    return data_.substr(uint64_t{piece} * kPiece, kPiece);
+  }
 
   Download::Hashed event(Kind kind, uint32_t piece = 0, uint32_t block = 0) {
     return dl_->apply(SwarmEvent{kind, digest_, PieceIndex{piece}, block, {}});

@@ -74,7 +74,7 @@ TEST(PieceTracker, ReadableEndFollowsTheRunFromAPiece) {
     t.piece_passed(PieceIndex{p});
   }
   EXPECT_EQ(t.readable_end(PieceIndex{0}), 2u * kPiece);
-  EXPECT_EQ(t.readable_end(PieceIndex{2}), 2u * kPiece);  // not readable: its own start
+  EXPECT_EQ(t.readable_end(PieceIndex{2}), 2u * kPiece);        // not readable: its own start
   EXPECT_EQ(t.readable_end(PieceIndex{3}), 3u * kPiece + 100);  // clamped to the blob
 }
 
