@@ -37,7 +37,7 @@ struct PeerAgentOptions {
   std::chrono::milliseconds cache_ttl{0};  // 0: never idle out
   // A download that verifies no piece for this long fails (no peer has the blob).
   std::chrono::milliseconds stall_timeout{120'000};
-  uint32_t readahead_pieces = 8;  // pieces made time-critical ahead of a reader
+  uint32_t readahead_pieces = 4;  // pieces made time-critical ahead of a reader
 };
 
 class PeerAgent {
