@@ -51,7 +51,8 @@ if [ -f "$cluster/cluster.json" ]; then
   fi
 fi
 # Peers keep what they pulled in their cache: a fresh cluster makes every run download.
-rm -rf "$cluster" "$work/up.log" "$work/pulled" "$work/state"
+# origin/ and origin.log are what the demo left before it used `shoal up`.
+rm -rf "$cluster" "$work/up.log" "$work/pulled" "$work/state" "$work/origin" "$work/origin.log"
 mkdir -p "$work/pulled"
 
 up_pid=

@@ -74,7 +74,7 @@ wait_for() {
 }
 
 # fetch_all OUT_DIR KEEP URL...: concurrent curls, one per URL, to /dev/null (the first
-# to OUT_DIR/copy.bin if KEEP is 1); each writes "http_code size time_total" to
+# to OUT_DIR/copy.bin if KEEP is 1); each writes "http_code size time_total exitcode" to
 # OUT_DIR/curl.I. Sets FETCH_SECONDS to the wall time until the last ends.
 fetch_all() {
   local out=$1 keep=$2 i=0 t0 t1 url dest
@@ -86,7 +86,7 @@ fetch_all() {
     i=$((i + 1))
     dest=/dev/null
     if [ "$keep" = 1 ] && [ "$i" -eq 1 ]; then dest="$out/copy.bin"; fi
-    curl -s --max-time "$timeout" -o "$dest" -w '%{http_code} %{size_download} %{time_total}\n' \
+    curl -s --max-time "$timeout" -o "$dest" -w '%{http_code} %{size_download} %{time_total} %{exitcode}\n' \
       "$url" >"$out/curl.$i" 2>&1 &
     CURL_PIDS+=("$!")
   done
@@ -99,11 +99,11 @@ fetch_all() {
 # check_fetches OUT_DIR N BYTES LABEL: every curl answered 200 with BYTES bytes. Prints
 # the fastest and slowest curl on stderr.
 check_fetches() {
-  local out=$1 n=$2 bytes=$3 label=$4 bad=0 code size
+  local out=$1 n=$2 bytes=$3 label=$4 bad=0 code size t rc
   for i in $(seq "$n"); do
-    read -r code size _ <"$out/curl.$i" || true
-    if [ "$code" != 200 ] || [ "$size" != "$bytes" ]; then
-      echo "$label: curl $i got HTTP ${code:-?} with ${size:-?} bytes (want 200, $bytes)" >&2
+    read -r code size t rc <"$out/curl.$i" || true
+    if [ "$code" != 200 ] || [ "$size" != "$bytes" ] || [ "$rc" != 0 ]; then
+      echo "$label: curl $i got HTTP ${code:-?} with ${size:-?} bytes after ${t:-?}s, curl exit ${rc:-?} (want 200, $bytes bytes, exit 0)" >&2
       bad=1
     fi
   done
@@ -118,7 +118,7 @@ bytes=$(stat -c %s "$blob")
 digest="sha256:$(shoal_sha256 "$blob")"
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "data: $work ($(stat -f -c %T "$work"); $(df --output=source "$work" | tail -1))"
+echo "data: $work ($(df --output=fstype,source "$work" | tail -1 | tr -s ' '))"
 echo "blob: $size_mib MiB, one run per N, loopback; copies = bytes / blob size"
 
 rows=()
@@ -161,13 +161,22 @@ for n in $counts; do
     note=" (swarm copy corrupt)"
   fi
   rm -f "$dir/swarm/copy.bin"
-  bt_up=$(metric "$origin" shoal_origin_bt_uploaded_bytes)
-  from_origin=0 from_peers=0 peer_up=0 cached=0
-  for p in "${peers[@]}"; do
-    from_origin=$((from_origin + $(metric "$p" shoal_peer_downloaded_bytes_total 'source="origin"')))
-    from_peers=$((from_peers + $(metric "$p" shoal_peer_downloaded_bytes_total 'source="peers"')))
-    peer_up=$((peer_up + $(metric "$p" shoal_peer_uploaded_bytes_total)))
-    cached=$((cached + $(metric "$p" shoal_peer_cache_blobs)))
+  # libtorrent folds transfer into its counters about once a second: read them until two
+  # reads a second apart agree (at most 30 s).
+  prev=
+  for _ in $(seq 30); do
+    bt_up=$(metric "$origin" shoal_origin_bt_uploaded_bytes)
+    from_origin=0 from_peers=0 peer_up=0 cached=0
+    for p in "${peers[@]}"; do
+      from_origin=$((from_origin + $(metric "$p" shoal_peer_downloaded_bytes_total 'source="origin"')))
+      from_peers=$((from_peers + $(metric "$p" shoal_peer_downloaded_bytes_total 'source="peers"')))
+      peer_up=$((peer_up + $(metric "$p" shoal_peer_uploaded_bytes_total)))
+      cached=$((cached + $(metric "$p" shoal_peer_cache_blobs)))
+    done
+    now="$bt_up $from_origin $from_peers $peer_up $cached"
+    [ "$now" = "$prev" ] && break
+    prev=$now
+    sleep 1
   done
   echo "  ${swarm_s}s; origin BT upload $bt_up B; peers downloaded $from_origin B from the origin," \
     "$from_peers B from peers, uploaded $peer_up B; $cached of $n peers cache the blob" >&2
@@ -187,6 +196,14 @@ for n in $counts; do
     "$(copies "$bt_up" "$bytes")" "$(copies "$from_origin" "$bytes")" "$(copies "$from_peers" "$bytes")" \
     "$http_s" "$(copies "$http_sent" "$bytes")" "$(ratio "$swarm_s" "$http_s")")")
   stop_cluster
+  if [ -n "$note" ]; then
+    # Keep the cluster's logs (not its data) for a look at what went wrong.
+    kept="${TMPDIR:-/tmp}/shoal-bench-fanout-logs-n$n.$$"
+    mkdir -p "$kept"
+    cp "$dir"/cluster/*.log "$dir"/cluster/cluster.json "$dir"/up.log "$kept"/ 2>/dev/null || true
+    cp -r "$dir/swarm" "$dir/http" "$kept"/ 2>/dev/null || true
+    echo "N=$n: logs kept in $kept" >&2
+  fi
   rm -rf "$dir"
 done
 
