@@ -120,6 +120,7 @@ digest="sha256:$(shoal_sha256 "$blob")"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "data: $work ($(df --output=fstype,source "$work" | tail -1 | tr -s ' '))"
 echo "blob: $size_mib MiB, one run per N, loopback; copies = bytes / blob size"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running shares the $(nproc) cores)"
 
 rows=()
 for n in $counts; do
@@ -207,6 +208,7 @@ for n in $counts; do
   rm -rf "$dir"
 done
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| N | swarm s | origin BT upload (copies) | peers got from origin (copies) | peers got from peers (copies) | HTTP s | origin HTTP sent (copies) | swarm s / HTTP s |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
