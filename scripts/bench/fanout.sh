@@ -19,7 +19,9 @@
 #
 # SHOAL_BIN=path uses that binary instead of building build/shoal. Data goes to a fresh
 # directory under $TMPDIR (default /tmp), removed on exit; the script says which file
-# system that is. SHOAL_BENCH_TIMEOUT caps each curl (seconds, default 1200).
+# system that is. When a fetch fails, the cluster's logs are kept in
+# $TMPDIR/shoal-bench-fanout-logs-nN.PID. SHOAL_BENCH_TIMEOUT caps each curl (seconds,
+# default 1200).
 set -euo pipefail
 env_bin=${SHOAL_BIN:-}
 source "$(dirname "$0")/../lib.sh"
@@ -139,7 +141,9 @@ for n in $counts; do
     exit 1
   fi
   # "url" comes in order: tracker, origin, then peer1..peerN.
-  mapfile -t urls < <(jq -r '.tracker.url, .origin.url, .peers[].url' "$dir/cluster/cluster.json")
+  mapfile -t urls < <(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+print("\n".join([c["tracker"]["url"], c["origin"]["url"]] + [p["url"] for p in c["peers"]]))' "$dir/cluster/cluster.json")
   origin=${urls[1]}
   peers=("${urls[@]:2}")
   [ "${#peers[@]}" -eq "$n" ] || { echo "cluster.json lists ${#peers[@]} peers, not $n" >&2; exit 1; }
