@@ -26,6 +26,10 @@ lt::settings_pack swarm_base_settings(const std::string& listen, const std::stri
   sp.set_int(lt::settings_pack::send_buffer_watermark_factor, 150);
   sp.set_int(lt::settings_pack::aio_threads, 2);
   sp.set_int(lt::settings_pack::stop_tracker_timeout, 1);
+  // libtorrent drops seed-to-seed connections the moment a download completes, on
+  // both ends; keeping them lets a peer's final per-connection sample count the
+  // origin's last bytes (idle connections still time out).
+  sp.set_bool(lt::settings_pack::close_redundant_connections, false);
   return sp;
 }
 

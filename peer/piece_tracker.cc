@@ -45,7 +45,11 @@ void PieceTracker::hash_failed(PieceIndex p) {
   written_count_[p.value] = 0;
 }
 
-void PieceTracker::all_flushed() { flushed_ = true; }
+void PieceTracker::all_flushed() {
+  flushed_ = true;
+  std::fill(passed_.begin(), passed_.end(), true);
+  passed_count_ = piece_count_;
+}
 
 bool PieceTracker::readable(PieceIndex p) const {
   if (p.value >= piece_count_ || !passed_[p.value]) return false;

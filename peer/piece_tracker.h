@@ -1,7 +1,9 @@
-// Which pieces of a download may be read from its file. libtorrent reports a piece
-// as finished once its hash passed, which can be before every block of it reached
-// the file (it hashes from its write buffer). A piece is readable only when it both
-// passed and all its blocks were written; a final flush marks everything written.
+// Which pieces of a download are worth reading back from its file. libtorrent reports
+// a piece as finished once its hash passed, which can be before every block of it
+// reached the file (it hashes from its write buffer). A piece is a candidate when it
+// both passed and all its blocks were written; the flush issued once the torrent
+// finished makes every piece one (an event lost on the way costs nothing then).
+// Download reads candidates back and checks their hashes: this is only the hint.
 // Sans-I/O: fed libtorrent's events, queried by the streaming readers.
 #pragma once
 
@@ -31,7 +33,7 @@ class PieceTracker {
   void block_written(PieceIndex p, uint32_t block);
   void piece_passed(PieceIndex p);
   void hash_failed(PieceIndex p);  // its blocks will be downloaded and written again
-  void all_flushed();              // every passed piece is now on disk
+  void all_flushed();              // the torrent finished and its writes are on disk
 
   bool readable(PieceIndex p) const;
   // One past the last byte of the run of readable pieces starting at p (p's offset

@@ -37,9 +37,6 @@ lt::settings_pack swarm_settings(const SwarmOptions& o) {
   // busy, and a reader's time-critical pieces wait less behind requests already sent.
   sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::hashing_threads, 1);
-  // libtorrent drops connections to seeds the moment a download completes; keeping
-  // them lets the final per-connection sample count the origin's last bytes.
-  sp.set_bool(lt::settings_pack::close_redundant_connections, false);
   sp.set_int(lt::settings_pack::upload_rate_limit, o.upload_rate);
   sp.set_int(lt::settings_pack::download_rate_limit, o.download_rate);
   sp.set_int(lt::settings_pack::connections_limit, o.max_connections);
@@ -101,9 +98,9 @@ struct Swarm::Impl {
   void run();
   void dispatch(lt::alert* a);
   void poll_sources();
-  void emit(Kind kind, const lt::torrent_handle& h, PieceIndex piece = {}, uint32_t block = 0,
+  void emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece = {}, uint32_t block = 0,
             std::string message = {});
-  std::optional<Digest> digest_of(const lt::torrent_handle& h) const;
+  static std::optional<Digest> digest_of(const lt::torrent_alert& a);
   Result<void> add(const Digest& d, lt::add_torrent_params atp, bool downloading);
   std::optional<lt::torrent_handle> handle_of(const Digest& d) const;
 
@@ -113,7 +110,6 @@ struct Swarm::Impl {
   int sent_idx = -1, recv_idx = -1, peers_idx = -1;
 
   mutable std::mutex mu;
-  std::unordered_map<lt::torrent_handle, Digest> digests;
   std::map<Digest, lt::torrent_handle> handles;
   std::set<Digest> downloading;
 
@@ -141,11 +137,12 @@ void Swarm::Impl::run() {
   }
 }
 
-std::optional<Digest> Swarm::Impl::digest_of(const lt::torrent_handle& h) const {
-  std::lock_guard lock(mu);
-  auto it = digests.find(h);
-  if (it == digests.end()) return std::nullopt;
-  return it->second;
+// From the name the alert carries (the digest hex), not from a handle lookup: alerts
+// can arrive before add_torrent() has returned the handle to be recorded.
+std::optional<Digest> Swarm::Impl::digest_of(const lt::torrent_alert& a) {
+  auto d = Digest::parse(std::string("sha256:") + a.torrent_name());
+  if (!d) return std::nullopt;
+  return *d;
 }
 
 std::optional<lt::torrent_handle> Swarm::Impl::handle_of(const Digest& d) const {
@@ -155,9 +152,9 @@ std::optional<lt::torrent_handle> Swarm::Impl::handle_of(const Digest& d) const 
   return it->second;
 }
 
-void Swarm::Impl::emit(Kind kind, const lt::torrent_handle& h, PieceIndex piece, uint32_t block,
+void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece, uint32_t block,
                        std::string message) {
-  auto d = digest_of(h);
+  auto d = digest_of(a);
   if (!d) return;
   if (kind == Kind::finished) {
     poll_sources();  // before the finished download's connections to seeds close
@@ -169,26 +166,26 @@ void Swarm::Impl::emit(Kind kind, const lt::torrent_handle& h, PieceIndex piece,
 
 void Swarm::Impl::dispatch(lt::alert* a) {
   if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
-    emit(Kind::block_written, b->handle, PieceIndex{static_cast<uint32_t>(b->piece_index)},
+    emit(Kind::block_written, *b, PieceIndex{static_cast<uint32_t>(b->piece_index)},
          static_cast<uint32_t>(b->block_index));
   } else if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
     ++pieces;
-    emit(Kind::piece_passed, p->handle, PieceIndex{static_cast<uint32_t>(p->piece_index)});
+    emit(Kind::piece_passed, *p, PieceIndex{static_cast<uint32_t>(p->piece_index)});
   } else if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
     ++hash_failures;
-    emit(Kind::hash_failed, f->handle, PieceIndex{static_cast<uint32_t>(f->piece_index)});
+    emit(Kind::hash_failed, *f, PieceIndex{static_cast<uint32_t>(f->piece_index)});
   } else if (auto* t = lt::alert_cast<lt::torrent_finished_alert>(a)) {
-    emit(Kind::finished, t->handle);
+    emit(Kind::finished, *t);
   } else if (auto* c = lt::alert_cast<lt::cache_flushed_alert>(a)) {
-    emit(Kind::flushed, c->handle);
+    emit(Kind::flushed, *c);
   } else if (auto* m = lt::alert_cast<lt::storage_moved_alert>(a)) {
-    emit(Kind::moved, m->handle);
+    emit(Kind::moved, *m);
   } else if (auto* mf = lt::alert_cast<lt::storage_moved_failed_alert>(a)) {
-    emit(Kind::failed, mf->handle, {}, 0, "moving the file failed: " + mf->error.message());
+    emit(Kind::failed, *mf, {}, 0, "moving the file failed: " + mf->error.message());
   } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
-    emit(Kind::failed, fe->handle, {}, 0, "file error: " + fe->error.message());
+    emit(Kind::failed, *fe, {}, 0, "file error: " + fe->error.message());
   } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
-    emit(Kind::failed, te->handle, {}, 0, "torrent error: " + te->error.message());
+    emit(Kind::failed, *te, {}, 0, "torrent error: " + te->error.message());
   } else if (auto* ban = lt::alert_cast<lt::peer_ban_alert>(a)) {
     ++bans;
     log::warn("banned a peer for sending corrupt data",
@@ -250,7 +247,6 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
   if (ec) return Error(Errc::io_error, "cannot add " + d.str() + " to the swarm: " + ec.message());
   std::lock_guard lock(mu);
   handles.insert_or_assign(d, h);
-  digests.insert_or_assign(h, d);
   if (is_download) downloading.insert(d);
   return {};
 }
@@ -301,7 +297,6 @@ void Swarm::remove(const Digest& d) {
   auto it = impl_->handles.find(d);
   if (it == impl_->handles.end()) return;
   impl_->session.remove_torrent(it->second);
-  impl_->digests.erase(it->second);
   impl_->downloading.erase(d);
   impl_->handles.erase(it);
 }

@@ -109,6 +109,15 @@ TEST_F(DownloadTest, AMismatchAfterTheFinalFlushFailsTheDownload) {
   EXPECT_EQ(dl_->readable_end(0), uint64_t{kPiece});  // what was checked stays checked
 }
 
+TEST_F(DownloadTest, TheFinalFlushRecoversLostEvents) {
+  for (uint32_t p = 0; p < 3; ++p) write(p, piece_bytes(p));
+  land(0);
+  land(2);  // nothing ever arrived about piece 1
+  EXPECT_EQ(dl_->readable_end(0), uint64_t{kPiece});
+  EXPECT_EQ(event(Kind::flushed), Download::Hashed::verified);
+  EXPECT_EQ(dl_->readable_end(0), data_.size());
+}
+
 TEST_F(DownloadTest, CompleteOnlyAfterVerified) {
   dl_->complete();
   EXPECT_EQ(dl_->state(), Download::State::fetching);
