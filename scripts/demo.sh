@@ -170,7 +170,8 @@ done
 echo "== verified: all ${#peers[@]} copies hash to $expected"
 
 # Peers sample their per-connection counters twice a second: let the last sample land.
-# Even so "from origin" is approximate; the origin's own count in the last line is not.
+# A connection that dropped mid-download can leave up to half a second of its bytes
+# counted as "from peers"; the origin's own count in the last line is exact.
 sleep 1
 all_s=$(elapsed "$t2" "$t3")
 echo "== ${#peers[@]} x $size_mib MiB in ${all_s}s: $(shoal_rate $((bytes * ${#peers[@]})) "$all_s") MiB/s in total"
