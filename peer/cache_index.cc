@@ -27,16 +27,6 @@ void CacheIndex::erase(const Digest& d) {
   if (it != entries_.end()) remove(it);
 }
 
-void CacheIndex::pin(const Digest& d) {
-  auto it = entries_.find(d);
-  if (it != entries_.end()) ++it->second.pins;
-}
-
-void CacheIndex::unpin(const Digest& d) {
-  auto it = entries_.find(d);
-  if (it != entries_.end() && it->second.pins > 0) --it->second.pins;
-}
-
 void CacheIndex::remove(std::map<Digest, Entry>::iterator it) {
   bytes_ -= it->second.size;
   lru_.erase(it->second.lru);
@@ -49,7 +39,6 @@ std::vector<Digest> CacheIndex::take_victims(Clock::time_point now, uint64_t res
     auto it = entries_.find(*lit);
     ++lit;  // remove() below invalidates the current position
     const Entry& e = it->second;
-    if (e.pins > 0) continue;
     bool idle = ttl_.count() > 0 && now - e.last_used > ttl_;
     bool over = budget_ > 0 && bytes_ + reserve > budget_;
     if (!idle && !over) continue;

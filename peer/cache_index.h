@@ -1,7 +1,8 @@
 // The peer agent's disk budget: which cached blobs to evict, and when. Least recently
 // used first once the bytes held exceed the budget, and any blob idle for longer than
-// the TTL. A pinned blob (being downloaded) is never chosen. Sans-I/O: the caller
-// passes the clock and removes the files.
+// the TTL. Downloads in flight are not in the index, so they are never chosen; a
+// blob a client is reading can be (the reader keeps its open descriptor). Sans-I/O:
+// the caller passes the clock and removes the files.
 #pragma once
 
 #include <chrono>
@@ -26,8 +27,6 @@ class CacheIndex {
   void insert(const Digest& d, uint64_t size, Clock::time_point now);
   void touch(const Digest& d, Clock::time_point now);
   void erase(const Digest& d);
-  void pin(const Digest& d);
-  void unpin(const Digest& d);
   bool contains(const Digest& d) const { return entries_.count(d) != 0; }
 
   // Blobs to evict now, least recently used first: idle ones past the TTL, then as
@@ -37,13 +36,11 @@ class CacheIndex {
 
   uint64_t bytes() const { return bytes_; }
   size_t size() const { return entries_.size(); }
-  uint64_t budget() const { return budget_; }
 
  private:
   struct Entry {
     uint64_t size = 0;
     Clock::time_point last_used;
-    int pins = 0;
     std::list<Digest>::iterator lru;  // position in lru_ (front: least recent)
   };
   void remove(std::map<Digest, Entry>::iterator it);

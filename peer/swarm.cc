@@ -301,11 +301,6 @@ void Swarm::remove(const Digest& d) {
   impl_->handles.erase(it);
 }
 
-bool Swarm::contains(const Digest& d) const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->handles.count(d) != 0;
-}
-
 SwarmStats Swarm::stats() const {
   SwarmStats s;
   s.uploaded = impl_->uploaded;

@@ -80,7 +80,6 @@ class Swarm {
   void move(const Digest& d, const std::string& save_dir);
   // Stops the torrent; the file stays where it is.
   void remove(const Digest& d);
-  bool contains(const Digest& d) const;
 
   SwarmStats stats() const;
   uint16_t listen_port() const;

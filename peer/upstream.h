@@ -24,8 +24,6 @@ class Upstream {
   // GET /tags/<name> on the origin; `name` as it appeared in the request path.
   Result<Digest> resolve_tag(std::string_view name) const;
 
-  const Url& origin() const { return origin_; }
-
  private:
   Url origin_;
   std::optional<Url> tracker_;

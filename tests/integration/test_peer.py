@@ -217,6 +217,25 @@ class PeerAgent(PeerTestCase):
         self.assertError(r, (502, 503))
         self.assertEqual(peer.metrics().value("shoal_peer_download_failures_total"), 1)
 
+    def test_bad_flags_are_refused_at_start_up(self):
+        data = self.mkdir("bad")
+        cases = [
+            ([], "origin"),  # --origin and --tracker are required
+            (["--origin", "http://127.0.0.1:1", "--tracker", "ftp://x"], "tracker"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--max-connections", "1"], "max_connections"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--cache-size", "lots"], "cache_size"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--stall-timeout", "0s"], "stall_timeout"),
+        ]
+        for args, word in cases:
+            r = run_cli(["peer", "--listen", "127.0.0.1:0", "--data", data] + args, timeout=30)
+            self.assertNotEqual(r.returncode, 0, args)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn(word, lines[0], args)
+
     def test_pull_cli_goes_through_the_peer(self):
         peer, = self.start_cluster(1)
         digest = self.pushed(4 * MiB)

@@ -40,16 +40,6 @@ TEST(CacheIndex, ReserveMakesRoomForADownload) {
   EXPECT_EQ(victims[0], digest_of(1));
 }
 
-TEST(CacheIndex, PinnedBlobsAreNeverVictims) {
-  CacheIndex c(10, 1s);
-  auto t0 = Clock::now();
-  c.insert(digest_of(1), 50, t0);
-  c.pin(digest_of(1));
-  EXPECT_TRUE(c.take_victims(t0 + 1h).empty());
-  c.unpin(digest_of(1));
-  EXPECT_EQ(c.take_victims(t0 + 1h).size(), 1u);
-}
-
 TEST(CacheIndex, IdleTtlEvictsWithinBudget) {
   CacheIndex c(0, 10s);
   auto t0 = Clock::now();
