@@ -21,6 +21,21 @@ Head blob_head(const Digest& d) {
   return head;
 }
 
+bool not_modified(const Exchange& ex, const Digest& d) {
+  std::string_view header = ex.header(field::if_none_match);
+  const std::string etag = "\"" + d.str() + "\"";
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+  }
+  return false;
+}
+
 awaitable<std::optional<BodySpan>> apply_range(Exchange& ex, Head& head, uint64_t size) {
   BodySpan span{0, size};
   auto range_header = ex.header(field::range);

@@ -14,6 +14,10 @@ namespace shoal::http {
 // Accept-Ranges and an octet-stream type.
 Head blob_head(const Digest& d);
 
+// The request's If-None-Match names this blob's ETag (strong or weak form) or "*":
+// the client's copy is current and a 304 answers it.
+bool not_modified(const Exchange& ex, const Digest& d);
+
 struct BodySpan {
   uint64_t offset = 0;
   uint64_t length = 0;

@@ -26,6 +26,7 @@ class Category : public std::error_category {
       case Errc::unavailable: return "unavailable";
       case Errc::protocol_error: return "protocol error";
       case Errc::timed_out: return "timed out";
+      case Errc::cancelled: return "cancelled";
     }
     return "unknown shoal error";
   }

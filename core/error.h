@@ -26,6 +26,7 @@ enum class Errc {
   unavailable,          // a remote end could not be reached or answered 5xx
   protocol_error,       // a remote end answered something we cannot parse
   timed_out,
+  cancelled,            // stopped on purpose (shutdown)
 };
 
 }  // namespace shoal

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "core/h2_alpn.h"
+#include "core/h2_connection.h"
 #include "core/log.h"
 
 namespace shoal::http::detail {
@@ -428,6 +430,10 @@ awaitable<void> serve_tls(tcp::socket socket, asio::ssl::context& tls, Connectio
                                   asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (!is_tls_eof(ec)) log::debug("TLS handshake failed", {{"remote", remote}, {"error", ec.message()}});
+    co_return;
+  }
+  if (negotiated_h2(stream.native_handle())) {
+    co_await serve_h2(std::move(stream), ctx, std::move(remote));
     co_return;
   }
   Connection<TlsStream> conn(std::move(stream), ctx, std::move(remote));

@@ -9,7 +9,10 @@
 namespace shoal::http::detail {
 
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// Not beast::ssl_stream: Beast 1.74 (bug #2065) corrupts its state when a write of
+// zero bytes meets a pending read, which full-duplex HTTP/2 does. One stream type for
+// both protocols, so one handshake serves either and ALPN picks the front end.
+using TlsStream = asio::ssl::stream<beast::tcp_stream>;
 
 struct ConnectionContext {
   const ServerOptions& opts;

@@ -1,8 +1,11 @@
 #include "core/http_server.h"
 
 #include <csignal>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
+#include "core/h2_alpn.h"
 #include "core/http_connection.h"
 #include "core/http_util.h"
 #include "core/log.h"
@@ -27,9 +30,13 @@ std::string_view Exchange::header(bhttp::field f) const {
   return {it->value().data(), it->value().size()};
 }
 
-bool Exchange::has_body() const {
-  return content_length_.value_or(0) > 0 || chunked_;
+std::string_view Exchange::remote_ip() const {
+  std::string_view r = remote_;
+  size_t colon = r.rfind(':');
+  return colon == std::string_view::npos ? r : r.substr(0, colon);
 }
+
+bool Exchange::has_body() const { return content_length_.value_or(0) > 0 || chunked_; }
 
 awaitable<void> Exchange::respond_json(bhttp::status status, std::string json) {
   Head head;
@@ -64,29 +71,73 @@ std::unique_ptr<asio::ssl::context> make_tls(const ServerOptions& o) {
   if (ec) throw std::runtime_error("cannot load tls_cert " + o.tls_cert_file + ": " + ec.message());
   ctx->use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
   if (ec) throw std::runtime_error("cannot load tls_key " + o.tls_key_file + ": " + ec.message());
+  enable_alpn(ctx->native_handle(), o.http2);
   return ctx;
 }
 
-tcp::endpoint resolve_listen(const ServerOptions& o) {
+void listen_on(tcp::acceptor& acceptor, const std::string& host, uint16_t port) {
   beast::error_code ec;
-  auto addr = asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
-  if (ec) throw std::runtime_error("listen address \"" + o.host + "\" is not an IP address");
-  return {addr, o.port};
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw std::runtime_error("listen address \"" + host + "\" is not an IP address");
+  tcp::endpoint ep{addr, port};
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             ec.message());
+  }
+}
+
+std::string url_of(const tcp::endpoint& ep, bool tls) {
+  std::string host =
+      ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+  return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+// Open connections in total and per remote address, shared by the accept loops and
+// released by each connection's coroutine when it ends (on whichever thread).
+struct Server::ConnectionLimits {
+  std::mutex mu;
+  uint32_t total = 0;
+  std::unordered_map<std::string, uint32_t> per_client;
+};
+
+namespace {
+
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::function<void()> release) : release_(std::move(release)) {}
+  ConnectionSlot(ConnectionSlot&& o) noexcept : release_(std::exchange(o.release_, nullptr)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (release_) release_();
+  }
+
+ private:
+  std::function<void()> release_;
+};
+
+// The slot lives in this coroutine's frame: released when the connection ends.
+awaitable<void> hold_slot([[maybe_unused]] ConnectionSlot slot, awaitable<void> connection) {
+  co_await std::move(connection);
 }
 
 }  // namespace
 
 Server::Server(ServerOptions opts, Handler handler)
-    : opts_(std::move(opts)), handler_(std::move(handler)), tls_(make_tls(opts_)), acceptor_(ioc_) {
-  auto ep = resolve_listen(opts_);
-  beast::error_code ec;
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) +
-                             ": " + ec.message());
+    : opts_(std::move(opts)),
+      handler_(std::move(handler)),
+      tls_(make_tls(opts_)),
+      acceptor_(ioc_),
+      limits_(std::make_shared<ConnectionLimits>()) {
+  listen_on(acceptor_, opts_.host, opts_.port);
+  if (!opts_.plain_host.empty()) {
+    plain_acceptor_ = std::make_unique<tcp::acceptor>(ioc_);
+    listen_on(*plain_acceptor_, opts_.plain_host, opts_.plain_port);
   }
 }
 
@@ -94,20 +145,60 @@ Server::~Server() { stop(); }
 
 tcp::endpoint Server::local_endpoint() const { return acceptor_.local_endpoint(); }
 
-std::string Server::url() const {
-  auto ep = local_endpoint();
-  std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
-                                          : ep.address().to_string();
-  return std::string(tls_ ? "https://" : "http://") + host + ":" + std::to_string(ep.port());
+std::string Server::url() const { return url_of(local_endpoint(), tls_ != nullptr); }
+
+std::optional<tcp::endpoint> Server::plain_endpoint() const {
+  if (!plain_acceptor_) return std::nullopt;
+  return plain_acceptor_->local_endpoint();
 }
 
-awaitable<void> Server::accept_loop() {
+std::string Server::plain_url() const {
+  auto ep = plain_endpoint();
+  return ep ? url_of(*ep, false) : std::string();
+}
+
+void Server::spawn_connection(tcp::socket socket, bool tls) {
+  beast::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  std::string ip = remote.address().to_string();
+  {
+    std::lock_guard lock(limits_->mu);
+    uint32_t& mine = limits_->per_client[ip];
+    bool over = (opts_.max_connections && limits_->total >= opts_.max_connections) ||
+                (opts_.max_connections_per_client && mine >= opts_.max_connections_per_client);
+    if (over) {
+      if (mine == 0) limits_->per_client.erase(ip);
+      log::debug("connection refused: over the limit", {{"remote", ip}});
+      return;  // the socket closes as it goes out of scope
+    }
+    ++mine;
+    ++limits_->total;
+  }
+  auto limits = limits_;
+  ConnectionSlot slot([limits, ip] {
+    std::lock_guard lock(limits->mu);
+    --limits->total;
+    auto it = limits->per_client.find(ip);
+    if (it != limits->per_client.end() && --it->second == 0) limits->per_client.erase(it);
+  });
   detail::ConnectionContext ctx{opts_, handler_};
+  auto ex = socket.get_executor();
+  if (tls) {
+    asio::co_spawn(ex, hold_slot(std::move(slot), detail::serve_tls(std::move(socket), *tls_, ctx)),
+                   asio::detached);
+  } else {
+    asio::co_spawn(ex, hold_slot(std::move(slot), detail::serve_plain(std::move(socket), ctx)),
+                   asio::detached);
+  }
+}
+
+awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   for (;;) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(
+    tcp::socket socket = co_await acceptor.async_accept(
         asio::make_strand(ioc_), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: back off briefly instead of spinning.
       log::warn("accept failed", {{"error", ec.message()}});
@@ -115,12 +206,7 @@ awaitable<void> Server::accept_loop() {
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    auto ex = socket.get_executor();
-    if (tls_) {
-      asio::co_spawn(ex, detail::serve_tls(std::move(socket), *tls_, ctx), asio::detached);
-    } else {
-      asio::co_spawn(ex, detail::serve_plain(std::move(socket), ctx), asio::detached);
-    }
+    spawn_connection(std::move(socket), tls);
   }
 }
 
@@ -146,7 +232,8 @@ void Server::run() {
     log::info("stopping", {{"signal", sig}});
     stop();
   });
-  asio::co_spawn(ioc_, accept_loop(), asio::detached);
+  asio::co_spawn(ioc_, accept_loop(acceptor_, tls_ != nullptr), asio::detached);
+  if (plain_acceptor_) asio::co_spawn(ioc_, accept_loop(*plain_acceptor_, false), asio::detached);
   std::vector<std::thread> extra;
   for (unsigned i = 1; i < opts_.threads; ++i) extra.emplace_back([this] { ioc_.run(); });
   ioc_.run();
@@ -160,6 +247,7 @@ void Server::stop() {
   asio::post(ioc_, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
+    if (plain_acceptor_) plain_acceptor_->close(ec);
   });
   ioc_.stop();
 }

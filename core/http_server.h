@@ -33,6 +33,26 @@ struct ServerOptions {
   std::string tls_cert_file;  // both set: every connection is TLS
   std::string tls_key_file;
   std::string server_name = "shoal";
+  // HTTP/2 on TLS connections whose client offers it by ALPN (h2); false: HTTP/1.1
+  // only. Handlers see the same Exchange either way.
+  bool http2 = true;
+  // Streams a client may have open at once; also the most handlers one connection
+  // runs (past it, reading pauses until handlers of reset streams finish).
+  uint32_t h2_max_concurrent_streams = 100;
+  uint32_t h2_stream_window = 1u << 20;       // request body bytes buffered per stream
+  uint32_t h2_connection_window = 16u << 20;  // ... and on one connection in total
+  // Rates past which a client gets GOAWAY ENHANCE_YOUR_CALM and is disconnected,
+  // with bursts of two seconds' worth: RST_STREAMs it sends or provokes (rapid
+  // reset), and SETTINGS plus PING frames (each costs us an acknowledgement).
+  uint32_t h2_max_resets_per_second = 100;
+  uint32_t h2_max_control_frames_per_second = 50;
+  // A second listener without TLS next to a TLS one (the edge serves local clients
+  // in plain HTTP/1.1); empty host: none. Port 0 picks a free port.
+  std::string plain_host;
+  uint16_t plain_port = 0;
+  // Connections beyond these are closed as soon as they are accepted; 0: no limit.
+  uint32_t max_connections = 0;
+  uint32_t max_connections_per_client = 0;  // per remote IP address
 };
 
 // One request and its response. The handler must call exactly one respond*().
@@ -46,7 +66,10 @@ class Exchange {
   std::string_view query() const { return query_; }  // after '?', may be empty
   std::optional<std::string> query_param(std::string_view name) const;
   std::string_view header(bhttp::field f) const;
-  std::string_view remote_address() const { return remote_; }
+  std::string_view remote_address() const { return remote_; }  // "ip:port"
+  std::string_view remote_ip() const;
+  // "http/1.1", "h2" or "h3": the front end that carried the request.
+  std::string_view protocol() const { return protocol_; }
   bool has_body() const;
   bool chunked() const { return chunked_; }
   // Neither Content-Length nor chunked: HTTP/1.1 says no body, uploads want 411.
@@ -86,6 +109,7 @@ class Exchange {
   Exchange(RequestHead req, std::string remote);
   RequestHead req_;
   std::string path_, query_, remote_;
+  std::string_view protocol_ = "http/1.1";
   std::optional<uint64_t> content_length_;
   uint64_t body_read_ = 0;
   uint64_t sent_ = 0;
@@ -110,6 +134,9 @@ class Server {
 
   tcp::endpoint local_endpoint() const;
   std::string url() const;  // http(s)://host:port
+  // The plain listener of ServerOptions::plain_host, if there is one.
+  std::optional<tcp::endpoint> plain_endpoint() const;
+  std::string plain_url() const;
   asio::io_context& io_context() { return ioc_; }
 
   // Runs the event loop on opts.threads threads until stop() or SIGINT/SIGTERM;
@@ -121,12 +148,16 @@ class Server {
   void stop();
 
  private:
-  awaitable<void> accept_loop();
+  struct ConnectionLimits;
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls);
+  void spawn_connection(tcp::socket socket, bool tls);
   ServerOptions opts_;
   Handler handler_;
   asio::io_context ioc_;
   std::unique_ptr<asio::ssl::context> tls_;
   tcp::acceptor acceptor_;
+  std::unique_ptr<tcp::acceptor> plain_acceptor_;
+  std::shared_ptr<ConnectionLimits> limits_;
 };
 
 // Runs a blocking function on a shared thread pool and resumes the caller on its own

@@ -6,23 +6,47 @@ namespace shoal::http {
 
 RequestRecorder::RequestRecorder(metrics::Registry& registry)
     : registry_(registry),
-      bytes_in_(registry.counter("shoal_http_received_bytes_total", "Request body bytes received.")),
+      bytes_in_(
+          registry.counter("shoal_http_received_bytes_total", "Request body bytes received.")),
       bytes_out_(registry.counter("shoal_http_sent_bytes_total", "Response body bytes sent.")) {}
 
 void RequestRecorder::record(const Exchange& ex, std::string_view route,
-                             std::chrono::steady_clock::time_point start, log::Level level) {
+                             std::chrono::steady_clock::time_point start, log::Level level,
+                             std::string_view cache) {
   auto code = static_cast<unsigned>(ex.status());
   std::string method(bhttp::to_string(ex.method()));
   registry_
-      .counter("shoal_http_requests_total", "HTTP requests by route, method and status.",
-               {{"route", std::string(route)}, {"method", method}, {"status", std::to_string(code)}})
+      .counter("shoal_http_requests_total", "HTTP requests by route, method, status and protocol.",
+               {{"route", std::string(route)},
+                {"method", method},
+                {"status", std::to_string(code)},
+                {"protocol", std::string(ex.protocol())}})
       .inc();
   bytes_in_.inc(ex.body_bytes_read());
   bytes_out_.inc(ex.body_bytes_sent());
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  log::write(level, "request", {{"method", method}, {"path", ex.path()}, {"status", code},
-                                {"bytes_in", ex.body_bytes_read()}, {"bytes_out", ex.body_bytes_sent()},
-                                {"ms", ms}, {"remote", ex.remote_address()}});
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (cache.empty()) {
+    log::write(level, "request",
+               {{"method", method},
+                {"path", ex.path()},
+                {"status", code},
+                {"proto", ex.protocol()},
+                {"bytes_in", ex.body_bytes_read()},
+                {"bytes_out", ex.body_bytes_sent()},
+                {"ms", ms},
+                {"remote", ex.remote_address()}});
+  } else {
+    log::write(level, "request",
+               {{"method", method},
+                {"path", ex.path()},
+                {"status", code},
+                {"proto", ex.protocol()},
+                {"cache", cache},
+                {"bytes_out", ex.body_bytes_sent()},
+                {"ms", ms},
+                {"remote", ex.remote_address()}});
+  }
 }
 
 awaitable<void> respond_metrics(Exchange& ex, const metrics::Registry& registry) {

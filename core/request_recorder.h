@@ -14,8 +14,9 @@ namespace shoal::http {
 class RequestRecorder {
  public:
   explicit RequestRecorder(metrics::Registry& registry);
+  // `cache` (HIT, MISS, ...) goes into the log line when given.
   void record(const Exchange& ex, std::string_view route, std::chrono::steady_clock::time_point start,
-              log::Level level = log::Level::info);
+              log::Level level = log::Level::info, std::string_view cache = {});
 
  private:
   metrics::Registry& registry_;

@@ -18,6 +18,9 @@ std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
       {"max_header_size", ConfigType::size, "16KiB", "largest accepted request head"},
       {"tls_cert", ConfigType::string, "", "PEM certificate chain; with tls_key, serve HTTPS"},
       {"tls_key", ConfigType::string, "", "PEM private key"},
+      {"http2", ConfigType::boolean, "true", "offer HTTP/2 to TLS clients (ALPN h2); false: HTTP/1.1 only"},
+      {"h2_max_concurrent_streams", ConfigType::integer, "100",
+       "HTTP/2 streams (and running handlers) per connection"},
       {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
   };
 }
@@ -40,6 +43,13 @@ http::ServerOptions server_options_from(const Config& cfg) {
                       "\" for max_header_size: expected 1KiB to 1MiB");
   }
   o.max_header_size = static_cast<uint32_t>(header);
+  o.http2 = cfg.boolean("http2");
+  int64_t streams = cfg.integer("h2_max_concurrent_streams");
+  if (streams < 1 || streams > 10000) {
+    throw ConfigError("invalid value \"" + cfg.str("h2_max_concurrent_streams") +
+                      "\" for h2_max_concurrent_streams: expected 1 to 10000");
+  }
+  o.h2_max_concurrent_streams = static_cast<uint32_t>(streams);
   o.tls_cert_file = cfg.str("tls_cert");
   o.tls_key_file = cfg.str("tls_key");
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {

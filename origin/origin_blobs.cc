@@ -10,20 +10,6 @@ namespace {
 using bhttp::field;
 using bhttp::status;
 
-// If-None-Match holds our ETag (strong or weak form) or "*".
-bool none_match_hits(std::string_view header, std::string_view etag) {
-  while (!header.empty()) {
-    size_t comma = header.find(',');
-    std::string_view tag = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-    if (tag.starts_with("W/")) tag.remove_prefix(2);
-    if (tag == "*" || tag == etag) return true;
-  }
-  return false;
-}
-
 std::string committed_json(const Digest& d, uint64_t size) {
   return R"({"digest":")" + d.str() + R"(","size":)" + std::to_string(size) + "}";
 }
@@ -37,7 +23,7 @@ awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_tex
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
 
   http::Head head = http::blob_head(*d);
-  if (none_match_hits(ex.header(field::if_none_match), "\"" + d->str() + "\"")) {
+  if (http::not_modified(ex, *d)) {
     head.result(status::not_modified);
     co_return co_await ex.respond(std::move(head), "");
   }

@@ -1,0 +1,68 @@
+// One HTTP/2 connection over TLS: the Asio driver around a sans-I/O h2::Session. A
+// reader feeds the session what arrives, a writer sends what it produces in batches,
+// and each request runs its handler as its own coroutine. All of them share the
+// connection's strand, so the session needs no locks. Internal to core's HTTP server.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/h2_exchange.h"
+#include "core/h2_session.h"
+#include "core/http_connection.h"
+
+namespace shoal::http::detail {
+
+// Serves a connection whose client chose "h2" by ALPN until it closes.
+awaitable<void> serve_h2(TlsStream stream, ConnectionContext ctx, std::string remote);
+
+h2::SessionOptions h2_session_options(const ServerOptions& o);
+
+class H2Connection : public std::enable_shared_from_this<H2Connection> {
+ public:
+  H2Connection(TlsStream stream, ConnectionContext ctx, std::string remote,
+               std::unique_ptr<h2::Session> session);
+  // Returns when the connection is closed and every handler has finished.
+  awaitable<void> run();
+
+  // For the exchanges.
+  h2::Session& session() { return *session_; }
+  const ServerOptions& opts() const { return ctx_.opts; }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+  // False once the connection takes no more output (closing or closed).
+  bool alive() const { return !closing_; }
+  // Frames are queued: have the writer send them.
+  void flush();
+
+ private:
+  awaitable<bool> read_loop();
+  awaitable<void> write_loop(std::shared_ptr<H2Connection> self);
+  awaitable<bool> write_batch();
+  awaitable<void> idle_watch(std::shared_ptr<H2Connection> self);
+  awaitable<void> serve_stream(std::shared_ptr<H2Connection> self, h2::Stream* stream);
+  awaitable<void> linger();
+  void spawn_handlers();
+  bool reading_paused() const;
+  void close_down();
+  void abort();
+
+  TlsStream stream_;
+  ConnectionContext ctx_;
+  std::string remote_;
+  std::unique_ptr<h2::Session> session_;
+  h2::WriteBuffer out_;
+  Wakeup writer_wake_;
+  Wakeup read_gate_;
+  Wakeup done_wake_;
+  asio::steady_timer write_timer_;
+  asio::steady_timer idle_timer_;
+  size_t handlers_ = 0;
+  uint64_t write_seq_ = 0;
+  bool writing_ = false;
+  bool writer_done_ = false;
+  bool closing_ = false;  // no more output from handlers; the writer sends what is queued
+  bool dead_ = false;     // the socket is closed
+  h2::Clock::time_point last_active_;
+};
+
+}  // namespace shoal::http::detail
