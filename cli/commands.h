@@ -14,6 +14,7 @@ int push_main(const Args& args);
 int pull_main(const Args& args);
 int tracker_main(const Args& args);
 int peer_main(const Args& args);
+int edge_main(const Args& args);
 int up_main(const Args& args);
 
 }  // namespace shoal::cli

@@ -20,7 +20,8 @@ constexpr Command kCommands[] = {
     {"pull", shoal::cli::pull_main, "download a blob by digest or tag, verified"},
     {"tracker", shoal::cli::tracker_main, "run the BitTorrent tracker (peer hand-out, metainfo)"},
     {"peer", shoal::cli::peer_main, "run the peer agent: blobs through the swarm, cached and seeded"},
-    {"up", shoal::cli::up_main, "run a local cluster: tracker, origin and N peer agents"},
+    {"edge", shoal::cli::edge_main, "run a CDN edge: RAM and disk cache over HTTP/1.1 and HTTP/2"},
+    {"up", shoal::cli::up_main, "run a local cluster: tracker, origin, N peer agents and an edge"},
 };
 
 int usage(FILE* out) {

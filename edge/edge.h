@@ -1,0 +1,93 @@
+// The CDN edge's request core: every protocol front end (HTTP/1.1, HTTP/2, and
+// HTTP/3 later) hands its requests to Edge::handle as http::Exchange objects, so
+// routing, rate limits, cache lookups, fills, headers and errors are written once
+// here and never know the protocol.
+//
+// A request for a blob is served from the RAM tier, else the disk tier, else from
+// the fill already fetching it (collapsed), else from a new fill. Fills stream:
+// every waiting client is served while the bytes arrive.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/digest.h"
+#include "core/http_server.h"
+#include "core/metrics.h"
+#include "core/request_recorder.h"
+#include "edge/fill.h"
+#include "edge/tiers.h"
+#include "edge/token_bucket.h"
+
+namespace shoal::edge {
+
+struct EdgeOptions {
+  std::filesystem::path data_dir;
+  FillSources sources;
+  uint64_t mem_cache_bytes = 256ull << 20;
+  uint64_t mem_object_max = 8ull << 20;  // larger objects live on disk only
+  uint64_t disk_cache_bytes = 10ull << 30;
+  size_t max_fills = 64;  // concurrent fills; a miss beyond them gets 503
+  // Per client address; 0 disables a limit. Bursts default to one second's worth.
+  double requests_per_second = 0;
+  double bytes_per_second = 0;
+};
+
+enum class CacheStatus { none, hit, miss, collapsed };
+
+class Edge {
+ public:
+  // Opens the disk tier; throws std::runtime_error at start-up.
+  explicit Edge(EdgeOptions opts);
+  // Stops the fills in flight and waits for their threads.
+  ~Edge();
+  Edge(const Edge&) = delete;
+  Edge& operator=(const Edge&) = delete;
+
+  awaitable<void> handle(http::Exchange& ex);
+  // Periodic upkeep (forgets idle rate-limit buckets); call about once a second.
+  void housekeeping();
+  const metrics::Registry& registry() const { return metrics_; }
+
+ private:
+  struct Counters;
+  awaitable<void> route(http::Exchange& ex, std::string_view& route_name, CacheStatus& cache);
+  awaitable<bool> admit(http::Exchange& ex);
+  awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text, CacheStatus& cache);
+  awaitable<bool> serve_ram(http::Exchange& ex, const Digest& d);
+  awaitable<bool> serve_disk(http::Exchange& ex, const Digest& d);
+  awaitable<void> serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill, CacheStatus cache);
+  awaitable<bool> answer_not_modified(http::Exchange& ex, const Digest& d, http::Head& head);
+  awaitable<void> send_bytes(http::Exchange& ex, http::Head head, const Digest& d,
+                             std::shared_ptr<const std::string> bytes,
+                             WallClock::time_point cached_at);
+  // The fill for d: the one in flight (collapsed = true) or a new one; nullptr with
+  // `busy` when max_fills are running, nullptr alone when d got cached meanwhile.
+  std::shared_ptr<Fill> join_or_start(const Digest& d, bool& collapsed, bool& busy);
+  void run_fill(std::shared_ptr<Fill> fill);
+  Result<void> commit_fill(Fill& fill, TempBlob& temp, std::string ram_copy);
+  void register_gauges();
+
+  EdgeOptions opts_;
+  metrics::Registry metrics_;
+  http::RequestRecorder recorder_;
+  std::unique_ptr<Counters> counters_;
+  RamTier ram_;
+  DiskTier disk_;
+  ClientLimiter limiter_;
+
+  std::mutex mu_;
+  std::condition_variable fills_done_;
+  std::unordered_map<Digest, std::shared_ptr<Fill>> fills_;
+  size_t running_fills_ = 0;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace shoal::edge

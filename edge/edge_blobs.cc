@@ -1,0 +1,232 @@
+// GET/HEAD /blobs/<digest>: the RAM tier, the disk tier, or a fill (joined or new).
+#include <thread>
+
+#include "core/blob_response.h"
+#include "core/file_io.h"
+#include "core/http_failure.h"
+#include "core/http_util.h"
+#include "core/log.h"
+#include "edge/edge.h"
+#include "edge/edge_counters.h"
+
+namespace shoal::edge {
+namespace {
+
+using bhttp::field;
+using bhttp::status;
+using namespace std::chrono_literals;
+
+http::Head edge_head(const Digest& d, std::string_view x_cache) {
+  http::Head head = http::blob_head(d);
+  head.set("X-Cache", std::string(x_cache));
+  return head;
+}
+
+void set_age(http::Head& head, WallClock::time_point cached_at) {
+  auto age = std::chrono::duration_cast<std::chrono::seconds>(WallClock::now() - cached_at);
+  head.set(field::age, std::to_string(std::max<int64_t>(0, age.count())));
+}
+
+// The whole of a small cached file, to serve and keep in RAM.
+Result<std::string> read_all(int fd, uint64_t size) {
+  std::string bytes(size, '\0');
+  uint64_t done = 0;
+  while (done < size) {
+    auto n = pread_some(fd, bytes.data() + done, size - done, done);
+    if (!n) return n.error();
+    if (*n == 0) return Error(Errc::io_error, "cached file shorter than its size");
+    done += *n;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+awaitable<void> Edge::get_blob(http::Exchange& ex, std::string_view digest_text,
+                               CacheStatus& cache) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await http::respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  // Twice: an object can leave the tiers between a lookup and the fill's start.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool served = co_await serve_ram(ex, *d);
+    if (!served) served = co_await serve_disk(ex, *d);
+    if (served) {
+      cache = CacheStatus::hit;
+      co_return;
+    }
+    bool collapsed = false;
+    bool busy = false;
+    auto fill = join_or_start(*d, collapsed, busy);
+    if (busy) {
+      counters_->fills_busy.inc();
+      http::Head head;
+      head.result(status::service_unavailable);
+      head.set(field::retry_after, "1");
+      head.set(field::content_type, "application/json");
+      co_return co_await ex.respond(std::move(head),
+                                    http::error_json("BUSY", "too many cache fills under way"));
+    }
+    if (!fill) continue;
+    cache = collapsed ? CacheStatus::collapsed : CacheStatus::miss;
+    (collapsed ? counters_->collapsed : counters_->misses).inc();
+    co_return co_await serve_fill(ex, std::move(fill), cache);
+  }
+  co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE", "the object moved; retry");
+}
+
+awaitable<bool> Edge::serve_ram(http::Exchange& ex, const Digest& d) {
+  auto object = ram_.get(d);
+  if (!object) co_return false;
+  counters_->hit_ram.inc();
+  co_await send_bytes(ex, edge_head(d, "HIT"), d, std::move(object->bytes), object->cached_at);
+  co_return true;
+}
+
+awaitable<bool> Edge::serve_disk(http::Exchange& ex, const Digest& d) {
+  auto hit = disk_.get(d);
+  if (!hit) co_return false;
+  counters_->hit_disk.inc();
+  const uint64_t size = hit->file.size;
+  if (ram_.accepts(size)) {
+    // Promoted: read once here, then served from memory by this and later requests.
+    auto bytes = read_all(hit->file.fd.get(), size);
+    if (bytes) {
+      auto shared = std::make_shared<const std::string>(std::move(*bytes));
+      ram_.put(d, {shared, hit->cached_at});
+      co_await send_bytes(ex, edge_head(d, "HIT"), d, std::move(shared), hit->cached_at);
+      co_return true;
+    }
+  }
+  http::Head head = edge_head(d, "HIT");
+  set_age(head, hit->cached_at);
+  bool answered = co_await answer_not_modified(ex, d, head);
+  if (answered) co_return true;
+  auto span = co_await http::apply_range(ex, head, size);
+  if (span)
+    co_await ex.respond_file(std::move(head), hit->file.fd.get(), span->offset, span->length);
+  co_return true;
+}
+
+// The client's copy is current: 304 with the object's headers and no body.
+awaitable<bool> Edge::answer_not_modified(http::Exchange& ex, const Digest& d, http::Head& head) {
+  if (!http::not_modified(ex, d)) co_return false;
+  counters_->not_modified.inc();
+  head.result(status::not_modified);
+  co_await ex.respond(std::move(head), "");
+  co_return true;
+}
+
+awaitable<void> Edge::send_bytes(http::Exchange& ex, http::Head head, const Digest& d,
+                                 std::shared_ptr<const std::string> bytes,
+                                 WallClock::time_point cached_at) {
+  set_age(head, cached_at);
+  bool answered = co_await answer_not_modified(ex, d, head);
+  if (answered) co_return;
+  auto span = co_await http::apply_range(ex, head, bytes->size());
+  if (!span) co_return;
+  co_await ex.respond(std::move(head), std::string_view(*bytes).substr(span->offset, span->length));
+}
+
+// Streams the fill's bytes as they become visible; if the fill fails midway the
+// body stops short (the front end then closes the stream or connection).
+awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
+                                 CacheStatus cache) {
+  while (fill->state() == Fill::State::connecting) {
+    uint64_t seen = fill->changed().version();
+    if (fill->state() != Fill::State::connecting) break;
+    co_await fill->changed().wait(seen, 1s);
+  }
+  if (fill->state() == Fill::State::failed) {
+    co_return co_await http::respond_failure(ex, *fill->error(), "BLOB_UNKNOWN");
+  }
+  const Digest& d = fill->digest();
+  http::Head head = edge_head(d, cache == CacheStatus::miss ? "MISS" : "COLLAPSED");
+  bool answered = co_await answer_not_modified(ex, d, head);
+  if (answered) co_return;
+  auto span = co_await http::apply_range(ex, head, fill->size());
+  if (!span) co_return;
+  bool send_body = co_await ex.start_body(std::move(head), span->length);
+  if (!send_body) co_return;
+  const uint64_t end = span->offset + span->length;
+  uint64_t pos = span->offset;
+  while (pos < end) {
+    uint64_t seen = fill->changed().version();
+    uint64_t stop = std::min(fill->visible(), end);
+    if (stop > pos) {
+      bool sent = co_await ex.send_file_part(fill->fd(), pos, stop - pos);
+      if (!sent) co_return;
+      pos = stop;
+      continue;
+    }
+    if (fill->state() == Fill::State::failed) break;
+    co_await fill->changed().wait(seen, 1s);
+  }
+  if (pos < end) {
+    auto err = fill->error();
+    log::warn("fill failed mid-response", {{"digest", d.str()},
+                                           {"sent", pos - span->offset},
+                                           {"error", err ? err->message : std::string("?")}});
+  }
+}
+
+std::shared_ptr<Fill> Edge::join_or_start(const Digest& d, bool& collapsed, bool& busy) {
+  std::lock_guard lock(mu_);
+  if (auto it = fills_.find(d); it != fills_.end()) {
+    collapsed = true;
+    return it->second;
+  }
+  if (disk_.contains(d)) return nullptr;  // a fill committed it since our lookup
+  if (running_fills_ >= opts_.max_fills || stop_) {
+    busy = true;
+    return nullptr;
+  }
+  auto temp = disk_.create_temp();
+  if (!temp) {
+    log::error("cannot start a fill", {{"digest", d.str()}, {"error", temp.error().message}});
+    busy = true;
+    return nullptr;
+  }
+  auto fill = std::make_shared<Fill>(d, std::move(*temp), opts_.mem_object_max);
+  try {
+    std::thread([this, fill] { run_fill(fill); }).detach();
+  } catch (const std::system_error& e) {
+    log::error("cannot start a fill thread", {{"error", e.what()}});
+    busy = true;
+    return nullptr;
+  }
+  fills_.emplace(d, fill);
+  ++running_fills_;
+  return fill;
+}
+
+void Edge::run_fill(std::shared_ptr<Fill> fill) {
+  auto commit = [this](Fill& f, TempBlob& temp, std::string ram_copy) {
+    return commit_fill(f, temp, std::move(ram_copy));
+  };
+  fill->run(opts_.sources, commit, stop_);
+  if (fill->state() != Fill::State::complete) {
+    counters_->fill_failed.inc();
+    log::warn("fill failed", {{"digest", fill->digest().str()}, {"error", fill->error()->message}});
+  }
+  std::lock_guard lock(mu_);
+  if (auto it = fills_.find(fill->digest()); it != fills_.end() && it->second == fill)
+    fills_.erase(it);
+  --running_fills_;
+  // Under the lock: the destructor may free the edge as soon as it sees zero.
+  fills_done_.notify_all();
+}
+
+Result<void> Edge::commit_fill(Fill& fill, TempBlob& temp, std::string ram_copy) {
+  if (auto r = disk_.commit(temp, fill.digest()); !r) return r.error();
+  // Counted before clients see the fill complete, so metrics agree with responses.
+  (fill.source() == Fill::Source::peer ? counters_->fill_peer : counters_->fill_origin).inc();
+  counters_->fill_seconds.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - fill.started()).count());
+  if (ram_.accepts(fill.size()) && ram_copy.size() == fill.size()) {
+    ram_.put(fill.digest(),
+             {std::make_shared<const std::string>(std::move(ram_copy)), WallClock::now()});
+  }
+  return {};
+}
+
+}  // namespace shoal::edge
