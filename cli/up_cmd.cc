@@ -1,5 +1,5 @@
 // `shoal up`: a whole Shoal cluster on one host, to try Shoal out or to test against:
-// one tracker, one origin and N peer agents, each a child process running this same
+// one tracker, one origin, N peer agents and an edge, each a child process running this same
 // binary, with every endpoint written to DIR/cluster.json while the cluster runs.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/file_io.h"
 #include "core/http_util.h"
+#include "core/self_signed.h"
 
 namespace shoal::cli {
 namespace {
@@ -39,6 +40,10 @@ std::vector<ConfigKey> up_keys() {
       {"data", ConfigType::string, "./shoal-cluster", "directory for data, logs and cluster.json"},
       {"host", ConfigType::string, "127.0.0.1", "IP address every component listens on"},
       {"quiet", ConfigType::boolean, "false", "print nothing while the cluster runs"},
+      {"edge", ConfigType::boolean, "true", "run a CDN edge in front of the first peer agent"},
+      {"tls_cert", ConfigType::string, "",
+       "the edge's certificate (PEM); default: a self-signed one made in DIR/tls"},
+      {"tls_key", ConfigType::string, "", "the edge's private key (PEM), with tls_cert"},
   };
 }
 
@@ -47,6 +52,8 @@ struct UpOptions {
   fs::path dir;  // absolute: cluster.json and the children must not depend on a cwd
   std::string host;
   bool quiet = false;
+  bool edge = true;
+  std::string tls_cert, tls_key;
 };
 
 struct Component {
@@ -60,6 +67,8 @@ struct Cluster {
   Component tracker;
   Component origin;
   std::vector<Component> peers;
+  std::optional<Component> edge;
+  std::string edge_plain_url;
 };
 
 struct StartFailure {
@@ -90,6 +99,12 @@ UpOptions up_options(const Config& cfg) {
                       "\" for host: expected an IP address such as 127.0.0.1");
   }
   o.quiet = cfg.boolean("quiet");
+  o.edge = cfg.boolean("edge");
+  o.tls_cert = cfg.str("tls_cert");
+  o.tls_key = cfg.str("tls_key");
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    throw ConfigError("tls_cert and tls_key must be given together");
+  }
   return o;
 }
 
@@ -138,7 +153,26 @@ Component component(const UpOptions& o, const std::string& name, std::vector<std
   return {ChildSpec{name, std::move(args), std::move(log)}, std::move(url), std::move(data)};
 }
 
-// ports: tracker, origin, then one per peer.
+size_t ports_needed(const UpOptions& o) {
+  return 2 + static_cast<size_t>(o.peers) + (o.edge ? 2 : 0);
+}
+
+// The edge fills through the first peer agent (its co-located one) and serves HTTPS
+// and HTTP/2 on one port, plain HTTP/1.1 on the next.
+Component plan_edge(const UpOptions& o, const std::string& origin_url, const Cluster& c,
+                    const std::string& https_addr, const std::string& plain_addr) {
+  std::string data = (o.dir / "edge").string();
+  std::vector<std::string> args = {
+      "edge",     "--listen", https_addr,   "--plain-listen", plain_addr,  "--data", data,
+      "--origin", origin_url, "--tls-cert", o.tls_cert,       "--tls-key", o.tls_key};
+  if (!c.peers.empty()) {
+    args.push_back("--peer");
+    args.push_back(c.peers.front().url);
+  }
+  return component(o, "edge", std::move(args), "https://" + https_addr, data);
+}
+
+// ports: tracker, origin, one per peer, then the edge's HTTPS and plain ports.
 Cluster plan_cluster(const UpOptions& o, const std::vector<uint16_t>& ports) {
   auto addr = [&](size_t i) { return host_port(o.host, ports[i]); };
   auto url = [&](size_t i) { return "http://" + addr(i); };
@@ -156,6 +190,11 @@ Cluster plan_cluster(const UpOptions& o, const std::vector<uint16_t>& ports) {
                                 {"peer", "--listen", addr(1 + i), "--data", data, "--origin",
                                  url(1), "--tracker", url(0), "--bt-listen", host_port(o.host, 0)},
                                 url(1 + i), data));
+  }
+  if (o.edge) {
+    size_t first = 2 + static_cast<size_t>(o.peers);
+    c.edge = plan_edge(o, url(1), c, addr(first), addr(first + 1));
+    c.edge_plain_url = url(first + 1);
   }
   return c;
 }
@@ -223,8 +262,11 @@ std::optional<StartFailure> start_cluster(Supervisor& sup, Cluster& c) {
   if (auto failed = start_group(sup, {&c.tracker, &c.origin})) return failed;
   std::vector<Component*> peers;
   for (Component& p : c.peers) peers.push_back(&p);
-  if (peers.empty()) return std::nullopt;
-  return start_group(sup, peers);
+  if (!peers.empty()) {
+    if (auto failed = start_group(sup, peers)) return failed;
+  }
+  if (!c.edge) return std::nullopt;
+  return start_group(sup, {&*c.edge});
 }
 
 // Two clusters in one directory would share data directories and cluster.json. The
@@ -263,24 +305,35 @@ std::string cluster_json(const UpOptions& o, const Cluster& c) {
   for (size_t i = 0; i < c.peers.size(); ++i) {
     j += (i ? ",\n    " : "\n    ") + component_json(c.peers[i], "");
   }
-  return j + (c.peers.empty() ? "]\n}\n" : "\n  ]\n}\n");
+  j += c.peers.empty() ? "]" : "\n  ]";
+  if (c.edge) {
+    j += ",\n  \"edge\": " +
+         component_json(*c.edge, ",\"plain_url\":" + json_string(c.edge_plain_url) +
+                                     ",\"cert\":" + json_string(o.tls_cert));
+  }
+  return j + "\n}\n";
 }
 
 void print_row(const Component& c, const std::string& detail) {
   std::printf("  %-8s %-30s %s\n", c.spec.name.c_str(), c.url.c_str(), detail.c_str());
 }
 
-void print_endpoints(const Cluster& c, const fs::path& dir) {
-  std::printf("shoal cluster up: tracker, origin and %zu peer agent(s)\n\n", c.peers.size());
+void print_endpoints(const Cluster& c, const fs::path& dir, const std::string& cert) {
+  std::printf("shoal cluster up: tracker, origin, %zu peer agent(s)%s\n\n", c.peers.size(),
+              c.edge ? " and an edge" : "");
   print_row(c.tracker, "announce " + c.tracker.url + "/announce");
   print_row(c.origin, "data " + c.origin.data);
   for (const Component& p : c.peers) print_row(p, "data " + p.data);
+  if (c.edge) print_row(*c.edge, "plain " + c.edge_plain_url);
   std::string source =
       c.peers.empty() ? "--origin " + c.origin.url : "--peer " + c.peers.front().url;
   std::printf("\nendpoints: %s\nlogs:      %s/<name>.log\n", (dir / "cluster.json").c_str(),
               dir.c_str());
   std::printf("push:      shoal push FILE --origin %s\n", c.origin.url.c_str());
   std::printf("pull:      shoal pull DIGEST -o FILE %s\n", source.c_str());
+  if (c.edge) {
+    std::printf("fetch:     curl --cacert %s %s/blobs/DIGEST\n", cert.c_str(), c.edge->url.c_str());
+  }
   std::printf("stop:      Ctrl-C, or kill %d\n", static_cast<int>(::getpid()));
   std::fflush(stdout);
 }
@@ -288,6 +341,7 @@ void print_endpoints(const Cluster& c, const fs::path& dir) {
 std::vector<Component*> all_components(Cluster& c) {
   std::vector<Component*> all{&c.tracker, &c.origin};
   for (Component& p : c.peers) all.push_back(&p);
+  if (c.edge) all.push_back(&*c.edge);
   return all;
 }
 
@@ -307,7 +361,7 @@ int supervise(Supervisor& sup) {
 // have been taken by someone else meanwhile: then once more with fresh ports.
 std::optional<StartFailure> start_with_retry(Supervisor& sup, const UpOptions& o, Cluster& c) {
   for (int attempt = 1;; ++attempt) {
-    c = plan_cluster(o, free_ports(o.host, 2 + static_cast<size_t>(o.peers)));
+    c = plan_cluster(o, free_ports(o.host, ports_needed(o)));
     for (Component* comp : all_components(c)) {
       if (!comp->data.empty()) fs::create_directories(comp->data);
     }
@@ -316,6 +370,26 @@ std::optional<StartFailure> start_with_retry(Supervisor& sup, const UpOptions& o
     sup.stop_all(kStopGrace);
     if (!failed->port_taken || attempt == 2) return failed;
   }
+}
+
+// Without a certificate of the user's, the edge gets a self-signed one for the
+// cluster's host and localhost, made once and kept in DIR/tls.
+void ensure_certificate(UpOptions& o) {
+  if (!o.tls_cert.empty()) {
+    o.tls_cert = fs::absolute(o.tls_cert).string();
+    o.tls_key = fs::absolute(o.tls_key).string();
+    return;
+  }
+  fs::path dir = o.dir / "tls";
+  o.tls_cert = (dir / "cert.pem").string();
+  o.tls_key = (dir / "key.pem").string();
+  if (fs::exists(o.tls_cert) && fs::exists(o.tls_key)) return;
+  fs::create_directories(dir);
+  std::vector<std::string> ips = {o.host};
+  if (o.host != "127.0.0.1") ips.push_back("127.0.0.1");
+  auto made = write_self_signed_cert(o.tls_cert, o.tls_key, {"localhost"}, ips,
+                                     std::chrono::hours(24 * 365));
+  if (!made) throw std::runtime_error("cannot make a TLS certificate: " + made.error().message);
 }
 
 // Removes cluster.json however up_main leaves: its endpoints are about to be gone.
@@ -342,6 +416,7 @@ int up_main(const Args& args) {
   UpOptions opts = up_options(cfg);
   fs::create_directories(opts.dir);
   UniqueFd lock = lock_dir(opts.dir);
+  if (opts.edge) ensure_certificate(opts);
   RemoveOnExit json_guard{opts.dir / "cluster.json"};
   fs::remove(json_guard.path);  // a stale file from a killed run must not be read as this one's
   Supervisor sup;
@@ -349,7 +424,7 @@ int up_main(const Args& args) {
   if (auto failed = start_with_retry(sup, opts, cluster)) return fail("up", failed->message);
   auto written = write_file_atomic(json_guard.path.string(), cluster_json(opts, cluster));
   if (!written) throw std::runtime_error(written.error().message);
-  if (!opts.quiet) print_endpoints(cluster, opts.dir);
+  if (!opts.quiet) print_endpoints(cluster, opts.dir, opts.tls_cert);
   int status = supervise(sup);
   if (status == 0 && !opts.quiet) {
     std::printf("stopping (%s)\n", sup.stop_signal() == SIGINT ? "SIGINT" : "SIGTERM");

@@ -96,6 +96,9 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 for comp in [c["tracker"], c["origin"]] + c["peers"]: print(comp["name"], comp["url"])' "$cluster/cluster.json")
 tracker_url=${rows[0]#* } origin_url=${rows[1]#* } peers=("${rows[@]:2}")
+read -r edge_url edge_cert < <(python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["edge"]; print(e["url"], e["cert"])' "$cluster/cluster.json")
 echo "== cluster up: tracker $tracker_url, origin $origin_url, ${#peers[@]} peer agents (logs in $cluster)"
 
 shoal_make_artifact "$work/artifact.bin" "$size_mib"
@@ -188,4 +191,16 @@ done
 origin_sent=$(metric "$origin_url" shoal_origin_bt_uploaded_bytes)
 copies=$(awk -v o="$origin_sent" -v b="$bytes" 'BEGIN { printf "%.2f", o / b }')
 echo "== the origin uploaded $(mib "$origin_sent") MiB into the swarm = $copies copies of the artifact for ${#peers[@]} peers"
+
+# The CDN edge in front of peer1: HTTPS with HTTP/2, a miss filled from the swarm, then a hit.
+echo "== the edge: curl --http2 --cacert $edge_cert $edge_url/blobs/$expected"
+for attempt in 1 2; do
+  out=$(curl -sS --http2 --cacert "$edge_cert" -o "$work/from-edge" -D "$work/edge-headers" \
+    -w '%{http_code} HTTP/%{http_version} %{time_total}s %{speed_download}' "$edge_url/blobs/$expected")
+  read -r code proto secs speed <<<"$out"
+  cache=$(tr -d '\r' <"$work/edge-headers" | awk -F': ' 'tolower($1) == "x-cache" { print $2 }')
+  echo "   GET #$attempt: $code $proto X-Cache: $cache in $secs ($(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1048576 }') MiB/s)"
+done
+actual="sha256:$(shoal_sha256 "$work/from-edge")"
+[ "$actual" = "$expected" ] || { echo "!! the edge's copy hashes to $actual" >&2; exit 1; }
 echo "== stopping the cluster; next: README.md's tour, or \`build/shoal up\` for a cluster you keep"

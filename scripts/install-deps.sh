@@ -14,8 +14,10 @@ BUILD_PKGS=(
   clang libclang-rt-14-dev
 )
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2)
+# Benchmarks only (scripts/bench): the baselines Shoal is measured against.
+BENCH_PKGS=(nginx-light wrk)
 
-want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
 if [ "${1:-}" = "--build-only" ]; then want=("${BUILD_PKGS[@]}"); fi
 
 missing=()

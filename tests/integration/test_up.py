@@ -59,7 +59,8 @@ class UpTestCase(ShoalTestCase):
 
     @staticmethod
     def components(cluster):
-        return [cluster["tracker"], cluster["origin"]] + cluster["peers"]
+        return [cluster["tracker"], cluster["origin"]] + cluster["peers"] + \
+            ([cluster["edge"]] if "edge" in cluster else [])
 
     @staticmethod
     def finish(proc, kill=False, timeout=15.0):
@@ -115,7 +116,7 @@ class Up(UpTestCase):
         proc, cluster = self.start_up()
         self.check_schema(cluster)
         for c in self.components(cluster):
-            r = http_request(port_of(c["url"]), "GET", "/health")
+            r = http_request(port_of(c.get("plain_url", c["url"])), "GET", "/health")
             self.assertEqual(r.status, 200, f"{c['name']}: {r!r}")
         src = os.path.join(self.tmp, "small.bin")
         digest = make_file(src, 300_000, seed=5)
@@ -129,11 +130,21 @@ class Up(UpTestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 with open(out, "rb") as a, open(src, "rb") as b:
                     self.assertTrue(a.read() == b.read(), f"pulled bytes differ from {src}")
+        # The edge, over HTTPS with the certificate shoal up made, fills through the swarm.
+        edge = cluster["edge"]
+        out = os.path.join(self.tmp, "from-edge.bin")
+        r = subprocess.run(["curl", "-sS", "--http2", "--cacert", edge["cert"], "-o", out, "-w",
+                            "%{http_code} %{http_version}", f"{edge['url']}/blobs/{digest}"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.stdout, "200 2", r.stderr)
+        with open(out, "rb") as a, open(src, "rb") as b:
+            self.assertTrue(a.read() == b.read(), "the edge's bytes differ")
         stdout = self.assertStoppedCleanly(proc, signal.SIGTERM)
         for c in self.components(cluster):
             self.assertIn(c["url"], stdout, "endpoint missing from the table")
         self.assertIn("shoal push FILE --origin " + cluster["origin"]["url"], stdout)
         self.assertIn("shoal pull DIGEST", stdout)
+        self.assertIn(f"curl --cacert {cluster['edge']['cert']} {cluster['edge']['url']}/blobs/", stdout)
         with open(cluster["tracker"]["log"]) as f:
             self.assertIn('"msg":"listening"', f.read(), "logs are kept after a stop")
 
@@ -141,19 +152,22 @@ class Up(UpTestCase):
         self.assertEqual(cluster["data"], os.path.abspath(self.data))
         self.assertEqual(len(cluster["peers"]), PEERS)
         names = [c["name"] for c in self.components(cluster)]
-        self.assertEqual(names, ["tracker", "origin"] + [f"peer{i}" for i in range(1, PEERS + 1)])
+        self.assertEqual(names, ["tracker", "origin"] + [f"peer{i}" for i in range(1, PEERS + 1)] +
+                         ["edge"])
         tracker = cluster["tracker"]
         self.assertEqual(tracker["announce"], tracker["url"] + "/announce")
         self.assertNotIn("data", tracker)
         for c in self.components(cluster):
-            self.assertTrue(c["url"].startswith("http://127.0.0.1:"), c)
+            scheme = "https" if c["name"] == "edge" else "http"
+            self.assertTrue(c["url"].startswith(f"{scheme}://127.0.0.1:"), c)
             self.assertEqual(c["log"], os.path.join(self.data, c["name"] + ".log"))
             self.assertTrue(os.path.isfile(c["log"]), c)
             self.assertTrue(writes_to(c["pid"], c["log"]), c)
             if c is not tracker:
                 self.assertEqual(c["data"], os.path.join(self.data, c["name"]))
                 self.assertTrue(os.path.isdir(c["data"]), c)
-        self.assertEqual(len({c["url"] for c in self.components(cluster)}), 2 + PEERS, "ports must differ")
+        self.assertEqual(len({c["url"] for c in self.components(cluster)}), 3 + PEERS, "ports must differ")
+        self.assertTrue(os.path.isfile(cluster["edge"]["cert"]))
 
     def test_sigint_and_quiet(self):
         proc, _ = self.start_up("--quiet")
