@@ -3,6 +3,7 @@
 #include <sys/sendfile.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -17,9 +18,31 @@ namespace shoal::http::detail {
 namespace {
 
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
-constexpr size_t kDrainLimit = 64 * 1024;  // unread body we still drain to keep the connection
-constexpr size_t kFileChunk = 16u << 20;   // per sendfile(2) call
-constexpr size_t kTlsChunk = 256u << 10;   // per TLS record batch from a file
+constexpr size_t kDrainLimit = 64 * 1024;     // unread body we still drain to keep the connection
+constexpr size_t kFileChunk = 16u << 20;      // per sendfile(2) call
+constexpr size_t kTlsChunk = 256u << 10;      // per TLS record batch from a file
+constexpr size_t kCoalesceLimit = 64u << 10;  // bodies copied behind their head for one write
+
+// "HTTP/1.1 200 OK\r\n" and the fields, as Beast's serializer would write them,
+// without its per-buffer iteration: most responses of a cache are small.
+void serialize_head(const Head& head, bool close, std::string& out) {
+  out.clear();
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(head.result_int()));
+  out.push_back(' ');
+  auto reason = head.reason();
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+  for (const auto& f : head) {
+    if (f.name() == bhttp::field::connection) continue;
+    out.append(f.name_string().data(), f.name_string().size());
+    out.append(": ");
+    out.append(f.value().data(), f.value().size());
+    out.append("\r\n");
+  }
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
 
 // A request the client did send but that does not parse (as opposed to a closed,
 // reset or timed-out connection, which gets no answer).
@@ -54,6 +77,7 @@ class ExchangeImpl final : public Exchange {
  private:
   awaitable<Result<size_t>> read_fixed(std::span<char> buf);
   awaitable<Result<size_t>> read_chunked(std::span<char> buf);
+  void prepare_head(Head& head, uint64_t content_length);
   awaitable<bool> send_head(Head& head, uint64_t content_length);
   // Both return how many of the `length` bytes went out (fewer: the client is gone).
   awaitable<uint64_t> send_file_range(int fd, uint64_t offset, uint64_t length);
@@ -78,6 +102,7 @@ class Connection {
   awaitable<void> run();
   Stream& stream() { return stream_; }
   beast::flat_buffer& buffer() { return buf_; }
+  std::string& scratch() { return scratch_; }
   const ServerOptions& opts() const { return ctx_.opts; }
   void arm(std::chrono::milliseconds t) { beast::get_lowest_layer(stream_).expires_after(t); }
   awaitable<void> write_raw(std::string_view bytes, beast::error_code& ec);
@@ -91,6 +116,7 @@ class Connection {
   ConnectionContext ctx_;
   std::string remote_;
   beast::flat_buffer buf_;
+  std::string scratch_;  // a response head (and small body) being written
 };
 
 // ---- Exchange --------------------------------------------------------------
@@ -118,7 +144,8 @@ Error ExchangeImpl<Stream>::read_error(const beast::error_code& ec) const {
 template <class Stream>
 awaitable<Result<size_t>> ExchangeImpl<Stream>::read_body(std::span<char> buf) {
   if (body_complete() || buf.empty()) co_return size_t{0};
-  if (!continue_sent_ && beast::iequals(std::string(header(bhttp::field::expect)), "100-continue")) {
+  if (!continue_sent_ &&
+      beast::iequals(std::string(header(bhttp::field::expect)), "100-continue")) {
     continue_sent_ = true;
     beast::error_code ec;
     co_await c_.write_raw("HTTP/1.1 100 Continue\r\n\r\n", ec);
@@ -164,7 +191,8 @@ awaitable<Result<size_t>> ExchangeImpl<Stream>::read_chunked(std::span<char> buf
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec && ec != bhttp::error::need_buffer) {
       close_ = true;
-      if (is_parse_error(ec)) co_return Error(Errc::bad_request, "malformed chunked body: " + ec.message());
+      if (is_parse_error(ec))
+        co_return Error(Errc::bad_request, "malformed chunked body: " + ec.message());
       co_return read_error(ec);
     }
     size_t n = buf.size() - parser_.get().body().size;
@@ -195,7 +223,7 @@ awaitable<void> ExchangeImpl<Stream>::finish_body() {
 }
 
 template <class Stream>
-awaitable<bool> ExchangeImpl<Stream>::send_head(Head& head, uint64_t content_length) {
+void ExchangeImpl<Stream>::prepare_head(Head& head, uint64_t content_length) {
   responded_ = true;
   status_ = head.result();
   head.version(11);
@@ -204,29 +232,52 @@ awaitable<bool> ExchangeImpl<Stream>::send_head(Head& head, uint64_t content_len
   if (status_ != bhttp::status::no_content && status_ != bhttp::status::not_modified) {
     head.set(bhttp::field::content_length, std::to_string(content_length));
   }
-  if (!parser_.keep_alive() || (!body_complete() && !chunked_ &&
-                             *content_length_ - body_read_ > kDrainLimit)) {
+  if (!parser_.keep_alive() ||
+      (!body_complete() && !chunked_ && *content_length_ - body_read_ > kDrainLimit)) {
     close_ = true;
   }
+}
+
+template <class Stream>
+awaitable<bool> ExchangeImpl<Stream>::send_head(Head& head, uint64_t content_length) {
+  prepare_head(head, content_length);
   bhttp::response<bhttp::empty_body> msg(std::move(head));
   msg.keep_alive(!close_);
   bhttp::response_serializer<bhttp::empty_body> sr(msg);
   beast::error_code ec;
   c_.arm(c_.opts().read_timeout);
-  co_await bhttp::async_write_header(c_.stream(), sr, asio::redirect_error(asio::use_awaitable, ec));
+  co_await bhttp::async_write_header(c_.stream(), sr,
+                                     asio::redirect_error(asio::use_awaitable, ec));
   if (ec) close_ = true;
   co_return !ec && req_.method() != bhttp::verb::head;
 }
 
 template <class Stream>
 awaitable<void> ExchangeImpl<Stream>::respond(Head head, std::string_view body) {
-  // co_await stays out of || and ?: operands: g++ 12 miscompiles those.
-  bool send_body = co_await send_head(head, body.size());
-  if (!send_body || body.empty()) co_return;
+  if (body.empty() || req_.method() == bhttp::verb::head) {
+    co_await send_head(head, body.size());
+    co_return;
+  }
+  // Head and body in one write: one system call (and, under TLS, one record) per
+  // small response. The head is serialized into the connection's reused buffer.
+  prepare_head(head, body.size());
+  std::string& out = c_.scratch();
+  serialize_head(head, close_, out);
   beast::error_code ec;
-  co_await c_.write_raw(body, ec);
-  if (ec) close_ = true;
-  else sent_ += body.size();
+  c_.arm(c_.opts().read_timeout);
+  if (body.size() <= kCoalesceLimit) {
+    out.append(body);
+    co_await asio::async_write(c_.stream(), asio::buffer(out),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    std::array<asio::const_buffer, 2> parts{asio::buffer(out),
+                                            asio::buffer(body.data(), body.size())};
+    co_await asio::async_write(c_.stream(), parts, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec)
+    close_ = true;
+  else
+    sent_ += body.size();
 }
 
 template <class Stream>
@@ -256,7 +307,8 @@ awaitable<bool> ExchangeImpl<Stream>::send_file_part(int fd, uint64_t offset, ui
 }
 
 template <class Stream>
-awaitable<uint64_t> ExchangeImpl<Stream>::send_file_range(int fd, uint64_t offset, uint64_t length) {
+awaitable<uint64_t> ExchangeImpl<Stream>::send_file_range(int fd, uint64_t offset,
+                                                          uint64_t length) {
   // A plain if: g++ 12 under -fsanitize mis-resumes coroutines whose co_await sits in
   // an `if constexpr` branch. Both functions compile for both stream types.
   uint64_t done = 0;
@@ -269,7 +321,8 @@ awaitable<uint64_t> ExchangeImpl<Stream>::send_file_range(int fd, uint64_t offse
 }
 
 template <class Stream>
-awaitable<uint64_t> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offset, uint64_t length) {
+awaitable<uint64_t> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offset,
+                                                          uint64_t length) {
   auto& sock = beast::get_lowest_layer(c_.stream()).socket();
   sock.native_non_blocking(true);
   auto off = static_cast<off_t>(offset);
@@ -291,7 +344,8 @@ awaitable<uint64_t> ExchangeImpl<Stream>::send_file_plain(int fd, uint64_t offse
       if (!ec) sock.cancel();
     });
     beast::error_code ec;
-    co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+    co_await sock.async_wait(tcp::socket::wait_write,
+                             asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
     if (ec) break;
   }
@@ -328,7 +382,8 @@ awaitable<void> Connection<Stream>::write_raw(std::string_view bytes, beast::err
 template <class Stream>
 awaitable<void> Connection<Stream>::reject(bhttp::status status, std::string_view code,
                                            std::string_view msg) {
-  std::string body = R"({"error":")" + std::string(code) + R"(","message":")" + std::string(msg) + "\"}";
+  std::string body =
+      R"({"error":")" + std::string(code) + R"(","message":")" + std::string(msg) + "\"}";
   bhttp::response<bhttp::string_body> res(status, 11);
   res.set(bhttp::field::server, ctx_.opts.server_name);
   res.set(bhttp::field::content_type, "application/json");
@@ -349,14 +404,16 @@ awaitable<bool> Connection<Stream>::serve_one() {
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   arm(buf_.size() > 0 ? ctx_.opts.read_timeout : ctx_.opts.idle_timeout);
   beast::error_code ec;
-  co_await bhttp::async_read_header(stream_, buf_, parser, asio::redirect_error(asio::use_awaitable, ec));
+  co_await bhttp::async_read_header(stream_, buf_, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
   if (ec == bhttp::error::header_limit) {
     co_await reject(bhttp::status::request_header_fields_too_large, "HEADERS_TOO_LARGE",
                     "request head is over max_header_size");
     co_return false;
   }
   if (is_parse_error(ec)) {
-    co_await reject(bhttp::status::bad_request, "BAD_REQUEST", "malformed HTTP request: " + ec.message());
+    co_await reject(bhttp::status::bad_request, "BAD_REQUEST",
+                    "malformed HTTP request: " + ec.message());
     co_return false;
   }
   if (ec) co_return false;  // closed, timed out or reset: nothing to answer
@@ -429,7 +486,8 @@ awaitable<void> serve_tls(tcp::socket socket, asio::ssl::context& tls, Connectio
   co_await stream.async_handshake(asio::ssl::stream_base::server,
                                   asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    if (!is_tls_eof(ec)) log::debug("TLS handshake failed", {{"remote", remote}, {"error", ec.message()}});
+    if (!is_tls_eof(ec))
+      log::debug("TLS handshake failed", {{"remote", remote}, {"error", ec.message()}});
     co_return;
   }
   if (negotiated_h2(stream.native_handle())) {

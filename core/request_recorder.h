@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/http_server.h"
 #include "core/log.h"
@@ -15,11 +18,18 @@ class RequestRecorder {
  public:
   explicit RequestRecorder(metrics::Registry& registry);
   // `cache` (HIT, MISS, ...) goes into the log line when given.
-  void record(const Exchange& ex, std::string_view route, std::chrono::steady_clock::time_point start,
-              log::Level level = log::Level::info, std::string_view cache = {});
+  void record(const Exchange& ex, std::string_view route,
+              std::chrono::steady_clock::time_point start, log::Level level = log::Level::info,
+              std::string_view cache = {});
 
  private:
+  metrics::Counter& requests(const Exchange& ex, std::string_view route);
+
   metrics::Registry& registry_;
+  // The request counter of each (route, method, status, protocol) seen, so a request
+  // costs one small-string lookup instead of building the label set.
+  std::mutex series_mu_;
+  std::unordered_map<std::string, metrics::Counter*> series_;
   metrics::Counter& bytes_in_;
   metrics::Counter& bytes_out_;
 };
