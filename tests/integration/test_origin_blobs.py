@@ -8,7 +8,7 @@ import time
 import unittest
 
 from shoal_harness import (MiB, ShoalTestCase, blob_path, chunks_of, list_files, make_bytes,
-                           sha256_digest, stream_request)
+                           sha256_digest, stream_request, wait_until)
 
 IMMUTABLE = {"public", "max-age=31536000", "immutable"}
 EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -295,7 +295,12 @@ class BlobBasics(ShoalTestCase):
         r = self.origin.request("GET", f"/blobs/{digest}")
         self.assertEqual(r.status, 200)
         self.origin.request("GET", "/blobs/sha256:" + "0" * 64)
-        m1 = self.origin.metrics()
+        # A request is counted after its response has gone out: wait for all three.
+        def counted():
+            m = self.origin.metrics()
+            return m.sum("shoal_http_requests_total", route="blobs") >= 3 and m
+        m1 = wait_until(counted, timeout=10)
+        self.assertTrue(m1, "the three blob requests were not counted within 10 s")
         self.assertGreaterEqual(m1.sum("shoal_http_received_bytes_total")
                                 - m0.sum("shoal_http_received_bytes_total"), len(data))
         self.assertGreaterEqual(m1.sum("shoal_http_sent_bytes_total")
