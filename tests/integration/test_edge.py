@@ -49,7 +49,9 @@ class EdgeBasics(EdgeTestCase):
         self.assertEqual(m.sum("shoal_edge_fills_total", source="origin", outcome="ok"), 1)
         self.assertEqual(m.value("shoal_edge_cache_objects", tier="disk"), 1)
         self.assertEqual(m.sum("shoal_edge_fill_seconds_count"), 1)
-        log = self.access_log(self.edge, f"/blobs/{d}")
+        # Lines are written after each response and read from the pipe in a thread.
+        log = wait_until(lambda: len(self.access_log(self.edge, f"/blobs/{d}")) >= 2 and
+                         self.access_log(self.edge, f"/blobs/{d}"), timeout=10)
         self.assertEqual([l["cache"] for l in log], ["MISS", "HIT"])
         self.assertEqual(log[1]["bytes_out"], len(data))
 
@@ -286,7 +288,9 @@ class EdgeOverTls(EdgeTestCase):
         self.assertEqual(r.status, 304)
         r = self.curl(self.https(edge, f"/blobs/{UNKNOWN}"), version="--http2")
         self.assertEqual(r.status, 404)
-        m = edge.metrics()
+        m = wait_until(lambda: (lambda m: m.sum("shoal_http_requests_total", protocol="h2") >= 4
+                                and m)(edge.metrics()), timeout=10)
+        self.assertTrue(m, "h2 requests not counted within 10 s")
         self.assertGreaterEqual(m.sum("shoal_http_requests_total", protocol="h2"), 4)
         self.assertGreaterEqual(m.sum("shoal_http_requests_total", protocol="http/1.1"), 1)
         self.assertGreaterEqual(m.sum("shoal_edge_served_bytes_total", protocol="h2"), 2 * MiB)
@@ -303,7 +307,11 @@ class EdgeOverTls(EdgeTestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         self.assertEqual(r.stdout.count(":status: 200"), 60, r.stdout[-2000:])
-        m = edge.metrics()
+        # Requests are counted after their responses: wait for the last ones.
+        m = wait_until(lambda: (lambda m: m.sum("shoal_http_requests_total", protocol="h2",
+                                                route="blobs") >= 60 and m)(edge.metrics()),
+                       timeout=10)
+        self.assertTrue(m, "60 h2 requests not counted within 10 s")
         self.assertEqual(m.sum("shoal_edge_fills_total"), 1)
         self.assertEqual(m.sum("shoal_http_requests_total", protocol="h2", route="blobs"), 60)
 
