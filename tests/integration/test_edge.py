@@ -268,6 +268,27 @@ class EdgeVerification(EdgeTestCase):
         self.assertEqual(m.value("shoal_edge_cache_objects", tier="ram"), 0)
 
 
+class EdgeFlags(EdgeTestCase):
+    def test_bad_flags_are_refused_at_start_up(self):
+        from shoal_harness import SHOAL_BIN
+        data = os.path.join(self.tmp, "never")
+        cases = [[], ["--origin", "not a url"], ["--origin", "http://127.0.0.1:1", "--max-fills", "0"],
+                 ["--origin", "http://127.0.0.1:1", "--plain-listen", "127.0.0.1:0"],
+                 ["--origin", "http://127.0.0.1:1", "--plain-listen", "nonsense"],
+                 ["--origin", "http://127.0.0.1:1", "--mem-cache", "lots"],
+                 ["--origin", "http://127.0.0.1:1", "--fill-timeout", "0s"],
+                 ["--origin", "http://127.0.0.1:1", "--tls-cert", "/nonexistent.pem",
+                  "--tls-key", "/nonexistent.key"]]
+        for args in cases:
+            with self.subTest(args=args):
+                r = subprocess.run([SHOAL_BIN, "edge", "--listen", f"{HOST}:0", "--data", data] + args,
+                                   capture_output=True, text=True, timeout=30)
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertTrue(lines[0].startswith("shoal edge: "), r.stderr)
+
+
 class EdgeOverTls(EdgeTestCase):
     def test_curl_http11_and_http2(self):
         self.start_cluster(peers=0)
