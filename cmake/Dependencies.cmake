@@ -26,6 +26,10 @@ if(NOT Boost_FOUND)
   message(FATAL_ERROR "Boost >= 1.74 not found: apt-get install libboost-dev")
 endif()
 find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.11 QUIET)
+if(NOT nlohmann_json_FOUND)
+  message(FATAL_ERROR "nlohmann_json not found: apt-get install nlohmann-json3-dev")
+endif()
 
 # libtorrent's shared library exports Asio internals: every translation unit that
 # touches Asio must be compiled with libtorrent's own defines (see LIBRARY-NOTES).
@@ -37,4 +41,4 @@ target_link_libraries(shoal_deps INTERFACE
   PkgConfig::LIBTORRENT PkgConfig::NGHTTP2
   # ngtcp2_crypto_gnutls's .pc has no Requires: order matters for static linking.
   PkgConfig::NGTCP2_CRYPTO PkgConfig::NGTCP2 PkgConfig::NGHTTP3 PkgConfig::GNUTLS
-  PkgConfig::OPENSSL Threads::Threads)
+  PkgConfig::OPENSSL nlohmann_json::nlohmann_json Threads::Threads)

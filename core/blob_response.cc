@@ -47,7 +47,7 @@ awaitable<std::optional<BodySpan>> apply_range(Exchange& ex, Head& head, uint64_
     err.set(field::content_range, "bytes */" + std::to_string(size));
     err.set(field::content_type, "application/json");
     std::string body =
-        error_json("RANGE_NOT_SATISFIABLE", "the blob has " + std::to_string(size) + " bytes");
+        ex.error_body("RANGE_NOT_SATISFIABLE", "the blob has " + std::to_string(size) + " bytes");
     co_await ex.respond(std::move(err), body);
     co_return std::nullopt;
   }

@@ -90,6 +90,7 @@ class ExchangeImpl final : public Exchange {
   Parser& parser_;
   bool continue_sent_ = false;
   bool streaming_ = false;
+  bool write_failed_ = false;  // the client is gone: nothing more can be sent
   uint64_t declared_ = 0;
 };
 
@@ -248,7 +249,7 @@ awaitable<bool> ExchangeImpl<Stream>::send_head(Head& head, uint64_t content_len
   c_.arm(c_.opts().read_timeout);
   co_await bhttp::async_write_header(c_.stream(), sr,
                                      asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) close_ = true;
+  if (ec) close_ = write_failed_ = true;
   co_return !ec && req_.method() != bhttp::verb::head;
 }
 
@@ -295,14 +296,15 @@ awaitable<bool> ExchangeImpl<Stream>::start_body(Head head, uint64_t length) {
   if (!send_body) co_return false;
   streaming_ = true;
   declared_ = length;
-  co_return !close_;
+  // close_ may only mean the client asked for "Connection: close": the body still goes.
+  co_return !write_failed_;
 }
 
 template <class Stream>
 awaitable<bool> ExchangeImpl<Stream>::send_file_part(int fd, uint64_t offset, uint64_t length) {
-  if (!streaming_ || close_ || length > declared_ - sent_) co_return false;
+  if (!streaming_ || write_failed_ || length > declared_ - sent_) co_return false;
   uint64_t done = co_await send_file_range(fd, offset, length);
-  if (done < length) close_ = true;
+  if (done < length) close_ = write_failed_ = true;
   co_return done == length;
 }
 

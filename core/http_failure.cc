@@ -56,7 +56,7 @@ awaitable<void> respond_method_not_allowed(Exchange& ex, std::string_view allow)
   head.result(bhttp::status::method_not_allowed);
   head.set(bhttp::field::allow, std::string(allow));
   head.set(bhttp::field::content_type, "application/json");
-  co_await ex.respond(std::move(head), http::error_json("METHOD_NOT_ALLOWED",
+  co_await ex.respond(std::move(head), ex.error_body("METHOD_NOT_ALLOWED",
                                                         "allowed methods: " + std::string(allow)));
 }
 

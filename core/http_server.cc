@@ -47,7 +47,11 @@ awaitable<void> Exchange::respond_json(bhttp::status status, std::string json) {
 
 awaitable<void> Exchange::respond_error(bhttp::status status, std::string_view code,
                                         std::string_view message) {
-  co_await respond_json(status, error_json(code, message));
+  co_await respond_json(status, error_body(code, message));
+}
+
+std::string Exchange::error_body(std::string_view code, std::string_view message) const {
+  return error_renderer_ ? error_renderer_(code, message) : error_json(code, message);
 }
 
 asio::thread_pool& blocking_pool() {

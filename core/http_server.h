@@ -95,9 +95,14 @@ class Exchange {
   virtual awaitable<bool> send_file_part(int fd, uint64_t offset, uint64_t length) = 0;
 
   awaitable<void> respond_json(bhttp::status status, std::string json);
-  // {"error": code, "message": message}
+  // {"error": code, "message": message}, or what set_error_renderer chose.
   awaitable<void> respond_error(bhttp::status status, std::string_view code,
                                 std::string_view message);
+  // The error document for this request: the registry routes answer in the OCI
+  // spec's format through the same shared code that answers Shoal's own routes.
+  using ErrorRenderer = std::string (*)(std::string_view code, std::string_view message);
+  void set_error_renderer(ErrorRenderer r) { error_renderer_ = r; }
+  std::string error_body(std::string_view code, std::string_view message) const;
 
   bool responded() const { return responded_; }
   bhttp::status status() const { return status_; }
@@ -117,6 +122,7 @@ class Exchange {
   bool responded_ = false;
   bool close_ = false;
   bool chunked_ = false;
+  ErrorRenderer error_renderer_ = nullptr;
 };
 
 using Handler = std::function<awaitable<void>(Exchange&)>;

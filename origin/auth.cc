@@ -1,8 +1,10 @@
 #include "origin/auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <cctype>
+#include <optional>
 #include <stdexcept>
 
 #include "core/file_io.h"
@@ -20,6 +22,34 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+// Base64 of RFC 4648 with padding; nullopt when malformed.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  size_t padding = in.ends_with("==") ? 2 : in.ends_with('=') ? 1 : 0;
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+// The token a request carries: "Bearer <token>", or "Basic base64(<user>:<token>)"
+// for registry clients (docker login, skopeo --creds) that only send passwords.
+std::optional<std::string> presented_token(std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  constexpr std::string_view kBasic = "Basic ";
+  if (header.size() > kBearer.size() && iequals_ascii(header.substr(0, kBearer.size()), kBearer)) {
+    return std::string(header.substr(kBearer.size()));
+  }
+  if (header.size() > kBasic.size() && iequals_ascii(header.substr(0, kBasic.size()), kBasic)) {
+    auto pair = base64_decode(header.substr(kBasic.size()));
+    size_t colon = pair ? pair->find(':') : std::string::npos;
+    if (colon != std::string::npos && colon + 1 < pair->size()) return pair->substr(colon + 1);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -49,12 +79,9 @@ TokenAuth TokenAuth::from_file(const std::string& path) {
 
 TokenAuth::Verdict TokenAuth::check(std::string_view header) const {
   if (hashes_.empty()) return Verdict::allowed;
-  constexpr std::string_view kScheme = "Bearer ";
-  if (header.size() <= kScheme.size() || !iequals_ascii(header.substr(0, kScheme.size()), kScheme)) {
-    return Verdict::missing;
-  }
-  std::string_view token = header.substr(kScheme.size());
-  Digest given = Sha256::of(token.data(), token.size());
+  auto token = presented_token(header);
+  if (!token) return Verdict::missing;
+  Digest given = Sha256::of(token->data(), token->size());
   bool match = false;
   for (const auto& h : hashes_) {
     // Every token is compared, so the position of a match does not show in timing.

@@ -1,4 +1,5 @@
-// Bearer-token check for writes (and optionally reads). Tokens are compared through
+// Bearer-token check for writes (and optionally reads); the token may also come as
+// the password of Basic auth, for registry clients. Tokens are compared through
 // their SHA-256 with CRYPTO_memcmp, so timing reveals neither content nor length.
 #pragma once
 

@@ -4,6 +4,7 @@
 
 #include "core/http_util.h"
 #include "core/log.h"
+#include "core/oci.h"
 #include "origin/body.h"
 #include "origin/names.h"
 
@@ -19,6 +20,7 @@ std::string route_label(std::string_view route) {
   for (std::string_view known : {"blobs", "uploads", "tags", "health", "metrics"}) {
     if (route == known) return std::string(known);
   }
+  if (route == "v2") return "registry";
   return "other";
 }
 
@@ -27,11 +29,13 @@ std::string route_label(std::string_view route) {
 Origin::Origin(OriginOptions opts)
     : opts_(std::move(opts)),
       tags_(opts_.data_dir / "tags"),
+      repos_(opts_.data_dir / "repositories"),
       uploads_(opts_.data_dir / "uploads", opts_.max_upload_size, opts_.upload_idle_timeout) {
   auto store = BlobStore::open(opts_.data_dir);
   if (!store) throw std::runtime_error("cannot open data directory: " + store.error().message);
   store_ = std::move(*store);
   if (auto ok = tags_.init(); !ok) throw std::runtime_error(ok.error().message);
+  if (auto ok = repos_.init(); !ok) throw std::runtime_error(ok.error().message);
   metainfo_ = std::make_unique<MetainfoStore>(opts_.data_dir / "metainfo", *store_);
   if (auto ok = metainfo_->init(); !ok) throw std::runtime_error(ok.error().message);
   if (!opts_.trackers.empty()) {
@@ -54,23 +58,32 @@ Origin::Origin(OriginOptions opts)
 awaitable<void> Origin::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
   auto [route, rest] = http::split_route(ex.path());
+  const bool registry_route = route == "v2";
+  if (registry_route) ex.set_error_renderer(&oci::error_json);
   bool allowed = co_await authorize(ex);
-  if (allowed) co_await dispatch(ex, route, rest);
+  if (allowed && registry_route) co_await registry(ex);
+  else if (allowed) co_await dispatch(ex, route, rest);
   recorder_.record(ex, route_label(route), start);
 }
 
 awaitable<bool> Origin::authorize(http::Exchange& ex) {
-  if (!is_write(ex.method()) && !opts_.auth_reads) co_return true;
+  // Registry clients learn whether and how to authenticate from the /v2/ ping alone:
+  // with tokens configured, the ping needs one too.
+  const bool ping = opts_.auth.enabled() && (ex.path() == "/v2/" || ex.path() == "/v2");
+  if (!is_write(ex.method()) && !opts_.auth_reads && !ping) co_return true;
   if (ex.path() == "/health") co_return true;
   switch (opts_.auth.check(ex.header(bhttp::field::authorization))) {
     case TokenAuth::Verdict::allowed: co_return true;
     case TokenAuth::Verdict::missing: {
       http::Head head;
       head.result(status::unauthorized);
-      head.set(bhttp::field::www_authenticate, "Bearer realm=\"shoal\"");
+      // Registry clients that see a Bearer challenge go looking for a token service;
+      // with Basic they send the token as the password (docker login, --creds).
+      head.set(bhttp::field::www_authenticate,
+               ex.path().starts_with("/v2") ? "Basic realm=\"shoal\"" : "Bearer realm=\"shoal\"");
       head.set(bhttp::field::content_type, "application/json");
       co_await ex.respond(std::move(head),
-                          http::error_json("UNAUTHORIZED", "this request needs an Authorization: "
+                          ex.error_body("UNAUTHORIZED", "this request needs an Authorization: "
                                                            "Bearer <token> header"));
       co_return false;
     }

@@ -13,6 +13,7 @@
 #include "core/request_recorder.h"
 #include "origin/auth.h"
 #include "origin/metainfo_store.h"
+#include "origin/repo_index.h"
 #include "origin/seeder.h"
 #include "origin/tag_store.h"
 #include "origin/upload_session.h"
@@ -62,10 +63,29 @@ class Origin {
   awaitable<void> upload_range_error(http::Exchange& ex, const std::string& id,
                                      const std::string& message);
   awaitable<void> tags(http::Exchange& ex, std::string_view name);
+  // Appends the request body to upload `id` where its Content-Range says and, given
+  // a digest, verifies and stores the whole upload under it: the session's offset
+  // after the chunk. Errc::range_not_satisfiable for a chunk not at the offset.
+  awaitable<Result<uint64_t>> receive_chunk(http::Exchange& ex, const std::string& id,
+                                            const std::optional<Digest>& digest);
+  static Result<Digest> commit_digest(const http::Exchange& ex);  // ?digest=
+
+  // OCI Distribution push side (and reads), /v2/...: origin_registry*.cc.
+  awaitable<void> registry(http::Exchange& ex);
+  awaitable<void> manifests(http::Exchange& ex, std::string_view name, std::string_view ref);
+  awaitable<void> get_manifest(http::Exchange& ex, std::string_view name, std::string_view ref);
+  awaitable<void> put_manifest(http::Exchange& ex, std::string_view name, std::string_view ref);
+  Result<Digest> resolve_manifest(std::string_view name, std::string_view ref) const;
+  awaitable<void> tag_list(http::Exchange& ex, std::string_view name);
+  awaitable<void> registry_upload_start(http::Exchange& ex, std::string_view name);
+  awaitable<void> registry_upload(http::Exchange& ex, std::string_view name, std::string_view id);
+  awaitable<void> registry_chunk(http::Exchange& ex, std::string_view name, const std::string& id,
+                                 bool commit);
 
   OriginOptions opts_;
   std::unique_ptr<BlobStore> store_;
   TagStore tags_;
+  RepoIndex repos_;
   std::unique_ptr<MetainfoStore> metainfo_;
   std::unique_ptr<Seeder> seeder_;
   UploadManager uploads_;

@@ -72,63 +72,74 @@ awaitable<void> Origin::upload_range_error(http::Exchange& ex, const std::string
   if (!at) co_return co_await respond_failure(ex, at.error(), "UPLOAD_UNKNOWN");
   ex.close_connection();
   co_await ex.respond(session_head(status::range_not_satisfiable, id, *at),
-                      http::error_json("RANGE_NOT_SATISFIABLE", message));
+                      ex.error_body("RANGE_NOT_SATISFIABLE", message));
 }
 
 awaitable<void> Origin::upload_patch(http::Exchange& ex, const std::string& id, bool commit) {
-  std::optional<http::ByteRange> range;
-  if (auto cr = ex.header(field::content_range); !cr.empty()) {
-    range = http::parse_content_range(cr);
-    if (!range) {
-      co_return co_await respond_failure(
-          ex, Error(Errc::bad_request, "Content-Range must look like \"bytes 0-1023/*\""), "");
-    }
-    if (ex.content_length() && range->length() != *ex.content_length()) {
-      co_return co_await upload_range_error(
-          ex, id, "Content-Range covers " + std::to_string(range->length()) +
-                      " bytes but the body has " + std::to_string(*ex.content_length()));
-    }
-  }
   if (!commit && !ex.length_known()) co_return co_await respond_length_required(ex);
   std::optional<Digest> digest;
   if (commit) {
-    auto text = ex.query_param("digest");
-    if (!text) {
-      co_return co_await respond_failure(
-          ex, Error(Errc::malformed_digest, "commit needs ?digest=sha256:<hex>"), "");
-    }
-    auto d = Digest::parse(*text);
+    auto d = commit_digest(ex);
     if (!d) co_return co_await respond_failure(ex, d.error(), "");
     digest = *d;
   }
-
-  auto lease = uploads_.acquire(id, range, Clock::now());
-  if (!lease) {
-    if (lease.error().is(Errc::range_not_satisfiable)) {
-      co_return co_await upload_range_error(ex, id, lease.error().message);
+  auto offset = co_await receive_chunk(ex, id, digest);
+  if (!offset) {
+    if (offset.error().is(Errc::range_not_satisfiable)) {
+      co_return co_await upload_range_error(ex, id, offset.error().message);
     }
-    co_return co_await respond_failure(ex, lease.error(), "UPLOAD_UNKNOWN");
+    co_return co_await respond_failure(ex, offset.error(), "UPLOAD_UNKNOWN");
   }
-  const BodySink sink = [&](const char* p, size_t n) { return lease->append(p, n); };
-  auto received = co_await stream_body(ex, opts_.max_upload_size, sink);
-  const uint64_t offset = lease->offset();
-  if (!received || !commit) {
-    // The session is free again before the client hears from us: its next request
-    // must not find it busy, and GET must see the new offset.
-    lease->release();
-    if (!received) co_return co_await respond_failure(ex, received.error(), "");
-    co_return co_await ex.respond(session_head(status::accepted, id, offset), session_json(id, offset));
+  if (!commit) {
+    co_return co_await ex.respond(session_head(status::accepted, id, *offset),
+                                  session_json(id, *offset));
   }
-  auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
-  auto placed = co_await http::offload(commit_upload);
-  if (!placed) co_return co_await respond_failure(ex, placed.error(), "UPLOAD_UNKNOWN");
-  seed_later(*digest);
   http::Head head;
   head.result(status::created);
   head.set(field::location, "/blobs/" + digest->str());
   head.set("Docker-Content-Digest", digest->str());
   head.set(field::content_type, "application/json");
   co_await ex.respond(std::move(head), R"({"digest":")" + digest->str() + "\"}");
+}
+
+Result<Digest> Origin::commit_digest(const http::Exchange& ex) {
+  auto text = ex.query_param("digest");
+  if (!text) return Error(Errc::malformed_digest, "commit needs ?digest=sha256:<hex>");
+  return Digest::parse(*text);
+}
+
+awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std::string& id,
+                                                  const std::optional<Digest>& digest) {
+  std::optional<http::ByteRange> range;
+  if (auto cr = ex.header(field::content_range); !cr.empty()) {
+    range = http::parse_content_range(cr);
+    if (!range) {
+      co_return Error(Errc::bad_request,
+                      "Content-Range must look like \"bytes 0-1023/*\" or \"0-1023\"");
+    }
+    if (ex.content_length() && range->length() != *ex.content_length()) {
+      co_return Error(Errc::range_not_satisfiable,
+                      "Content-Range covers " + std::to_string(range->length()) +
+                          " bytes but the body has " + std::to_string(*ex.content_length()));
+    }
+  }
+  auto lease = uploads_.acquire(id, range, Clock::now());
+  if (!lease) co_return lease.error();
+  const BodySink sink = [&](const char* p, size_t n) { return lease->append(p, n); };
+  auto received = co_await stream_body(ex, opts_.max_upload_size, sink);
+  const uint64_t offset = lease->offset();
+  if (!received || !digest) {
+    // The session is free again before the client hears from us: its next request
+    // must not find it busy, and GET must see the new offset.
+    lease->release();
+    if (!received) co_return received.error();
+    co_return offset;
+  }
+  auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
+  auto placed = co_await http::offload(commit_upload);
+  if (!placed) co_return placed.error();
+  seed_later(*digest);
+  co_return offset;
 }
 
 }  // namespace shoal::origin

@@ -7,6 +7,7 @@
 #include "core/http_util.h"
 #include "core/log.h"
 #include "core/metainfo.h"
+#include "core/oci.h"
 
 namespace shoal::peer {
 namespace {
@@ -19,6 +20,7 @@ std::string route_label(std::string_view route) {
   for (std::string_view known : {"blobs", "tags", "preload", "health", "metrics"}) {
     if (route == known) return std::string(known);
   }
+  if (route == "v2") return "registry";
   return "other";
 }
 
@@ -129,7 +131,12 @@ void PeerAgent::register_metrics() {
 awaitable<void> PeerAgent::handle(http::Exchange& ex) {
   auto start = Clock::now();
   auto [route, rest] = http::split_route(ex.path());
-  co_await dispatch(ex, route, rest);
+  if (route == "v2") {
+    ex.set_error_renderer(&oci::error_json);
+    co_await registry(ex);
+  } else {
+    co_await dispatch(ex, route, rest);
+  }
   recorder_.record(ex, route_label(route), start);
 }
 

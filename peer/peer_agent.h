@@ -23,6 +23,7 @@
 #include "core/url.h"
 #include "peer/cache_index.h"
 #include "peer/download.h"
+#include "peer/manifest_cache.h"
 #include "peer/swarm.h"
 #include "peer/upstream.h"
 
@@ -63,6 +64,11 @@ class PeerAgent {
   awaitable<void> stream(http::Exchange& ex, std::shared_ptr<Download> dl);
   awaitable<void> get_tag(http::Exchange& ex, std::string_view name);
   awaitable<void> preload(http::Exchange& ex, std::string_view what);
+  // OCI Distribution pull side, /v2/... (peer_registry.cc).
+  awaitable<void> registry(http::Exchange& ex);
+  awaitable<void> get_manifest(http::Exchange& ex, std::string_view name, std::string_view ref);
+  awaitable<void> serve_manifest(http::Exchange& ex, const Digest& d, const CachedManifest& m);
+  awaitable<void> pass_on(http::Exchange& ex, const std::string& target);
 
   // The in-flight download of d, started if needed; nullptr when d is cached. A
   // download started for a reader asks for its first pieces first.
@@ -89,6 +95,7 @@ class PeerAgent {
   std::mutex mu_;  // guards inflight_ and cache_
   std::map<Digest, std::shared_ptr<Download>> inflight_;
   CacheIndex cache_;
+  ManifestCache manifests_{16u << 20};
   // Last: its thread calls on_swarm_event, so it must stop before the rest goes.
   std::unique_ptr<Swarm> swarm_;
 };

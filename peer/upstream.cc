@@ -17,7 +17,9 @@ http::ClientOptions client_options() {
   return o;
 }
 
-Result<std::string> get_small(const Url& base, const std::string& path, size_t limit) {
+// A GET read in full up to `limit` bytes: the body of a success, or the error
+// document of a failure (in Response::body either way).
+Result<http::Response> get_capped(const Url& base, const std::string& path, size_t limit) {
   http::Client client(base, client_options());
   std::string body;
   const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
@@ -27,12 +29,18 @@ Result<std::string> get_small(const Url& base, const std::string& path, size_t l
     return {};
   };
   auto res = client.download(path, {}, sink);
+  if (res && res->success()) res->body = std::move(body);
+  return res;
+}
+
+Result<std::string> get_small(const Url& base, const std::string& path, size_t limit) {
+  auto res = get_capped(base, path, limit);
   if (!res) return res.error();
   if (!res->success()) {
     return Error(http::errc_for_status(res->status),
                  base.str() + path + ": " + http::describe_failure(*res));
   }
-  return body;
+  return std::move(res->body);
 }
 
 }  // namespace
@@ -58,6 +66,11 @@ Result<Digest> Upstream::resolve_tag(std::string_view name) const {
     return Error(Errc::protocol_error,
                  "origin answered tag " + std::string(name) + " with \"" + *got + "\"");
   return *d;
+}
+
+Result<http::Response> Upstream::registry_get(const std::string& path_and_query,
+                                              size_t limit) const {
+  return get_capped(origin_, origin_.target(path_and_query), limit);
 }
 
 }  // namespace shoal::peer

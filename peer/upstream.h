@@ -9,6 +9,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/http_client.h"
 #include "core/url.h"
 
 namespace shoal::peer {
@@ -23,6 +24,10 @@ class Upstream {
   Result<std::string> metainfo(const Digest& d) const;
   // GET /tags/<name> on the origin; `name` as it appeared in the request path.
   Result<Digest> resolve_tag(std::string_view name) const;
+  // GET of a registry route on the origin (a manifest, a tag list), read in full up
+  // to `limit` bytes: its success or its error document, for the agent to pass on.
+  // Errc::unavailable when the origin cannot be reached.
+  Result<http::Response> registry_get(const std::string& path_and_query, size_t limit) const;
 
  private:
   Url origin_;

@@ -12,9 +12,9 @@ BUILD_PKGS=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
-  libjemalloc-dev
+  libjemalloc-dev nlohmann-json3-dev
 )
-TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2)
+TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
 BENCH_PKGS=(nginx-light wrk)
 

@@ -1,0 +1,206 @@
+// OCI Distribution routes on the origin (/v2/): manifests, tag lists and blob reads.
+// Layers and manifests are ordinary blobs in the one store; "<name>:<tag>" is an
+// ordinary tag; RepoIndex adds what only the registry needs. Uploads are in
+// origin_registry_uploads.cc.
+#include <charconv>
+
+#include "core/http_util.h"
+#include "core/log.h"
+#include "core/oci.h"
+#include "core/oci_http.h"
+#include "core/oci_manifest.h"
+#include "origin/body.h"
+#include "origin/origin.h"
+
+namespace shoal::origin {
+namespace {
+
+using bhttp::field;
+using bhttp::status;
+using bhttp::verb;
+
+std::string manifest_path(std::string_view name, const Digest& d) {
+  return "/v2/" + std::string(name) + "/manifests/" + d.str();
+}
+
+std::string tag_key(std::string_view name, std::string_view tag) {
+  return std::string(name) + ":" + std::string(tag);
+}
+
+std::optional<size_t> parse_count(std::string_view s) {
+  size_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+awaitable<void> respond_oci(http::Exchange& ex, status st, std::string_view code,
+                            std::string_view message) {
+  co_await ex.respond_error(st, code, message);
+}
+
+}  // namespace
+
+awaitable<void> Origin::registry(http::Exchange& ex) {
+  auto route = oci::parse_route(ex.path());
+  if (!route) co_return co_await respond_oci(ex, status::not_found, "NOT_FOUND", "no such registry route");
+  const verb m = ex.method();
+  if (route->endpoint == oci::Endpoint::base) {
+    if (m != verb::get && m != verb::head) co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+    co_return co_await oci::respond_api_base(ex);
+  }
+  if (!oci::valid_name(route->name)) {
+    co_return co_await respond_oci(ex, status::bad_request, "NAME_INVALID",
+                                   "invalid repository name \"" + std::string(route->name) + "\"");
+  }
+  switch (route->endpoint) {
+    case oci::Endpoint::manifest: co_return co_await manifests(ex, route->name, route->arg);
+    case oci::Endpoint::tags:
+      if (m != verb::get && m != verb::head) co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+      co_return co_await tag_list(ex, route->name);
+    case oci::Endpoint::blob:
+      // Blobs are content-addressed and shared by every repository: any repository
+      // can read any blob the origin holds (Kraken's model; a push skips the upload).
+      if (m == verb::get || m == verb::head) co_return co_await get_blob(ex, route->arg);
+      co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+    case oci::Endpoint::upload_new:
+      if (m != verb::post) co_return co_await respond_method_not_allowed(ex, "POST");
+      co_return co_await registry_upload_start(ex, route->name);
+    case oci::Endpoint::upload: co_return co_await registry_upload(ex, route->name, route->arg);
+    case oci::Endpoint::referrers:
+      // Without the referrers API, clients fall back to the tag schema (spec 1.1).
+      co_return co_await respond_oci(ex, status::not_found, "UNSUPPORTED",
+                                     "the referrers API is not served; use the tag schema");
+    case oci::Endpoint::base: break;
+  }
+  co_await respond_oci(ex, status::not_found, "NOT_FOUND", "no such registry route");
+}
+
+awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std::string_view ref) {
+  const verb m = ex.method();
+  if (m == verb::get || m == verb::head) co_return co_await get_manifest(ex, name, ref);
+  if (m == verb::put) co_return co_await put_manifest(ex, name, ref);
+  if (m == verb::delete_ && !oci::is_digest_reference(ref)) {
+    if (!repos_.exists(name)) {
+      co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+    }
+    auto ok = oci::valid_tag(ref) ? tags_.remove(tag_key(name, ref)) : Error(Errc::not_found, "");
+    if (ok) ok = repos_.remove_tag(name, ref);
+    if (!ok) co_return co_await respond_oci(ex, status::not_found, "MANIFEST_UNKNOWN", "no tag " + std::string(ref));
+    http::Head head;
+    head.result(status::accepted);
+    co_return co_await ex.respond(std::move(head), "");
+  }
+  // Manifests are blobs the swarm may be seeding: they are not deleted by digest.
+  co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE (tags)");
+}
+
+// The manifest `ref` (a tag or a digest) names in repository `name`, which exists.
+Result<Digest> Origin::resolve_manifest(std::string_view name, std::string_view ref) const {
+  const std::string unknown = "no manifest " + std::string(ref) + " in " + std::string(name);
+  if (oci::is_digest_reference(ref)) {
+    auto d = Digest::parse(ref);
+    if (!d) return d.error();
+    if (!repos_.has_manifest(name, *d)) return Error(Errc::not_found, unknown);
+    return *d;
+  }
+  if (!oci::valid_tag(ref)) return Error(Errc::not_found, unknown);
+  auto d = tags_.get(tag_key(name, ref));
+  if (!d && d.error().is(Errc::not_found)) return Error(Errc::not_found, unknown);
+  return d;
+}
+
+awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name, std::string_view ref) {
+  if (!repos_.exists(name)) {
+    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+  }
+  auto d = resolve_manifest(name, ref);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "MANIFEST_UNKNOWN");
+  auto body = read_small_file(store_->path_of(*d), oci::kMaxManifestBytes);
+  if (!body) co_return co_await respond_failure(ex, body.error(), "MANIFEST_UNKNOWN");
+  http::Head head;
+  head.result(status::ok);
+  head.set(field::content_type, oci::manifest_media_type(*body));
+  head.set("Docker-Content-Digest", d->str());
+  head.set(field::etag, "\"" + d->str() + "\"");
+  co_await ex.respond(std::move(head), *body);
+}
+
+awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name, std::string_view ref) {
+  const bool by_digest = oci::is_digest_reference(ref);
+  if (!by_digest && !oci::valid_tag(ref)) {
+    co_return co_await respond_oci(ex, status::bad_request, "TAG_INVALID",
+                                   "invalid tag \"" + std::string(ref) + "\"");
+  }
+  if (!ex.length_known()) co_return co_await respond_length_required(ex);
+  std::string body;
+  const BodySink sink = [&](const char* p, size_t n) {
+    body.append(p, n);
+    return Result<void>();
+  };
+  auto received = co_await stream_body(ex, oci::kMaxManifestBytes, sink);
+  if (!received) co_return co_await respond_failure(ex, received.error(), "");
+  const Digest digest = Sha256::of(body.data(), body.size());
+  if (by_digest && ref != digest.str()) {
+    co_return co_await respond_oci(ex, status::bad_request, "DIGEST_INVALID",
+                                   "the manifest's bytes hash to " + digest.str());
+  }
+  auto manifest = oci::parse_manifest(body, ex.header(field::content_type));
+  if (!manifest) co_return co_await respond_oci(ex, status::bad_request, "MANIFEST_INVALID", manifest.error().message);
+  std::vector<Digest> referenced = manifest->blobs;
+  referenced.insert(referenced.end(), manifest->manifests.begin(), manifest->manifests.end());
+  for (const Digest& d : referenced) {
+    if (!store_->contains(d)) {
+      co_return co_await respond_oci(ex, status::bad_request, "MANIFEST_BLOB_UNKNOWN",
+                                     "the manifest refers to " + d.str() + ", which was not pushed");
+    }
+  }
+  auto store_manifest = [&]() -> Result<void> {
+    auto temp = store_->create_temp();
+    if (!temp) return temp.error();
+    if (auto ok = temp->append(body.data(), body.size()); !ok) return ok;
+    if (auto ok = store_->commit(*temp, digest); !ok) return ok.error();
+    if (auto ok = repos_.add_manifest(name, digest); !ok) return ok;
+    if (by_digest) return {};
+    if (auto ok = tags_.put(tag_key(name, ref), digest); !ok) return ok;
+    return repos_.add_tag(name, ref);
+  };
+  auto stored = co_await http::offload(store_manifest);
+  if (!stored) co_return co_await respond_failure(ex, stored.error(), "");
+  seed_later(digest);
+  log::info("manifest pushed", {{"name", name}, {"reference", ref}, {"digest", digest.str()}});
+  http::Head head;
+  head.result(status::created);
+  head.set(field::location, manifest_path(name, digest));
+  head.set("Docker-Content-Digest", digest.str());
+  co_await ex.respond(std::move(head), "");
+}
+
+awaitable<void> Origin::tag_list(http::Exchange& ex, std::string_view name) {
+  if (!repos_.exists(name)) {
+    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+  }
+  size_t limit = SIZE_MAX;
+  if (auto n = ex.query_param("n")) {
+    auto parsed = parse_count(*n);
+    if (!parsed) co_return co_await respond_oci(ex, status::bad_request, "PAGINATION_NUMBER_INVALID", "n must be a number");
+    limit = *parsed;
+  }
+  std::string last = ex.query_param("last").value_or("");
+  auto page = repos_.tags(name, last, limit);
+  std::string json = R"({"name":")" + std::string(name) + R"(","tags":[)";
+  for (size_t i = 0; i < page.tags.size(); ++i) {
+    json += (i ? ",\"" : "\"") + page.tags[i] + "\"";  // the tag grammar needs no escaping
+  }
+  json += "]}";
+  http::Head head;
+  head.result(status::ok);
+  head.set(field::content_type, "application/json");
+  if (page.more && !page.tags.empty()) {
+    head.set(field::link, "</v2/" + std::string(name) + "/tags/list?n=" + std::to_string(limit) +
+                              "&last=" + page.tags.back() + ">; rel=\"next\"");
+  }
+  co_await ex.respond(std::move(head), json);
+}
+
+}  // namespace shoal::origin
