@@ -98,7 +98,7 @@ std::optional<Route> parse_route(std::string_view path) {
 }
 
 std::string error_json(std::string_view code, std::string_view message) {
-  return R"({"errors":[{"code":")" + std::string(translate(code)) + R"(","message":")" +
+  return R"({"errors":[{"code":")" + http::json_escape(translate(code)) + R"(","message":")" +
          http::json_escape(message) + R"(","detail":{}}]})";
 }
 

@@ -99,6 +99,11 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
     return invalid("Content-Type " + std::string(sent) + " does not match the manifest's mediaType " +
                    declared);
   }
+  // Docker's schema 2 always names itself; a type only the header gives must be an
+  // OCI one, or the manifest would later be served (by its shape) as something else.
+  if (declared.empty() && (sent == kDockerManifest || sent == kDockerList)) {
+    return invalid("a Docker schema 2 manifest must carry its mediaType");
+  }
   m.media_type = !declared.empty() ? declared : !sent.empty() ? std::string(sent) : shape_type(doc);
   if (!supported(m.media_type)) {
     return invalid("unsupported manifest media type \"" + m.media_type + "\"");

@@ -14,9 +14,11 @@ Result<void> RepoIndex::init() {
   return {};
 }
 
+// Pushing to "a/b" creates the directory "a" too: a repository is a directory with
+// markers of its own.
 bool RepoIndex::exists(std::string_view name) const {
   std::error_code ec;
-  return fs::is_directory(repo(name), ec);
+  return fs::is_directory(repo(name) / "_manifests", ec) || fs::is_directory(repo(name) / "_tags", ec);
 }
 
 bool RepoIndex::has_manifest(std::string_view name, const Digest& d) const {
