@@ -7,7 +7,8 @@
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/load_torrent.hpp>
-#include <libtorrent/peer_info.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_stats.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -61,9 +62,12 @@ Result<lt::add_torrent_params> load(const Digest& d, std::string_view metainfo) 
   }
 }
 
-std::string connection_key(const lt::torrent_handle& h, const lt::peer_info& p) {
-  return std::to_string(std::hash<lt::torrent_handle>{}(h)) + "|" + p.ip.address().to_string() +
-         ":" + std::to_string(p.ip.port()) + "|" + std::string(p.pid.data(), p.pid.size());
+// Bytes of one block: 16 KiB, except the last block of the blob.
+uint64_t block_bytes(uint64_t total, uint64_t piece_length, uint32_t piece, uint32_t block) {
+  constexpr uint64_t kBlock = 16 * 1024;
+  uint64_t start = uint64_t{piece} * piece_length + uint64_t{block} * kBlock;
+  if (start >= total) return 0;
+  return std::min(kBlock, total - start);
 }
 
 }  // namespace
@@ -98,6 +102,7 @@ struct Swarm::Impl {
   void run();
   void dispatch(lt::alert* a);
   void poll_sources();
+  void count_block(const lt::block_finished_alert& b);
   void emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece = {}, uint32_t block = 0,
             std::string message = {});
   static std::optional<Digest> digest_of(const lt::torrent_alert& a);
@@ -112,10 +117,14 @@ struct Swarm::Impl {
   mutable std::mutex mu;
   std::map<Digest, lt::torrent_handle> handles;
   std::set<Digest> downloading;
+  struct Geometry {
+    uint64_t total = 0;
+    uint64_t piece_length = 0;
+  };
+  std::map<Digest, Geometry> geometry;  // of downloads, for the bytes of a block
 
   std::atomic<uint64_t> uploaded{0}, downloaded{0}, from_origin{0}, pieces{0}, hash_failures{0},
       bans{0}, peers{0};
-  std::map<std::string, int64_t> connection_totals;                         // alert thread only
   std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
   std::atomic<bool> stop{false};
   std::thread thread;
@@ -157,15 +166,16 @@ void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece, 
   auto d = digest_of(a);
   if (!d) return;
   if (kind == Kind::finished) {
-    poll_sources();  // before the finished download's connections to seeds close
     std::lock_guard lock(mu);
     downloading.erase(*d);
+    geometry.erase(*d);
   }
   listener(SwarmEvent{kind, *d, piece, block, std::move(message)});
 }
 
 void Swarm::Impl::dispatch(lt::alert* a) {
   if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
+    count_block(*b);
     emit(Kind::block_written, *b, PieceIndex{static_cast<uint32_t>(b->piece_index)},
          static_cast<uint32_t>(b->block_index));
   } else if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
@@ -199,36 +209,41 @@ void Swarm::Impl::dispatch(lt::alert* a) {
   }
 }
 
-// Which bytes came from an origin: per-connection payload counters sampled twice a
-// second (and when a download finishes), by peer-id prefix. A download without any
-// connection announces again: the tracker may have answered before the origin or
-// another peer announced the blob.
+// Which bytes came from an origin: every block a download receives is an alert naming
+// the peer it came from, so blocks from peers whose id has the origin's prefix are
+// counted exactly. (Polling per-connection counters with get_peer_info crashed
+// libtorrent 2.0.8's network thread, rarely, while connections closed.)
+void Swarm::Impl::count_block(const lt::block_finished_alert& b) {
+  std::string_view pid(b.pid.data(), b.pid.size());
+  if (!pid.starts_with(opts.origin_prefix)) return;
+  auto d = digest_of(b);
+  if (!d) return;
+  Geometry g;
+  {
+    std::lock_guard lock(mu);
+    auto it = geometry.find(*d);
+    if (it == geometry.end()) return;
+    g = it->second;
+  }
+  from_origin += block_bytes(g.total, g.piece_length, static_cast<uint32_t>(static_cast<int>(b.piece_index)),
+                             static_cast<uint32_t>(b.block_index));
+}
+
+// A download without any connection announces again: the tracker may have answered
+// before the origin or another peer announced the blob.
 void Swarm::Impl::poll_sources() {
   std::vector<std::pair<Digest, lt::torrent_handle>> active;
   {
     std::lock_guard lock(mu);
     for (const auto& d : downloading) active.emplace_back(d, handles.at(d));
   }
-  std::map<std::string, int64_t> seen;
-  std::vector<lt::peer_info> infos;
   auto now = std::chrono::steady_clock::now();
   for (const auto& [d, h] : active) {
-    h.get_peer_info(infos);
-    if (infos.empty() && now - last_reannounce[d] > 2s) {
+    if (h.status().num_peers == 0 && now - last_reannounce[d] > 2s) {
       h.force_reannounce(0, -1, lt::torrent_handle::ignore_min_interval);
       last_reannounce[d] = now;
     }
-    for (const auto& p : infos) {
-      std::string key = connection_key(h, p);
-      auto prev = connection_totals.find(key);
-      int64_t delta = p.total_download - (prev == connection_totals.end() ? 0 : prev->second);
-      std::string_view pid(p.pid.data(), p.pid.size());
-      if (delta > 0 && pid.starts_with(opts.origin_prefix))
-        from_origin += static_cast<uint64_t>(delta);
-      seen[key] = p.total_download;
-    }
   }
-  connection_totals = std::move(seen);
   std::erase_if(last_reannounce, [&](const auto& entry) {
     return std::none_of(active.begin(), active.end(),
                         [&](const auto& a) { return a.first == entry.first; });
@@ -242,12 +257,17 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
   }
   atp.trackers = opts.trackers;
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+  const int64_t atp_total = atp.ti ? atp.ti->total_size() : 0;
+  const int atp_piece = atp.ti ? atp.ti->piece_length() : 0;
   lt::error_code ec;
   lt::torrent_handle h = session.add_torrent(std::move(atp), ec);
   if (ec) return Error(Errc::io_error, "cannot add " + d.str() + " to the swarm: " + ec.message());
   std::lock_guard lock(mu);
   handles.insert_or_assign(d, h);
-  if (is_download) downloading.insert(d);
+  if (is_download) {
+    downloading.insert(d);
+    geometry[d] = Geometry{static_cast<uint64_t>(atp_total), static_cast<uint64_t>(atp_piece)};
+  }
   return {};
 }
 
@@ -274,13 +294,28 @@ Result<void> Swarm::download(const Digest& d, std::string_view metainfo,
   return impl_->add(d, std::move(*atp), true);
 }
 
+// Top piece priority rather than set_piece_deadline: libtorrent 2.0.8's time-critical
+// piece list crashed its network thread (a null dereference, about one registry pull
+// in thirty under load, never without deadlines). A priority still puts the reader's
+// next pieces before rarest-first; the window moves as the reader does.
 bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
-  auto h = impl_->handle_of(d);
-  if (!h) return false;
-  for (uint32_t i = 0; i < count; ++i) {
-    h->set_piece_deadline(lt::piece_index_t(static_cast<int>(first.value + i)),
-                          static_cast<int>(i) * 20);
+  std::optional<lt::torrent_handle> h;
+  uint64_t pieces = 0;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto g = impl_->geometry.find(d);
+    auto it = impl_->handles.find(d);
+    if (g == impl_->geometry.end() || it == impl_->handles.end() || g->second.piece_length == 0) {
+      return false;
+    }
+    h = it->second;
+    pieces = (g->second.total + g->second.piece_length - 1) / g->second.piece_length;
   }
+  std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> top;
+  for (uint64_t i = first.value; i < pieces && i < uint64_t{first.value} + count; ++i) {
+    top.emplace_back(lt::piece_index_t(static_cast<int>(i)), lt::top_priority);
+  }
+  if (!top.empty()) h->prioritize_pieces(top);
   return true;
 }
 
@@ -298,6 +333,7 @@ void Swarm::remove(const Digest& d) {
   if (it == impl_->handles.end()) return;
   impl_->session.remove_torrent(it->second);
   impl_->downloading.erase(d);
+  impl_->geometry.erase(d);
   impl_->handles.erase(it);
 }
 

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from edge_harness import EdgeTestCase
-from shoal_harness import HOST, MiB, make_file, sha256_digest, wait_until
+from shoal_harness import ConnectionClosed, HOST, MiB, make_file, sha256_digest, wait_until
 
 UNKNOWN = "sha256:" + "ab" * 32
 
@@ -225,7 +225,15 @@ class EdgeLimits(EdgeTestCase):
         extra.close()
         for s in held:
             s.close()
-        wait_until(lambda: edge.request("GET", "/health").status == 200, timeout=5)
+
+        # The edge frees a slot only once it has seen the close: until then a new
+        # connection is still one too many and is closed unanswered.
+        def served():
+            try:
+                return edge.request("GET", "/health").status == 200
+            except ConnectionClosed:
+                return False
+        wait_until(served, timeout=5)
 
 
 class LyingOrigin(http.server.BaseHTTPRequestHandler):
