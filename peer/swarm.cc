@@ -294,11 +294,12 @@ Result<void> Swarm::download(const Digest& d, std::string_view metainfo,
   return impl_->add(d, std::move(*atp), true);
 }
 
-// Deadlines, not priorities: libtorrent requests time-critical pieces from the peers
-// that answer fastest, which kept the origin's share of 8 simultaneous pulls at 2.3
-// copies where top priorities made it 3.2. The window is clamped to the blob's
-// pieces: a deadline past the last piece (every 1-piece blob got three) crashed
-// libtorrent 2.0.8's network thread now and then.
+// Top piece priority rather than set_piece_deadline: libtorrent 2.0.8's time-critical
+// piece list crashed its network thread (a null dereference, about one registry pull
+// in thirty under load, and with a peer killed mid-download; even with the window
+// clamped to the blob's pieces). A priority still puts the reader's next pieces
+// before rarest-first; the window moves as the reader does. It costs the origin
+// more when many peers read the same blob at once (ARCHITECTURE, "Swarm").
 bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
   std::optional<lt::torrent_handle> h;
   uint64_t pieces = 0;
@@ -312,10 +313,11 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
     h = it->second;
     pieces = (g->second.total + g->second.piece_length - 1) / g->second.piece_length;
   }
+  std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> top;
   for (uint64_t i = first.value; i < pieces && i < uint64_t{first.value} + count; ++i) {
-    h->set_piece_deadline(lt::piece_index_t(static_cast<int>(i)),
-                          static_cast<int>(i - first.value) * 20);
+    top.emplace_back(lt::piece_index_t(static_cast<int>(i)), lt::top_priority);
   }
+  if (!top.empty()) h->prioritize_pieces(top);
   return true;
 }
 

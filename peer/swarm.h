@@ -73,8 +73,9 @@ class Swarm {
   Result<void> seed(const Digest& d, std::string_view metainfo, const std::string& save_dir);
   // Downloads into <save_dir>/<digest hex>.
   Result<void> download(const Digest& d, std::string_view metainfo, const std::string& save_dir);
-  // Makes pieces [first, first+count) (those the blob has) time-critical, in order,
-  // for a reader waiting on them. False when d is not (or no longer) downloading.
+  // Moves pieces [first, first+count) (those the blob has) ahead of every other piece
+  // of the download, for a reader waiting on them. False when d is not (or no longer)
+  // downloading.
   bool prioritize(const Digest& d, PieceIndex first, uint32_t count);
   void flush(const Digest& d);
   void move(const Digest& d, const std::string& save_dir);
