@@ -1,6 +1,7 @@
 // `shoal edge`: the CDN node end users talk to.
 #include <limits>
 
+#include "cli/client_common.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/server_config.h"
@@ -31,6 +32,8 @@ std::vector<ConfigKey> edge_keys() {
   keys.push_back({"max_connections", ConfigType::integer, "10000", "open connections in total"});
   keys.push_back({"max_connections_per_client", ConfigType::integer, "256",
                   "open connections per client address; 0: no limit"});
+  keys.push_back({"cors_origins", ConfigType::string, "*",
+                  "origins whose web players may read HLS responses (comma-separated), or *"});
   return keys;
 }
 
@@ -45,6 +48,19 @@ std::optional<Url> url_flag(const Config& cfg, const std::string& key, bool requ
                       url.error().message);
   }
   return *url;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = trim(text.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 uint32_t bounded(const Config& cfg, const std::string& key, int64_t lo, int64_t hi) {
@@ -71,6 +87,7 @@ edge::EdgeOptions edge_options(const Config& cfg) {
   o.requests_per_second = bounded(cfg, "rate_limit_requests", 0, 10'000'000);
   o.bytes_per_second = static_cast<double>(cfg.size("rate_limit_bytes"));
   if (cfg.duration("fill_timeout").count() <= 0) throw ConfigError("fill_timeout must be positive");
+  o.cors_origins = split_list(cfg.str("cors_origins"));
   return o;
 }
 

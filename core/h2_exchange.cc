@@ -71,6 +71,7 @@ bool H2Exchange::submit(Head& head, uint64_t content_length, uint64_t body_lengt
   responded_ = true;
   status_ = head.result();
   if (!usable()) return false;
+  apply_extra_headers(head);
   auto fields = h2::response_fields(head, c_.opts().server_name, content_length);
   bool ok = c_.session().respond(*s_, fields, body_length).ok();
   c_.flush();

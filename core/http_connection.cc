@@ -229,6 +229,7 @@ void ExchangeImpl<Stream>::prepare_head(Head& head, uint64_t content_length) {
   status_ = head.result();
   head.version(11);
   head.set(bhttp::field::server, c_.opts().server_name);
+  apply_extra_headers(head);
   // RFC 9110: no Content-Length on 204; on 304 it would describe the representation.
   if (status_ != bhttp::status::no_content && status_ != bhttp::status::not_modified) {
     head.set(bhttp::field::content_length, std::to_string(content_length));

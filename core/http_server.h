@@ -100,6 +100,11 @@ class Exchange {
                                 std::string_view message);
   // The error document for this request: the registry routes answer in the OCI
   // spec's format through the same shared code that answers Shoal's own routes.
+  // Headers added to whatever response this request gets, errors and 304s included
+  // (CORS, Alt-Svc): set once by the request core, applied by every front end.
+  void add_response_header(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
   using ErrorRenderer = std::string (*)(std::string_view code, std::string_view message);
   void set_error_renderer(ErrorRenderer r) { error_renderer_ = r; }
   std::string error_body(std::string_view code, std::string_view message) const;
@@ -123,6 +128,10 @@ class Exchange {
   bool close_ = false;
   bool chunked_ = false;
   ErrorRenderer error_renderer_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
+  void apply_extra_headers(Head& head) const {
+    for (const auto& [name, value] : extra_headers_) head.set(name, value);
+  }
 };
 
 using Handler = std::function<awaitable<void>(Exchange&)>;

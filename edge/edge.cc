@@ -19,7 +19,8 @@ Edge::Edge(EdgeOptions opts)
       counters_(std::make_unique<Counters>(metrics_)),
       ram_(opts_.mem_cache_bytes, opts_.mem_object_max),
       disk_(opts_.data_dir / "cache", opts_.disk_cache_bytes),
-      limiter_(opts_.requests_per_second, opts_.bytes_per_second) {
+      limiter_(opts_.requests_per_second, opts_.bytes_per_second),
+      hls_catalog_(opts_.sources) {
   register_gauges();
 }
 
@@ -72,7 +73,7 @@ awaitable<void> Edge::handle(http::Exchange& ex) {
   std::string_view route_name = "other";
   CacheStatus cache = CacheStatus::none;
   co_await route(ex, route_name, cache);
-  if (route_name == "blobs") {
+  if (route_name == "blobs" || route_name == "hls") {
     if (opts_.bytes_per_second > 0) {
       limiter_.account_bytes(ex.remote_ip(), ex.body_bytes_sent(), Clock::now());
     }
@@ -100,6 +101,10 @@ awaitable<void> Edge::route(http::Exchange& ex, std::string_view& route_name, Ca
     bool admitted = co_await admit(ex);
     if (!admitted) co_return;
     co_return co_await get_blob(ex, path.substr(7), cache);
+  }
+  if (path.starts_with("/hls/")) {
+    route_name = "hls";
+    co_return co_await hls(ex, path.substr(5), cache);
   }
   co_await ex.respond_error(status::not_found, "NOT_FOUND", "no such route");
 }

@@ -17,12 +17,14 @@
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/digest.h"
 #include "core/http_server.h"
 #include "core/metrics.h"
 #include "core/request_recorder.h"
 #include "edge/fill.h"
+#include "edge/hls_catalog.h"
 #include "edge/tiers.h"
 #include "edge/token_bucket.h"
 
@@ -38,6 +40,8 @@ struct EdgeOptions {
   // Per client address; 0 disables a limit. Bursts default to one second's worth.
   double requests_per_second = 0;
   double bytes_per_second = 0;
+  // Origins whose web players may read HLS responses (CORS); "*" for any.
+  std::vector<std::string> cors_origins{"*"};
 };
 
 enum class CacheStatus { none, hit, miss, collapsed };
@@ -60,10 +64,19 @@ class Edge {
   struct Counters;
   awaitable<void> route(http::Exchange& ex, std::string_view& route_name, CacheStatus& cache);
   awaitable<bool> admit(http::Exchange& ex);
-  awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text, CacheStatus& cache);
-  awaitable<bool> serve_ram(http::Exchange& ex, const Digest& d);
-  awaitable<bool> serve_disk(http::Exchange& ex, const Digest& d);
-  awaitable<void> serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill, CacheStatus cache);
+  // `type`: the Content-Type to serve the bytes with ("": application/octet-stream).
+  awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text, CacheStatus& cache,
+                           std::string_view type = {});
+  awaitable<bool> serve_ram(http::Exchange& ex, const Digest& d, std::string_view type);
+  awaitable<bool> serve_disk(http::Exchange& ex, const Digest& d, std::string_view type);
+  awaitable<void> serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill, CacheStatus cache,
+                             std::string_view type);
+  // /hls/<name>/...: playlists made from the package manifest, segments as blobs.
+  awaitable<void> hls(http::Exchange& ex, std::string_view rest, CacheStatus& cache);
+  awaitable<void> hls_playlist(http::Exchange& ex, const std::string& name, std::string_view file,
+                               std::string_view rendition);
+  // CORS headers on every HLS response; true when the request was a preflight (answered).
+  awaitable<bool> cors(http::Exchange& ex);
   awaitable<bool> answer_not_modified(http::Exchange& ex, const Digest& d, http::Head& head);
   awaitable<void> send_bytes(http::Exchange& ex, http::Head head, const Digest& d,
                              std::shared_ptr<const std::string> bytes,
@@ -82,6 +95,7 @@ class Edge {
   RamTier ram_;
   DiskTier disk_;
   ClientLimiter limiter_;
+  HlsCatalog hls_catalog_;
 
   std::mutex mu_;
   std::condition_variable fills_done_;

@@ -16,9 +16,10 @@ using bhttp::field;
 using bhttp::status;
 using namespace std::chrono_literals;
 
-http::Head edge_head(const Digest& d, std::string_view x_cache) {
+http::Head edge_head(const Digest& d, std::string_view x_cache, std::string_view type) {
   http::Head head = http::blob_head(d);
   head.set("X-Cache", std::string(x_cache));
+  if (!type.empty()) head.set(field::content_type, std::string(type));
   return head;
 }
 
@@ -43,13 +44,13 @@ Result<std::string> read_all(int fd, uint64_t size) {
 }  // namespace
 
 awaitable<void> Edge::get_blob(http::Exchange& ex, std::string_view digest_text,
-                               CacheStatus& cache) {
+                               CacheStatus& cache, std::string_view type) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await http::respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   // Twice: an object can leave the tiers between a lookup and the fill's start.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    bool served = co_await serve_ram(ex, *d);
-    if (!served) served = co_await serve_disk(ex, *d);
+    bool served = co_await serve_ram(ex, *d, type);
+    if (!served) served = co_await serve_disk(ex, *d, type);
     if (served) {
       cache = CacheStatus::hit;
       co_return;
@@ -69,20 +70,20 @@ awaitable<void> Edge::get_blob(http::Exchange& ex, std::string_view digest_text,
     if (!fill) continue;
     cache = collapsed ? CacheStatus::collapsed : CacheStatus::miss;
     (collapsed ? counters_->collapsed : counters_->misses).inc();
-    co_return co_await serve_fill(ex, std::move(fill), cache);
+    co_return co_await serve_fill(ex, std::move(fill), cache, type);
   }
   co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE", "the object moved; retry");
 }
 
-awaitable<bool> Edge::serve_ram(http::Exchange& ex, const Digest& d) {
+awaitable<bool> Edge::serve_ram(http::Exchange& ex, const Digest& d, std::string_view type) {
   auto object = ram_.get(d);
   if (!object) co_return false;
   counters_->hit_ram.inc();
-  co_await send_bytes(ex, edge_head(d, "HIT"), d, std::move(object->bytes), object->cached_at);
+  co_await send_bytes(ex, edge_head(d, "HIT", type), d, std::move(object->bytes), object->cached_at);
   co_return true;
 }
 
-awaitable<bool> Edge::serve_disk(http::Exchange& ex, const Digest& d) {
+awaitable<bool> Edge::serve_disk(http::Exchange& ex, const Digest& d, std::string_view type) {
   auto hit = disk_.get(d);
   if (!hit) co_return false;
   counters_->hit_disk.inc();
@@ -93,11 +94,11 @@ awaitable<bool> Edge::serve_disk(http::Exchange& ex, const Digest& d) {
     if (bytes) {
       auto shared = std::make_shared<const std::string>(std::move(*bytes));
       ram_.put(d, {shared, hit->cached_at});
-      co_await send_bytes(ex, edge_head(d, "HIT"), d, std::move(shared), hit->cached_at);
+      co_await send_bytes(ex, edge_head(d, "HIT", type), d, std::move(shared), hit->cached_at);
       co_return true;
     }
   }
-  http::Head head = edge_head(d, "HIT");
+  http::Head head = edge_head(d, "HIT", type);
   set_age(head, hit->cached_at);
   bool answered = co_await answer_not_modified(ex, d, head);
   if (answered) co_return true;
@@ -130,7 +131,7 @@ awaitable<void> Edge::send_bytes(http::Exchange& ex, http::Head head, const Dige
 // Streams the fill's bytes as they become visible; if the fill fails midway the
 // body stops short (the front end then closes the stream or connection).
 awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
-                                 CacheStatus cache) {
+                                 CacheStatus cache, std::string_view type) {
   while (fill->state() == Fill::State::connecting) {
     uint64_t seen = fill->changed().version();
     if (fill->state() != Fill::State::connecting) break;
@@ -140,7 +141,7 @@ awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
     co_return co_await http::respond_failure(ex, *fill->error(), "BLOB_UNKNOWN");
   }
   const Digest& d = fill->digest();
-  http::Head head = edge_head(d, cache == CacheStatus::miss ? "MISS" : "COLLAPSED");
+  http::Head head = edge_head(d, cache == CacheStatus::miss ? "MISS" : "COLLAPSED", type);
   bool answered = co_await answer_not_modified(ex, d, head);
   if (answered) co_return;
   auto span = co_await http::apply_range(ex, head, fill->size());
