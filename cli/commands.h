@@ -16,5 +16,6 @@ int tracker_main(const Args& args);
 int peer_main(const Args& args);
 int edge_main(const Args& args);
 int up_main(const Args& args);
+int hls_main(const Args& args);
 
 }  // namespace shoal::cli
