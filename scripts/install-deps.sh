@@ -14,7 +14,8 @@ BUILD_PKGS=(
   clang libclang-rt-14-dev
   libjemalloc-dev nlohmann-json3-dev
 )
-TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo)
+TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
+           ffmpeg chromium nodejs)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
 BENCH_PKGS=(nginx-light wrk)
 
@@ -25,7 +26,18 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The HLS tests' npm packages (hls.js, hls-parser, playwright-core), from package-lock.json.
+# nodejs is the machine's own build (20, with npm bundled; Debian 12's is 18, too old).
+npm_tools() {
+  if [ "${1:-}" != "--build-only" ] && command -v npm >/dev/null 2>&1; then
+    "$(dirname "$0")/../tests/e2e/hls/install.sh"
+  fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_tools "${1:-}"
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing packages (${missing[*]}); run as root" >&2
@@ -39,3 +51,4 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +360 2>/dev/null)" ]; then
   mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+npm_tools "${1:-}"
