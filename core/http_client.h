@@ -79,6 +79,16 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// A GET on a fresh connection, read in full up to `limit` bytes: the body of a
+// success, or the error document of a failure (in Response::body either way).
+// Errc::too_large past the limit. For small answers between servers (metainfo,
+// tags, manifests), where a blocking call on a worker thread is fine.
+Result<Response> get_capped(const Url& base, std::string_view path, size_t limit,
+                            const ClientOptions& options);
+// The same, with a non-2xx status turned into its Errc and a one-line message.
+Result<std::string> get_small(const Url& base, std::string_view path, size_t limit,
+                              const ClientOptions& options);
+
 // The "message" of a Shoal JSON error body ({"error":"CODE","message":"..."}), or ""
 // if there is none. Tolerant on purpose: it only serves one-line CLI errors.
 std::string json_string_field(std::string_view body, std::string_view field);

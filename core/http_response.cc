@@ -72,6 +72,32 @@ std::string Response::header(std::string_view name) const {
   return {};
 }
 
+Result<Response> get_capped(const Url& base, std::string_view path, size_t limit,
+                            const ClientOptions& options) {
+  Client client(base, options);
+  std::string body;
+  const BodySink sink = [&](const char* p, size_t n) -> Result<void> {
+    if (body.size() + n > limit)
+      return Error(Errc::too_large, "answer is over " + std::to_string(limit) + " bytes");
+    body.append(p, n);
+    return {};
+  };
+  auto res = client.download(path, {}, sink);
+  if (res && res->success()) res->body = std::move(body);
+  return res;
+}
+
+Result<std::string> get_small(const Url& base, std::string_view path, size_t limit,
+                              const ClientOptions& options) {
+  auto res = get_capped(base, path, limit, options);
+  if (!res) return res.error();
+  if (!res->success()) {
+    return Error(errc_for_status(res->status),
+                 base.str() + std::string(path) + ": " + describe_failure(*res));
+  }
+  return std::move(res->body);
+}
+
 std::string json_string_field(std::string_view body, std::string_view field) {
   std::string key = "\"" + std::string(field) + "\"";
   for (size_t pos = body.find(key); pos != std::string_view::npos; pos = body.find(key, pos + 1)) {

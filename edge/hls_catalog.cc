@@ -12,19 +12,7 @@ Result<std::string> get_small(const Url& base, const std::string& path) {
   options.connect_timeout = std::chrono::milliseconds(5000);
   options.io_timeout = std::chrono::milliseconds(10000);
   options.user_agent = "shoal-edge";
-  http::Client client(base, options);
-  std::string body;
-  const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
-    if (body.size() + n > kMaxPackageBytes) return Error(Errc::too_large, "package over 16 MiB");
-    body.append(p, n);
-    return {};
-  };
-  auto res = client.download(base.target(path), {}, sink);
-  if (!res) return res.error();
-  if (!res->success()) {
-    return Error(http::errc_for_status(res->status), base.str() + path + ": " + http::describe_failure(*res));
-  }
-  return body;
+  return http::get_small(base, base.target(path), kMaxPackageBytes, options);
 }
 
 }  // namespace

@@ -17,30 +17,8 @@ http::ClientOptions client_options() {
   return o;
 }
 
-// A GET read in full up to `limit` bytes: the body of a success, or the error
-// document of a failure (in Response::body either way).
-Result<http::Response> get_capped(const Url& base, const std::string& path, size_t limit) {
-  http::Client client(base, client_options());
-  std::string body;
-  const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
-    if (body.size() + n > limit)
-      return Error(Errc::too_large, "answer is over " + std::to_string(limit) + " bytes");
-    body.append(p, n);
-    return {};
-  };
-  auto res = client.download(path, {}, sink);
-  if (res && res->success()) res->body = std::move(body);
-  return res;
-}
-
 Result<std::string> get_small(const Url& base, const std::string& path, size_t limit) {
-  auto res = get_capped(base, path, limit);
-  if (!res) return res.error();
-  if (!res->success()) {
-    return Error(http::errc_for_status(res->status),
-                 base.str() + path + ": " + http::describe_failure(*res));
-  }
-  return std::move(res->body);
+  return http::get_small(base, path, limit, client_options());
 }
 
 }  // namespace
@@ -70,7 +48,7 @@ Result<Digest> Upstream::resolve_tag(std::string_view name) const {
 
 Result<http::Response> Upstream::registry_get(const std::string& path_and_query,
                                               size_t limit) const {
-  return get_capped(origin_, origin_.target(path_and_query), limit);
+  return http::get_capped(origin_, origin_.target(path_and_query), limit, client_options());
 }
 
 }  // namespace shoal::peer
