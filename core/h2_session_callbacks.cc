@@ -13,8 +13,11 @@ namespace shoal::http::h2 {
 namespace {
 
 // Acknowledgements (SETTINGS, PING) queued for a client that sends but does not read;
-// past this nghttp2 gives up on the session.
-constexpr size_t kMaxOutboundAck = 100;
+// past this nghttp2 gives up on the session, without a GOAWAY. Well above our own
+// control-frame budget (FloodLimits: 50/s, 2 s of burst), so that a flood meets that
+// limit first and is told ENHANCE_YOUR_CALM; this one is only the backstop (at 100 the
+// two raced, and a flooding client sometimes saw the connection drop unexplained).
+constexpr size_t kMaxOutboundAck = 1000;
 constexpr size_t kMaxSettingsEntries = 32;
 // CONTINUATION frames after one HEADERS: a slow stream of them pins the decoder.
 constexpr size_t kMaxContinuations = 8;
