@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/metainfo.h"
 #include "core/server_config.h"
 #include "core/url.h"
 #include "origin/origin.h"
@@ -22,6 +23,11 @@ std::vector<ConfigKey> origin_keys() {
                   "tracker URL(s), comma-separated: seed every blob into the swarm"});
   keys.push_back({"bt_listen", ConfigType::string, "",
                   "BitTorrent listen address (default: the listen host, port 0)"});
+  keys.push_back(
+      {"piece_size", ConfigType::size, "0",
+       "BitTorrent piece size of new blobs (256KiB to 16MiB, a power of two); 0: by size"});
+  keys.push_back({"super_seeding", ConfigType::boolean, "false",
+                  "reveal pieces one at a time so that each leaves the origin about once"});
   return keys;
 }
 
@@ -38,6 +44,14 @@ origin::OriginOptions origin_options(const Config& cfg) {
   o.auth_reads = cfg.boolean("auth_reads");
   o.trackers = announce_urls(cfg.str("tracker"));
   o.bt_listen = cfg.str("bt_listen");
+  o.super_seeding = cfg.boolean("super_seeding");
+  uint64_t piece = cfg.size("piece_size");
+  if (piece != 0 &&
+      (piece < kMinPieceSize || piece > kMaxPieceSize || (piece & (piece - 1)) != 0)) {
+    throw ConfigError("invalid value \"" + cfg.str("piece_size") +
+                      "\" for piece_size: expected 0 or a power of two from 256KiB to 16MiB");
+  }
+  o.piece_size = static_cast<uint32_t>(piece);
   if (o.bt_listen.empty()) o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
   return o;

@@ -28,6 +28,8 @@ std::vector<ConfigKey> peer_keys() {
                   "BitTorrent download limit, bytes per second; 0: none"});
   keys.push_back(
       {"max_connections", ConfigType::integer, "200", "most BitTorrent peer connections"});
+  keys.push_back({"readahead_pieces", ConfigType::integer, "4",
+                  "pieces ahead of a reader fetched first; 0: rarest first only"});
   keys.push_back({"stall_timeout", ConfigType::duration, "2m",
                   "a download with no verified piece for this long fails"});
   return keys;
@@ -72,6 +74,12 @@ peer::PeerAgentOptions peer_options(const Config& cfg) {
                       "\" for max_connections: expected 2 to 65535");
   }
   o.swarm.max_connections = static_cast<int>(conns);
+  int64_t readahead = cfg.integer("readahead_pieces");
+  if (readahead < 0 || readahead > 1024) {
+    throw ConfigError("invalid value \"" + cfg.str("readahead_pieces") +
+                      "\" for readahead_pieces: expected 0 to 1024");
+  }
+  o.readahead_pieces = static_cast<uint32_t>(readahead);
   o.cache_bytes = cfg.size("cache_size");
   o.cache_ttl = cfg.duration("cache_ttl");
   o.stall_timeout = cfg.duration("stall_timeout");

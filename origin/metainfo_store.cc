@@ -28,7 +28,9 @@ Result<std::string> MetainfoStore::get_or_make(const Digest& d) {
   auto blob = blobs_.open_blob(d);
   if (!blob) return blob.error();
   if (blob->size == 0) return Error(Errc::not_found, "an empty blob has no pieces and no metainfo");
-  auto made = metainfo_from_file(blobs_.path_of(d), d);
+  MetainfoOptions options;
+  options.piece_size = piece_size_;
+  auto made = metainfo_from_file(blobs_.path_of(d), d, options);
   if (!made) return made.error();
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);

@@ -14,7 +14,9 @@ namespace shoal::origin {
 
 class MetainfoStore {
  public:
-  MetainfoStore(std::filesystem::path root, BlobStore& blobs) : root_(std::move(root)), blobs_(blobs) {}
+  // piece_size 0: piece_size_for(blob size); else a power of two in [256 KiB, 16 MiB].
+  MetainfoStore(std::filesystem::path root, BlobStore& blobs, uint32_t piece_size = 0)
+      : root_(std::move(root)), blobs_(blobs), piece_size_(piece_size) {}
   Result<void> init();
 
   // The bencoded metainfo, made from the blob on first use. Errc::not_found when
@@ -27,6 +29,7 @@ class MetainfoStore {
   std::string path_of(const Digest& d) const;
   std::filesystem::path root_;
   BlobStore& blobs_;
+  uint32_t piece_size_ = 0;
   std::mutex make_mu_;  // one blob hashed at a time; readers of existing files don't wait
 };
 

@@ -36,10 +36,12 @@ Origin::Origin(OriginOptions opts)
   store_ = std::move(*store);
   if (auto ok = tags_.init(); !ok) throw std::runtime_error(ok.error().message);
   if (auto ok = repos_.init(); !ok) throw std::runtime_error(ok.error().message);
-  metainfo_ = std::make_unique<MetainfoStore>(opts_.data_dir / "metainfo", *store_);
+  metainfo_ =
+      std::make_unique<MetainfoStore>(opts_.data_dir / "metainfo", *store_, opts_.piece_size);
   if (auto ok = metainfo_->init(); !ok) throw std::runtime_error(ok.error().message);
   if (!opts_.trackers.empty()) {
-    seeder_ = std::make_unique<Seeder>(SeederOptions{opts_.trackers, opts_.bt_listen});
+    seeder_ = std::make_unique<Seeder>(SeederOptions{
+        opts_.trackers, opts_.bt_listen, SeederOptions{}.fingerprint, opts_.super_seeding});
     metrics_.gauge_fn("shoal_origin_seeding_torrents", "Blobs the origin seeds into the swarm.",
                       [this] { return static_cast<double>(seeder_->torrents()); });
     metrics_.gauge_fn("shoal_origin_bt_uploaded_bytes", "Payload bytes the origin sent to peers.",
@@ -105,6 +107,12 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
       co_await get_metainfo(ex, rest.substr(0, rest.size() - std::string_view("/metainfo").size()));
     } else {
       co_await respond_method_not_allowed(ex, "GET, HEAD");
+    }
+  } else if (route == "blobs" && rest.ends_with("/swarm")) {
+    if (m == verb::get) {
+      co_await get_swarm(ex, rest.substr(0, rest.size() - std::string_view("/swarm").size()));
+    } else {
+      co_await respond_method_not_allowed(ex, "GET");
     }
   } else if (route == "blobs" && !rest.empty()) {
     if (m == verb::put) co_await put_blob(ex, rest);

@@ -29,6 +29,8 @@ struct OriginOptions {
   // With trackers, every blob is seeded into the swarm (see Seeder).
   std::vector<std::string> trackers;
   std::string bt_listen = "127.0.0.1:0";
+  bool super_seeding = false;
+  uint32_t piece_size = 0;  // of new metainfo; 0: chosen by blob size
 };
 
 class Origin {
@@ -56,6 +58,7 @@ class Origin {
   awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> delete_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> get_metainfo(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> get_swarm(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> uploads(http::Exchange& ex, std::string_view rest);
   awaitable<void> upload_create(http::Exchange& ex);
   awaitable<void> upload_status(http::Exchange& ex, const std::string& id);

@@ -89,4 +89,22 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   co_await ex.respond(std::move(head), *bencoded);
 }
 
+awaitable<void> Origin::get_swarm(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  if (!seeder_) {
+    co_return co_await ex.respond_error(status::not_found, "BLOB_UNKNOWN",
+                                        "this origin seeds nothing (no tracker configured)");
+  }
+  // get_peer_info waits for libtorrent's network thread: not on the event loop.
+  auto st = co_await http::offload([&] { return seeder_->swarm(*d); });
+  if (!st) co_return co_await respond_failure(ex, st.error(), "BLOB_UNKNOWN");
+  co_await ex.respond_json(
+      status::ok, "{\"digest\":\"" + d->str() + "\",\"pieces\":" + std::to_string(st->pieces) +
+                      ",\"pieces_sent\":" + std::to_string(st->pieces_sent) +
+                      ",\"peers\":" + std::to_string(st->peers) +
+                      ",\"complete_peers\":" + std::to_string(st->complete_peers) +
+                      ",\"uploaded_bytes\":" + std::to_string(st->uploaded_bytes) + "}");
+}
+
 }  // namespace shoal::origin

@@ -1,5 +1,8 @@
 #include "origin/seeder.h"
 
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/load_torrent.hpp>
@@ -7,14 +10,15 @@
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_status.hpp>
-
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "core/bt_settings.h"
 #include "core/log.h"
+#include "origin/sent_pieces.h"
 
 namespace shoal::origin {
 
@@ -22,19 +26,54 @@ namespace {
 
 lt::settings_pack seeder_settings(const SeederOptions& o) {
   lt::settings_pack sp = swarm_base_settings(o.listen, o.fingerprint);
-  sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::error);
+  // Uploaded blocks feed SentPieces (GET /blobs/<digest>/swarm).
+  sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::error | lt::alert_category::upload);
+  sp.set_int(lt::settings_pack::alert_queue_size, 1 << 16);
   return sp;
 }
 
 }  // namespace
 
 struct Seeder::Impl {
-  explicit Impl(const SeederOptions& o) : opts(o), session(lt::session_params(seeder_settings(o))) {}
+  explicit Impl(const SeederOptions& o) : opts(o), session(lt::session_params(seeder_settings(o))) {
+    alerts = std::thread([this] { drain_alerts(); });
+  }
+  ~Impl() {
+    stop = true;
+    alerts.join();
+  }
+  void drain_alerts();
+
   SeederOptions opts;
   lt::session session;
   mutable std::mutex mu;
   std::map<Digest, lt::torrent_handle> handles;
+  std::map<lt::torrent_handle, Digest> digests;
+  std::map<Digest, SentPieces> sent;
+  std::atomic<bool> stop{false};
+  std::thread alerts;
 };
+
+// libtorrent drops alerts nobody pops: one thread pops them all and counts the
+// uploaded blocks; everything else the origin needs comes from torrent_status.
+void Seeder::Impl::drain_alerts() {
+  std::vector<lt::alert*> batch;
+  while (!stop) {
+    session.wait_for_alert(std::chrono::milliseconds(200));
+    session.pop_alerts(&batch);
+    std::lock_guard lock(mu);
+    for (lt::alert* a : batch) {
+      auto* up = lt::alert_cast<lt::block_uploaded_alert>(a);
+      if (!up) continue;
+      auto d = digests.find(up->handle);
+      if (d == digests.end()) continue;
+      auto s = sent.find(d->second);
+      if (s == sent.end()) continue;
+      s->second.record(PieceIndex{static_cast<uint32_t>(static_cast<int>(up->piece_index))},
+                       static_cast<uint32_t>(up->block_index));
+    }
+  }
+}
 
 Seeder::Seeder(SeederOptions opts) : impl_(std::make_unique<Impl>(opts)) {}
 
@@ -55,13 +94,18 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
   }
   atp.save_path = std::filesystem::path(blob_path).parent_path().string();
   atp.trackers = impl_->opts.trackers;
+  const auto total = static_cast<uint64_t>(atp.ti ? atp.ti->total_size() : 0);
+  const auto piece_length = static_cast<uint32_t>(atp.ti ? atp.ti->piece_length() : 0);
   atp.flags |= lt::torrent_flags::seed_mode;
+  if (impl_->opts.super_seeding) atp.flags |= lt::torrent_flags::super_seeding;
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
   lt::error_code ec;
   lt::torrent_handle h = impl_->session.add_torrent(std::move(atp), ec);
   if (ec) return Error(Errc::io_error, "cannot seed " + digest.str() + ": " + ec.message());
   std::lock_guard lock(impl_->mu);
   impl_->handles[digest] = h;
+  impl_->digests.insert_or_assign(h, digest);
+  impl_->sent.insert_or_assign(digest, SentPieces(total, piece_length));
   return {};
 }
 
@@ -70,12 +114,37 @@ void Seeder::remove(const Digest& digest) {
   auto it = impl_->handles.find(digest);
   if (it == impl_->handles.end()) return;
   impl_->session.remove_torrent(it->second);
+  impl_->digests.erase(it->second);
+  impl_->sent.erase(digest);
   impl_->handles.erase(it);
 }
 
 size_t Seeder::torrents() const {
   std::lock_guard lock(impl_->mu);
   return impl_->handles.size();
+}
+
+Result<SwarmStatus> Seeder::swarm(const Digest& digest) const {
+  lt::torrent_handle h;
+  SwarmStatus st;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->handles.find(digest);
+    auto sent = impl_->sent.find(digest);
+    if (it == impl_->handles.end() || sent == impl_->sent.end()) {
+      return Error(Errc::not_found, "blob " + digest.str() + " is not seeded");
+    }
+    h = it->second;
+    st.pieces = sent->second.pieces();
+    st.pieces_sent = sent->second.pieces_sent();
+  }
+  // torrent_status, not get_peer_info: the latter crashed libtorrent 2.0.8's network
+  // thread while connections closed (ARCHITECTURE, "Bytes by source").
+  lt::torrent_status ts = h.status();
+  st.peers = static_cast<uint32_t>(std::max(ts.num_peers, 0));
+  st.complete_peers = static_cast<uint32_t>(std::max(ts.num_seeds, 0));
+  st.uploaded_bytes = static_cast<uint64_t>(ts.all_time_upload);
+  return st;
 }
 
 uint64_t Seeder::uploaded_bytes() const {

@@ -5,6 +5,7 @@
 // committed: a restart re-adds them without re-hashing.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,11 +15,25 @@
 
 namespace shoal::origin {
 
+// One seeded blob as the origin sees it. `pieces_sent` counts the pieces every block
+// of which the origin has sent at least once (to any peer): once it equals `pieces`,
+// the blob has left the origin and the peers can finish it among themselves.
+struct SwarmStatus {
+  uint32_t pieces = 0;
+  uint32_t pieces_sent = 0;
+  uint32_t peers = 0;           // connected peers
+  uint32_t complete_peers = 0;  // of those, the ones holding every piece
+  uint64_t uploaded_bytes = 0;  // payload sent for this blob since the origin started
+};
+
 struct SeederOptions {
   std::vector<std::string> trackers;  // announce URLs (http://host:port/announce)
   std::string listen = "127.0.0.1:0";  // BitTorrent listen interface
   // libtorrent peer-id prefix; the tracker's hand-out policy knows origins by "-SHO".
   std::string fingerprint = "-SHO010-";
+  // libtorrent's initial seeding: each peer is offered one piece at a time, the next
+  // once another peer has announced the last, so the origin sends each piece ~once.
+  bool super_seeding = false;
 };
 
 class Seeder {
@@ -34,6 +49,8 @@ class Seeder {
   Result<void> add(const Digest& digest, const std::string& blob_path, const std::string& metainfo);
   void remove(const Digest& digest);
   size_t torrents() const;
+  // Errc::not_found when the blob is not seeded. Waits for libtorrent's network thread.
+  Result<SwarmStatus> swarm(const Digest& digest) const;
   uint64_t uploaded_bytes() const;  // payload bytes sent to peers, all torrents
   uint16_t listen_port() const;
 

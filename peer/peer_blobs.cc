@@ -96,7 +96,7 @@ awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> 
     // A window of pieces ahead of the reader jumps the queue (rarest first otherwise).
     // From the end of the checked prefix: a range further on is served from it.
     if (uint64_t piece = std::min(pos, dl->readable_end(0)) / piece_size;
-        piece != prioritized_from && !verified) {
+        piece != prioritized_from && !verified && opts_.readahead_pieces > 0) {
       bool applied = swarm_->prioritize(dl->digest(), PieceIndex{static_cast<uint32_t>(piece)},
                                         opts_.readahead_pieces);
       if (applied) prioritized_from = piece;

@@ -46,7 +46,8 @@ void PeerAgent::resolve(const std::shared_ptr<Download>& dl, bool reader) {
   dl->resolved(*parsed, *metainfo, incoming_dir() + "/" + d.hex());
   if (auto ok = swarm_->download(d, *metainfo, incoming_dir()); !ok) return abandon(dl, ok.error());
   // Before any peer connects, so the first requests go to the reader's first pieces.
-  if (reader) swarm_->prioritize(d, PieceIndex{0}, opts_.readahead_pieces);
+  if (reader && opts_.readahead_pieces > 0)
+    swarm_->prioritize(d, PieceIndex{0}, opts_.readahead_pieces);
   log::info("download started",
             {{"digest", d.str()}, {"size", parsed->size}, {"pieces", parsed->piece_count}});
 }

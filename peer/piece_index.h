@@ -1,16 +1,8 @@
-// A strong type for piece indices, so a piece number is never mixed up with a block
-// number or a byte offset.
+// Peer code names the piece index by its old home; the type lives in core (origin uses it too).
 #pragma once
 
-#include <compare>
-#include <cstdint>
+#include "core/piece_index.h"
 
 namespace shoal::peer {
-
-struct PieceIndex {
-  uint32_t value = 0;
-  friend auto operator<=>(PieceIndex, PieceIndex) = default;
-  PieceIndex next() const { return PieceIndex{value + 1}; }
-};
-
+using shoal::PieceIndex;
 }  // namespace shoal::peer

@@ -30,6 +30,9 @@ class StartupErrors(ShoalTestCase):
             (["--read-timeout", "-5s"], ("read_timeout", "read-timeout"), "-5s"),
             (["--max-header-size", "lots"], ("max_header_size", "max-header-size"), "lots"),
             (["--no-such-flag", "1"], ("no-such-flag", "no_such_flag")),
+            (["--piece-size", "300KiB"], ("piece_size", "piece-size"), "300KiB"),
+            (["--piece-size", "32MiB"], ("piece_size", "piece-size"), "32MiB"),
+            (["--super-seeding=maybe"], ("super_seeding", "super-seeding"), "maybe"),
         ]
         for args, *needles in cases:
             with self.subTest(args=args):

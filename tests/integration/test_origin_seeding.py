@@ -102,6 +102,35 @@ class Seeding(TrackerTestCase):
         self.assertTrue(wait_until(
             lambda: (self.origin.metrics().value("shoal_origin_bt_uploaded_bytes") or 0) >= len(data),
             timeout=10), "the origin's upload counter did not see the transfer")
+        # Every piece has left the origin, and the swarm endpoint says so.
+        pieces = -(-len(data) // bdecode(metainfo)[b"info"][b"piece length"])
+        swarm = lambda: http_request(self.origin.port, "GET", f"/blobs/{digest}/swarm").json()
+        self.assertTrue(wait_until(lambda: swarm()["pieces_sent"] == pieces, timeout=10), swarm())
+        self.assertEqual(swarm()["pieces"], pieces)
+        self.assertGreaterEqual(swarm()["uploaded_bytes"], len(data))
+
+    def test_swarm_status_of_a_blob_nobody_has_fetched(self):
+        digest, metainfo = self.push(make_bytes(3 * 1024 * 1024, seed=13))
+        piece_length = bdecode(metainfo)[b"info"][b"piece length"]
+        self.assertTrue(wait_until(lambda: self.origin.request(
+            "GET", f"/blobs/{digest}/swarm").status == 200, timeout=20))
+        s = self.origin.request("GET", f"/blobs/{digest}/swarm").json()
+        self.assertEqual(s, {"digest": digest, "pieces": -(-3 * 1024 * 1024 // piece_length),
+                             "pieces_sent": 0, "peers": 0, "complete_peers": 0,
+                             "uploaded_bytes": 0})
+        unknown = "sha256:" + "ab" * 32
+        r = self.origin.request("GET", f"/blobs/{unknown}/swarm")
+        self.assertEqual((r.status, r.json()["error"]), (404, "BLOB_UNKNOWN"))
+        r = self.origin.request("GET", "/blobs/sha256:nothex/swarm")
+        self.assertEqual((r.status, r.json()["error"]), (400, "DIGEST_INVALID"))
+        r = self.origin.request("POST", f"/blobs/{digest}/swarm")
+        self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
+
+    def test_piece_size_sets_the_metainfo_pieces(self):
+        self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}",
+                                        "--piece-size", "1MiB")
+        _, metainfo = self.push(make_bytes(3 * 1024 * 1024, seed=14))
+        self.assertEqual(bdecode(metainfo)[b"info"][b"piece length"], 1024 * 1024)
 
 
 if __name__ == "__main__":

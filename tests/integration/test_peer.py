@@ -228,6 +228,10 @@ class PeerAgent(PeerTestCase):
               "--cache-size", "lots"], "cache_size"),
             (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
               "--stall-timeout", "0s"], "stall_timeout"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--readahead-pieces", "-1"], "readahead_pieces"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--readahead-pieces", "5000"], "readahead_pieces"),
         ]
         for args, word in cases:
             r = run_cli(["peer", "--listen", "127.0.0.1:0", "--data", data] + args, timeout=30)
