@@ -17,7 +17,7 @@ BUILD_PKGS=(
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
            ffmpeg chromium nodejs)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
-BENCH_PKGS=(nginx-light wrk)
+BENCH_PKGS=(nginx-light wrk opentracker mktorrent gnuplot-nox)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
 if [ "${1:-}" = "--build-only" ]; then want=("${BUILD_PKGS[@]}"); fi
