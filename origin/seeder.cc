@@ -47,9 +47,13 @@ struct Seeder::Impl {
   SeederOptions opts;
   lt::session session;
   mutable std::mutex mu;
-  std::map<Digest, lt::torrent_handle> handles;
-  std::map<lt::torrent_handle, Digest> digests;
-  std::map<Digest, SentPieces> sent;
+  struct Seeded {
+    lt::torrent_handle handle;
+    SentPieces sent;
+  };
+  std::map<Digest, Seeded> seeded;
+  // The alert thread's way from a handle to its blob's counts (map nodes do not move).
+  std::map<lt::torrent_handle, SentPieces*> sent_by_handle;
   std::atomic<bool> stop{false};
   std::thread alerts;
 };
@@ -65,12 +69,10 @@ void Seeder::Impl::drain_alerts() {
     for (lt::alert* a : batch) {
       auto* up = lt::alert_cast<lt::block_uploaded_alert>(a);
       if (!up) continue;
-      auto d = digests.find(up->handle);
-      if (d == digests.end()) continue;
-      auto s = sent.find(d->second);
-      if (s == sent.end()) continue;
-      s->second.record(PieceIndex{static_cast<uint32_t>(static_cast<int>(up->piece_index))},
-                       static_cast<uint32_t>(up->block_index));
+      auto s = sent_by_handle.find(up->handle);
+      if (s == sent_by_handle.end()) continue;
+      s->second->record(PieceIndex{static_cast<uint32_t>(static_cast<int>(up->piece_index))},
+                        static_cast<uint32_t>(up->block_index));
     }
   }
 }
@@ -83,7 +85,7 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
                          const std::string& metainfo) {
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->handles.count(digest)) return {};
+    if (impl_->seeded.count(digest)) return {};
   }
   lt::add_torrent_params atp;
   try {
@@ -103,25 +105,24 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
   lt::torrent_handle h = impl_->session.add_torrent(std::move(atp), ec);
   if (ec) return Error(Errc::io_error, "cannot seed " + digest.str() + ": " + ec.message());
   std::lock_guard lock(impl_->mu);
-  impl_->handles[digest] = h;
-  impl_->digests.insert_or_assign(h, digest);
-  impl_->sent.insert_or_assign(digest, SentPieces(total, piece_length));
+  auto [it, added] =
+      impl_->seeded.insert_or_assign(digest, Impl::Seeded{h, SentPieces(total, piece_length)});
+  impl_->sent_by_handle.insert_or_assign(h, &it->second.sent);
   return {};
 }
 
 void Seeder::remove(const Digest& digest) {
   std::lock_guard lock(impl_->mu);
-  auto it = impl_->handles.find(digest);
-  if (it == impl_->handles.end()) return;
-  impl_->session.remove_torrent(it->second);
-  impl_->digests.erase(it->second);
-  impl_->sent.erase(digest);
-  impl_->handles.erase(it);
+  auto it = impl_->seeded.find(digest);
+  if (it == impl_->seeded.end()) return;
+  impl_->session.remove_torrent(it->second.handle);
+  impl_->sent_by_handle.erase(it->second.handle);
+  impl_->seeded.erase(it);
 }
 
 size_t Seeder::torrents() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->handles.size();
+  return impl_->seeded.size();
 }
 
 Result<SwarmStatus> Seeder::swarm(const Digest& digest) const {
@@ -129,14 +130,12 @@ Result<SwarmStatus> Seeder::swarm(const Digest& digest) const {
   SwarmStatus st;
   {
     std::lock_guard lock(impl_->mu);
-    auto it = impl_->handles.find(digest);
-    auto sent = impl_->sent.find(digest);
-    if (it == impl_->handles.end() || sent == impl_->sent.end()) {
+    auto it = impl_->seeded.find(digest);
+    if (it == impl_->seeded.end())
       return Error(Errc::not_found, "blob " + digest.str() + " is not seeded");
-    }
-    h = it->second;
-    st.pieces = sent->second.pieces();
-    st.pieces_sent = sent->second.pieces_sent();
+    h = it->second.handle;
+    st.pieces = it->second.sent.pieces();
+    st.pieces_sent = it->second.sent.pieces_sent();
   }
   // torrent_status, not get_peer_info: the latter crashed libtorrent 2.0.8's network
   // thread while connections closed (ARCHITECTURE, "Bytes by source").
@@ -148,9 +147,15 @@ Result<SwarmStatus> Seeder::swarm(const Digest& digest) const {
 }
 
 uint64_t Seeder::uploaded_bytes() const {
-  std::lock_guard lock(impl_->mu);
+  // status() waits for libtorrent's network thread: not under the lock the alert
+  // thread needs.
+  std::vector<lt::torrent_handle> handles;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [d, entry] : impl_->seeded) handles.push_back(entry.handle);
+  }
   uint64_t total = 0;
-  for (const auto& [d, h] : impl_->handles) {
+  for (const lt::torrent_handle& h : handles) {
     total += static_cast<uint64_t>(h.status(lt::torrent_handle::query_accurate_download_counters)
                                        .all_time_upload);
   }

@@ -29,10 +29,12 @@ sb_wait() {
   done
 }
 
-# sb_metric HOST URL NAME: the sum of NAME's samples at URL/metrics, seen from HOST.
+# sb_metric HOST URL NAME [LABEL]: the sum of NAME's samples at URL/metrics (those whose
+# labels contain LABEL, e.g. source="origin"), seen from HOST.
 sb_metric() {
-  sb_exec "$1" curl -sf "$2/metrics" | awk -v n="$3" '
-    index($1, n) == 1 && (substr($1, length(n) + 1, 1) == "{" || length($1) == length(n)) { s += $NF }
+  sb_exec "$1" curl -sf "$2/metrics" | awk -v n="$3" -v l="${4:-}" '
+    index($1, n) == 1 && (substr($1, length(n) + 1, 1) == "{" || length($1) == length(n)) &&
+      (l == "" || index($1, l) > 0) { s += $NF }
     END { printf "%.0f\n", s }'
 }
 
@@ -131,8 +133,8 @@ sb_run_shoal() {
   sleep 1  # libtorrent folds payload counters in about once a second
   local from_origin=0 from_peers=0
   for h in $(seq 2 $((n + 1))); do
-    from_origin=$((from_origin + $(sb_exec "$h" curl -sf http://127.0.0.1:4300/metrics | awk '/^shoal_peer_downloaded_bytes_total\{source="origin"\}/ { printf "%.0f", $NF }')))
-    from_peers=$((from_peers + $(sb_exec "$h" curl -sf http://127.0.0.1:4300/metrics | awk '/^shoal_peer_downloaded_bytes_total\{source="peers"\}/ { printf "%.0f", $NF }')))
+    from_origin=$((from_origin + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="origin"')))
+    from_peers=$((from_peers + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="peers"')))
   done
   SB_EXTRA=",\"piece_bytes\":${piece:-0},\"origin_payload_bytes\":$(( $(sb_metric 1 "$src" shoal_origin_bt_uploaded_bytes) - up0 ))"
   SB_EXTRA+=",\"peers_from_origin_bytes\":$from_origin,\"peers_from_peers_bytes\":$from_peers"
