@@ -49,10 +49,10 @@ awaitable<void> serve_h2(TlsStream stream, ConnectionContext ctx, std::string re
 
 H2Connection::H2Connection(TlsStream stream, ConnectionContext ctx, std::string remote,
                            std::unique_ptr<h2::Session> session)
-    : stream_(std::move(stream)),
+    : SessionTransport(std::move(session)),
+      stream_(std::move(stream)),
       ctx_(ctx),
       remote_(std::move(remote)),
-      session_(std::move(session)),
       out_(kBatch + h2::Session::kFrameRoom),
       writer_wake_(stream_.get_executor()),
       read_gate_(stream_.get_executor()),
@@ -66,11 +66,11 @@ awaitable<void> H2Connection::run() {
   asio::co_spawn(executor(), write_loop(self), asio::detached);
   asio::co_spawn(executor(), idle_watch(self), asio::detached);
   bool socket_ok = co_await read_loop();
-  if (!socket_ok) abort();
+  if (!socket_ok) drop();
   close_down();
   while (!writer_done_) co_await done_wake_.wait();
   if (!dead_) co_await linger();
-  abort();
+  drop();
   while (handlers_ > 0) co_await done_wake_.wait();
 }
 
@@ -123,7 +123,8 @@ void H2Connection::spawn_handlers() {
 awaitable<void> H2Connection::serve_stream([[maybe_unused]] std::shared_ptr<H2Connection> self,
                                            h2::Stream* stream) {
   {
-    H2Exchange ex(*this, *stream, remote_);
+    StreamExchange ex(*this, *stream, remote_, "h2");
+    if (!ctx_.alt_svc.empty()) ex.add_response_header("alt-svc", std::string(ctx_.alt_svc));
     try {
       co_await ctx_.handler(ex);
     } catch (const std::exception& e) {
@@ -167,7 +168,7 @@ awaitable<bool> H2Connection::write_batch() {
   // A client that stops reading would otherwise hold the connection and its buffers.
   write_timer_.expires_after(opts().read_timeout);
   write_timer_.async_wait([self = shared_from_this(), seq](beast::error_code ec) {
-    if (!ec && self->writing_ && self->write_seq_ == seq) self->abort();
+    if (!ec && self->writing_ && self->write_seq_ == seq) self->drop();
   });
   beast::error_code ec;
   co_await asio::async_write(stream_, asio::buffer(out_.data(), out_.size()),
@@ -175,7 +176,7 @@ awaitable<bool> H2Connection::write_batch() {
   writing_ = false;
   write_timer_.cancel();
   if (ec) {
-    abort();
+    drop();
     co_return false;
   }
   co_return true;
@@ -225,7 +226,7 @@ void H2Connection::close_down() {
   session_->notify_all();
 }
 
-void H2Connection::abort() {
+void H2Connection::drop() {
   if (dead_) return;
   dead_ = true;
   beast::get_lowest_layer(stream_).close();

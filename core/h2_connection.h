@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "core/h2_exchange.h"
 #include "core/h2_session.h"
 #include "core/http_connection.h"
+#include "core/stream_exchange.h"
 
 namespace shoal::http::detail {
 
@@ -18,21 +18,19 @@ awaitable<void> serve_h2(TlsStream stream, ConnectionContext ctx, std::string re
 
 h2::SessionOptions h2_session_options(const ServerOptions& o);
 
-class H2Connection : public std::enable_shared_from_this<H2Connection> {
+class H2Connection final : public std::enable_shared_from_this<H2Connection>,
+                           public SessionTransport<h2::Session> {
  public:
   H2Connection(TlsStream stream, ConnectionContext ctx, std::string remote,
                std::unique_ptr<h2::Session> session);
   // Returns when the connection is closed and every handler has finished.
   awaitable<void> run();
 
-  // For the exchanges.
-  h2::Session& session() { return *session_; }
-  const ServerOptions& opts() const { return ctx_.opts; }
-  asio::any_io_executor executor() { return stream_.get_executor(); }
-  // False once the connection takes no more output (closing or closed).
-  bool alive() const { return !closing_; }
-  // Frames are queued: have the writer send them.
-  void flush();
+  // The rest of StreamTransport, for the exchanges (all on the strand).
+  void flush() override;
+  bool alive() const override { return !closing_; }
+  const ServerOptions& opts() const override { return ctx_.opts; }
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
   awaitable<bool> read_loop();
@@ -44,12 +42,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void spawn_handlers();
   bool reading_paused() const;
   void close_down();
-  void abort();
+  void drop();  // closes the socket at once
 
   TlsStream stream_;
   ConnectionContext ctx_;
   std::string remote_;
-  std::unique_ptr<h2::Session> session_;
   h2::WriteBuffer out_;
   Wakeup writer_wake_;
   Wakeup read_gate_;

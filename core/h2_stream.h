@@ -1,6 +1,7 @@
 // One HTTP/2 stream as the session and its handler share it: the request as it
 // arrives, request body bytes not yet read, and the response body bytes the handler
-// lends until they are framed. Plain state: Session changes it, H2Exchange waits on it.
+// lends until they are framed. Plain state: a protocol session (HTTP/2 or
+// HTTP/3) changes it, StreamExchange waits on it.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ struct BodySource {
 };
 
 struct Stream {
-  Stream(int32_t stream_id, uint32_t max_header_bytes) : id(stream_id), request(max_header_bytes) {}
+  Stream(int64_t stream_id, uint32_t max_header_bytes) : id(stream_id), request(max_header_bytes) {}
 
   // Request body bytes received and not yet read; their flow-control credit goes
   // back to the client only as the handler reads, so a slow handler slows the client.
@@ -44,7 +45,7 @@ struct Stream {
     if (observer != nullptr) observer->stream_changed();
   }
 
-  const int32_t id;
+  const int64_t id;  // HTTP/2 ids fit 31 bits, QUIC stream ids need 62
   RequestBuilder request;
   std::optional<Request> head;  // set when the request head is complete and valid
   bool peer_done = false;       // END_STREAM received: the request body is complete

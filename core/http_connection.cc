@@ -422,6 +422,7 @@ awaitable<bool> Connection<Stream>::serve_one() {
   if (ec) co_return false;  // closed, timed out or reset: nothing to answer
 
   ExchangeImpl<Stream> ex(*this, parser, remote_);
+  if (!ctx_.alt_svc.empty()) ex.add_response_header("alt-svc", std::string(ctx_.alt_svc));
   try {
     co_await ctx_.handler(ex);
   } catch (const std::exception& e) {

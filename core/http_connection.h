@@ -17,6 +17,8 @@ using TlsStream = asio::ssl::stream<beast::tcp_stream>;
 struct ConnectionContext {
   const ServerOptions& opts;
   const Handler& handler;
+  // The Alt-Svc value that points clients at the HTTP/3 listener; empty: none.
+  std::string_view alt_svc = {};
 };
 
 awaitable<void> serve_plain(tcp::socket socket, ConnectionContext ctx);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/h2_alpn.h"
+#include "core/h3_server.h"
 #include "core/http_connection.h"
 #include "core/http_util.h"
 #include "core/log.h"
@@ -143,9 +144,23 @@ Server::Server(ServerOptions opts, Handler handler)
     plain_acceptor_ = std::make_unique<tcp::acceptor>(ioc_);
     listen_on(*plain_acceptor_, opts_.plain_host, opts_.plain_port);
   }
+  if (tls_ && opts_.http3) {
+    uint16_t port = acceptor_.local_endpoint().port();
+    alt_svc_ = "h3=\":" + std::to_string(port) + "\"; ma=86400";
+    h3_ = std::make_unique<detail::H3Endpoint>(
+        ioc_, detail::ConnectionContext{opts_, handler_, alt_svc_}, opts_.host, port);
+  }
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  h3_.reset();  // its connections' timers and sockets belong to ioc_
+}
+
+std::optional<uint16_t> Server::h3_port() const {
+  if (!h3_) return std::nullopt;
+  return h3_->local_endpoint().port();
+}
 
 tcp::endpoint Server::local_endpoint() const { return acceptor_.local_endpoint(); }
 
@@ -186,7 +201,9 @@ void Server::spawn_connection(tcp::socket socket, bool tls) {
     auto it = limits->per_client.find(ip);
     if (it != limits->per_client.end() && --it->second == 0) limits->per_client.erase(it);
   });
-  detail::ConnectionContext ctx{opts_, handler_};
+  // Alt-Svc only where it is true: the TLS listener's clients can reach HTTP/3.
+  detail::ConnectionContext ctx{opts_, handler_,
+                                tls ? std::string_view(alt_svc_) : std::string_view()};
   auto ex = socket.get_executor();
   if (tls) {
     asio::co_spawn(ex, hold_slot(std::move(slot), detail::serve_tls(std::move(socket), *tls_, ctx)),
@@ -238,6 +255,7 @@ void Server::run() {
   });
   asio::co_spawn(ioc_, accept_loop(acceptor_, tls_ != nullptr), asio::detached);
   if (plain_acceptor_) asio::co_spawn(ioc_, accept_loop(*plain_acceptor_, false), asio::detached);
+  if (h3_) h3_->start();
   std::vector<std::thread> extra;
   for (unsigned i = 1; i < opts_.threads; ++i) extra.emplace_back([this] { ioc_.run(); });
   ioc_.run();
@@ -253,6 +271,7 @@ void Server::stop() {
     acceptor_.close(ec);
     if (plain_acceptor_) plain_acceptor_->close(ec);
   });
+  if (h3_) h3_->stop();
   ioc_.stop();
 }
 

@@ -46,6 +46,12 @@ struct ServerOptions {
   // reset), and SETTINGS plus PING frames (each costs us an acknowledgement).
   uint32_t h2_max_resets_per_second = 100;
   uint32_t h2_max_control_frames_per_second = 50;
+  // HTTP/3 over QUIC on UDP, on the TLS listener's address and port number (TLS
+  // only); HTTP/1.1 and HTTP/2 responses then carry Alt-Svc to advertise it.
+  bool http3 = false;
+  // QUIC address validation: a client's first Initial gets a Retry with a token it
+  // must echo, which costs a round trip but stops spoofed-source amplification.
+  bool h3_retry = false;
   // A second listener without TLS next to a TLS one (the edge serves local clients
   // in plain HTTP/1.1); empty host: none. Port 0 picks a free port.
   std::string plain_host;
@@ -138,6 +144,10 @@ using Handler = std::function<awaitable<void>(Exchange&)>;
 
 struct ServerStats;
 
+namespace detail {
+class H3Endpoint;
+}
+
 class Server {
  public:
   // Binds and listens; throws std::runtime_error at start-up (bad address, port in
@@ -152,6 +162,8 @@ class Server {
   // The plain listener of ServerOptions::plain_host, if there is one.
   std::optional<tcp::endpoint> plain_endpoint() const;
   std::string plain_url() const;
+  // The UDP port of the HTTP/3 listener, if there is one.
+  std::optional<uint16_t> h3_port() const;
   asio::io_context& io_context() { return ioc_; }
 
   // Runs the event loop on opts.threads threads until stop() or SIGINT/SIGTERM;
@@ -173,6 +185,8 @@ class Server {
   tcp::acceptor acceptor_;
   std::unique_ptr<tcp::acceptor> plain_acceptor_;
   std::shared_ptr<ConnectionLimits> limits_;
+  std::string alt_svc_;
+  std::unique_ptr<detail::H3Endpoint> h3_;
 };
 
 // Runs a blocking function on a shared thread pool and resumes the caller on its own

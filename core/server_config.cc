@@ -9,18 +9,26 @@ namespace shoal {
 
 std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
   return {
-      {"listen", ConfigType::address, default_listen, "address to listen on; port 0 picks a free port"},
+      {"listen", ConfigType::address, default_listen,
+       "address to listen on; port 0 picks a free port"},
       {"data", ConfigType::string, "./shoal-data", "data directory"},
       {"config", ConfigType::string, "", "configuration file (key = value lines)"},
       {"threads", ConfigType::integer, "2", "event-loop threads"},
-      {"read_timeout", ConfigType::duration, "30s", "longest wait for a client's next bytes mid-request"},
-      {"idle_timeout", ConfigType::duration, "60s", "how long an idle keep-alive connection stays open"},
+      {"read_timeout", ConfigType::duration, "30s",
+       "longest wait for a client's next bytes mid-request"},
+      {"idle_timeout", ConfigType::duration, "60s",
+       "how long an idle keep-alive connection stays open"},
       {"max_header_size", ConfigType::size, "16KiB", "largest accepted request head"},
       {"tls_cert", ConfigType::string, "", "PEM certificate chain; with tls_key, serve HTTPS"},
       {"tls_key", ConfigType::string, "", "PEM private key"},
-      {"http2", ConfigType::boolean, "true", "offer HTTP/2 to TLS clients (ALPN h2); false: HTTP/1.1 only"},
+      {"http2", ConfigType::boolean, "true",
+       "offer HTTP/2 to TLS clients (ALPN h2); false: HTTP/1.1 only"},
       {"h2_max_concurrent_streams", ConfigType::integer, "100",
-       "HTTP/2 streams (and running handlers) per connection"},
+       "HTTP/2 and HTTP/3 streams (and running handlers) per connection"},
+      {"http3", ConfigType::boolean, "true",
+       "with TLS: serve HTTP/3 (QUIC) on UDP at the listen port, advertised by Alt-Svc"},
+      {"h3_retry", ConfigType::boolean, "false",
+       "QUIC address validation: new clients first get a Retry (one more round trip)"},
       {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
   };
 }
@@ -44,6 +52,8 @@ http::ServerOptions server_options_from(const Config& cfg) {
   }
   o.max_header_size = static_cast<uint32_t>(header);
   o.http2 = cfg.boolean("http2");
+  o.http3 = cfg.boolean("http3");
+  o.h3_retry = cfg.boolean("h3_retry");
   int64_t streams = cfg.integer("h2_max_concurrent_streams");
   if (streams < 1 || streams > 10000) {
     throw ConfigError("invalid value \"" + cfg.str("h2_max_concurrent_streams") +

@@ -15,7 +15,7 @@ BUILD_PKGS=(
   libjemalloc-dev nlohmann-json3-dev
 )
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
-           ffmpeg chromium nodejs)
+           ffmpeg chromium nodejs ngtcp2-server ngtcp2-client)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
 BENCH_PKGS=(nginx-light wrk opentracker mktorrent gnuplot-nox)
 

@@ -1,6 +1,4 @@
-#include "core/h2_exchange.h"
-
-#include "core/h2_connection.h"
+#include "core/stream_exchange.h"
 
 namespace shoal::http::detail {
 
@@ -12,12 +10,13 @@ awaitable<void> Wakeup::wait_until(Clock::time_point deadline) {
   co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-H2Exchange::H2Exchange(H2Connection& conn, h2::Stream& stream, std::string remote)
+StreamExchange::StreamExchange(StreamTransport& conn, h2::Stream& stream, std::string remote,
+                               std::string_view protocol)
     : Exchange(std::move(stream.head->head), std::move(remote)),
       c_(conn),
       s_(&stream),
       wake_(conn.executor()) {
-  protocol_ = "h2";
+  protocol_ = protocol;
   content_length_ = stream.head->content_length;
   // No Content-Length: the body ends with END_STREAM, which is what chunked means to
   // handlers (an upload of unknown length).
@@ -26,33 +25,33 @@ H2Exchange::H2Exchange(H2Connection& conn, h2::Stream& stream, std::string remot
   stream.observer = this;
 }
 
-H2Exchange::~H2Exchange() { release(); }
+StreamExchange::~StreamExchange() { release(); }
 
-bool H2Exchange::usable() const {
+bool StreamExchange::usable() const {
   return s_ != nullptr && !s_->closed && !s_->aborted && c_.alive();
 }
 
-bool H2Exchange::expects_continue() const {
+bool StreamExchange::expects_continue() const {
   std::string_view expect = header(bhttp::field::expect);
   return beast::iequals(beast::string_view(expect.data(), expect.size()), "100-continue");
 }
 
-Error H2Exchange::read_error(std::string_view what) const {
+Error StreamExchange::read_error(std::string_view what) const {
   return Error(Errc::io_error, std::string(what) + " after " + std::to_string(body_read_) + " body bytes");
 }
 
-awaitable<Result<size_t>> H2Exchange::read_body(std::span<char> buf) {
+awaitable<Result<size_t>> StreamExchange::read_body(std::span<char> buf) {
   if (buf.empty() || s_ == nullptr) co_return size_t{0};
   if (!continue_sent_ && !s_->peer_done && s_->buffered() == 0 && expects_continue() && usable()) {
     continue_sent_ = true;
-    c_.session().send_continue(*s_);
+    c_.send_continue(*s_);
     c_.flush();
   }
   const auto deadline = Clock::now() + c_.opts().read_timeout;
   for (;;) {
     if (s_->buffered() > 0) {
       size_t n = s_->take_body(buf);
-      c_.session().consume(*s_, n);
+      c_.consume(*s_, n);
       c_.flush();
       body_read_ += n;
       co_return n;
@@ -67,18 +66,18 @@ awaitable<Result<size_t>> H2Exchange::read_body(std::span<char> buf) {
   }
 }
 
-bool H2Exchange::submit(Head& head, uint64_t content_length, uint64_t body_length) {
+bool StreamExchange::submit(Head& head, uint64_t content_length, uint64_t body_length) {
   responded_ = true;
   status_ = head.result();
   if (!usable()) return false;
   apply_extra_headers(head);
   auto fields = h2::response_fields(head, c_.opts().server_name, content_length);
-  bool ok = c_.session().respond(*s_, fields, body_length).ok();
+  bool ok = c_.respond(*s_, fields, body_length).ok();
   c_.flush();
   return ok;
 }
 
-awaitable<void> H2Exchange::respond_with(Head head, h2::BodySource body) {
+awaitable<void> StreamExchange::respond_with(Head head, h2::BodySource body) {
   if (responded_) co_return;
   bool with_body = method() != bhttp::verb::head && h2::status_allows_body(head.result_int());
   uint64_t body_length = with_body ? body.remaining : 0;
@@ -86,15 +85,15 @@ awaitable<void> H2Exchange::respond_with(Head head, h2::BodySource body) {
   co_await send_part(body);
 }
 
-awaitable<void> H2Exchange::respond(Head head, std::string_view body) {
+awaitable<void> StreamExchange::respond(Head head, std::string_view body) {
   co_await respond_with(std::move(head), h2::BodySource{body.data(), -1, 0, body.size()});
 }
 
-awaitable<void> H2Exchange::respond_file(Head head, int fd, uint64_t offset, uint64_t length) {
+awaitable<void> StreamExchange::respond_file(Head head, int fd, uint64_t offset, uint64_t length) {
   co_await respond_with(std::move(head), h2::BodySource{nullptr, fd, offset, length});
 }
 
-awaitable<bool> H2Exchange::start_body(Head head, uint64_t length) {
+awaitable<bool> StreamExchange::start_body(Head head, uint64_t length) {
   if (responded_) co_return false;
   bool head_only = method() == bhttp::verb::head;
   if (!submit(head, length, head_only ? 0 : length) || head_only) co_return false;
@@ -102,7 +101,7 @@ awaitable<bool> H2Exchange::start_body(Head head, uint64_t length) {
   co_return true;
 }
 
-awaitable<bool> H2Exchange::send_file_part(int fd, uint64_t offset, uint64_t length) {
+awaitable<bool> StreamExchange::send_file_part(int fd, uint64_t offset, uint64_t length) {
   if (!streaming_ || !usable() || length > s_->declared - s_->sent) co_return false;
   if (length == 0) co_return true;
   co_return co_await send_part(h2::BodySource{nullptr, fd, offset, length});
@@ -111,9 +110,8 @@ awaitable<bool> H2Exchange::send_file_part(int fd, uint64_t offset, uint64_t len
 // Waits until the session has framed the whole part (the bytes are then in the
 // write buffer, so the caller may reuse its memory or close its file). A client
 // that takes no data for read_timeout loses the stream rather than pinning it.
-awaitable<bool> H2Exchange::send_part(h2::BodySource part) {
-  auto& session = c_.session();
-  session.provide(*s_, part, Clock::now());
+awaitable<bool> StreamExchange::send_part(h2::BodySource part) {
+  c_.provide(*s_, part, Clock::now());
   c_.flush();
   for (;;) {
     sent_ = s_->sent;
@@ -124,22 +122,22 @@ awaitable<bool> H2Exchange::send_part(h2::BodySource part) {
     if (Clock::now() >= deadline) break;
     co_await wake_.wait_until(deadline);
   }
-  session.abort(*s_);
+  c_.abort(*s_);
   c_.flush();
   co_return false;
 }
 
-awaitable<void> H2Exchange::finish() {
+awaitable<void> StreamExchange::finish() {
   if (!responded_) {
     co_await respond_error(bhttp::status::internal_server_error, "INTERNAL", "internal error");
   }
-  if (close_ && s_ != nullptr) c_.session().drain();
+  if (close_ && s_ != nullptr) c_.drain();
   release();
 }
 
-void H2Exchange::release() {
+void StreamExchange::release() {
   if (s_ == nullptr) return;
-  c_.session().release(*s_);
+  c_.release(*s_);
   s_ = nullptr;
   c_.flush();
 }
