@@ -17,5 +17,6 @@ int peer_main(const Args& args);
 int edge_main(const Args& args);
 int up_main(const Args& args);
 int hls_main(const Args& args);
+int get_main(const Args& args);
 
 }  // namespace shoal::cli

@@ -14,6 +14,7 @@
 
 #include "cli/client_common.h"
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
 #include "core/hash_writer.h"
@@ -22,70 +23,6 @@
 
 namespace shoal::cli {
 namespace {
-
-// The temporary file a signal handler must remove: plain storage, since only
-// async-signal-safe code may touch it.
-char g_tmp_path[PATH_MAX];
-volatile std::sig_atomic_t g_tmp_armed = 0;
-
-void on_fatal_signal(int sig) {
-  if (g_tmp_armed) ::unlink(g_tmp_path);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);  // die of the same signal so the shell sees the usual status
-}
-
-void install_signal_cleanup() {
-  struct sigaction sa {};
-  sa.sa_handler = on_fatal_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-    struct sigaction old {};
-    ::sigaction(sig, nullptr, &old);
-    if (old.sa_handler == SIG_IGN) continue;  // e.g. SIGINT of a background job: stay immune
-    ::sigaction(sig, &sa, nullptr);
-  }
-}
-
-// The hidden file FILE is written through; removed unless commit() renamed it.
-class TempOutput {
- public:
-  ~TempOutput() {
-    g_tmp_armed = 0;
-    if (!committed_ && !path_.empty()) ::unlink(path_.c_str());
-  }
-
-  Result<void> create(const std::string& final_path) {
-    namespace fs = std::filesystem;
-    fs::path target(final_path);
-    dir_ = target.has_parent_path() ? target.parent_path().string() : ".";
-    final_ = final_path;
-    path_ = (fs::path(dir_) / ("." + target.filename().string() + ".shoal-tmp-" + random_hex(6)))
-                .string();
-    if (path_.size() >= sizeof g_tmp_path) return Error(Errc::bad_request, "output path too long");
-    std::memcpy(g_tmp_path, path_.c_str(), path_.size() + 1);
-    g_tmp_armed = 1;  // armed before the file exists: unlinking nothing is harmless
-    fd_ = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    if (!fd_.valid()) return errno_error(errno, "create a temporary file in " + dir_);
-    return {};
-  }
-
-  int fd() const { return fd_.get(); }
-
-  Result<void> commit() {
-    if (auto ok = fsync_fd(fd_.get(), path_); !ok) return ok;
-    fd_.reset();
-    if (::rename(path_.c_str(), final_.c_str()) != 0)
-      return errno_error(errno, "rename to " + final_);
-    committed_ = true;
-    g_tmp_armed = 0;
-    return fsync_dir(dir_);
-  }
-
- private:
-  std::string dir_, final_, path_;
-  UniqueFd fd_;
-  bool committed_ = false;
-};
 
 std::vector<ConfigKey> pull_keys() {
   std::vector<ConfigKey> keys;
@@ -206,8 +143,14 @@ Result<void> pull_to_stdout(Pull& pull, const Digest& digest) {
 }
 
 Result<void> pull_to_file(Pull& pull, const Digest& digest, const std::string& path) {
-  TempOutput tmp;
-  if (auto ok = tmp.create(path); !ok) return ok;
+  // A hidden name of its own: two pulls to one FILE never write into each other.
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
+  auto temp =
+      (fs::path(dir) / ("." + target.filename().string() + ".shoal-tmp-" + random_hex(6))).string();
+  OutputFile tmp;
+  if (auto ok = tmp.create(path, temp, /*exclusive=*/true); !ok) return ok;
   if (auto ok = pull.fetch(digest, tmp.fd(), path); !ok) {
     if (!ok.error().is(Errc::digest_mismatch)) return ok;
     return Error(ok.error().code, ok.error().message + "; nothing was written");
@@ -236,7 +179,7 @@ int pull_main(const Args& args) {
   FILE* progress_out = out == "-" ? stderr : stdout;  // never mix the bar into the data
   Pull pull(*src, *auth, cfg, progress_out,
             Progress::enabled_for(progress_out, cfg.boolean("quiet")));
-  install_signal_cleanup();
+  remove_output_on_signal();
   auto digest = pull.resolve(cfg.positional()[0]);
   Result<void> ok =
       digest ? (out == "-" ? pull_to_stdout(pull, *digest) : pull_to_file(pull, *digest, out))

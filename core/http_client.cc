@@ -37,19 +37,23 @@ void Client::Impl::reset() {
   fresh_ = false;
 }
 
-Result<void> Client::Impl::make_tls_context() {
-  if (tls_ctx_) return {};
-  tls_ctx_.emplace(ssl::context::tls_client);
+Result<void> detail::configure_client_tls(ssl::context& ctx, const ClientOptions& opt) {
   beast::error_code ec;
-  tls_ctx_->set_verify_mode(opt_.verify_tls ? ssl::verify_peer : ssl::verify_none, ec);
-  if (opt_.verify_tls && !opt_.ca_file.empty()) {
-    tls_ctx_->load_verify_file(opt_.ca_file, ec);
-    if (ec) return Error(Errc::io_error, "load CA file " + opt_.ca_file + ": " + ec.message());
-  } else if (opt_.verify_tls) {
-    tls_ctx_->set_default_verify_paths(ec);
+  ctx.set_verify_mode(opt.verify_tls ? ssl::verify_peer : ssl::verify_none, ec);
+  if (opt.verify_tls && !opt.ca_file.empty()) {
+    ctx.load_verify_file(opt.ca_file, ec);
+    if (ec) return Error(Errc::io_error, "load CA file " + opt.ca_file + ": " + ec.message());
+  } else if (opt.verify_tls) {
+    ctx.set_default_verify_paths(ec);
   }
   if (ec) return Error(Errc::io_error, "TLS set-up: " + ec.message());
   return {};
+}
+
+Result<void> Client::Impl::make_tls_context() {
+  if (tls_ctx_) return {};
+  tls_ctx_.emplace(ssl::context::tls_client);
+  return detail::configure_client_tls(*tls_ctx_, opt_);
 }
 
 Result<void> Client::Impl::connect() {

@@ -17,6 +17,10 @@ using Ms = std::chrono::milliseconds;
 
 namespace shoal::http::detail {
 
+// A client TLS context as ClientOptions ask: peer verification on unless disabled,
+// against ca_file or the system's trust store. Shared by the HTTP/1.1 and HTTP/2 clients.
+Result<void> configure_client_tls(ssl::context& ctx, const ClientOptions& opt);
+
 inline bool is_ip_literal(const std::string& host) {
   beast::error_code ec;
   asio::ip::make_address(host, ec);

@@ -1,0 +1,204 @@
+// `shoal get URL`: a plain HTTP client over HTTP/1.1, HTTP/2 or HTTP/3 that knows
+// Shoal's one rule, that a path naming a digest must deliver bytes hashing to it.
+// With -o FILE the bytes go to FILE.part, renamed onto FILE only once complete and
+// verified; with --parallel/--requests it becomes a load generator (cli/get_load.h).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "cli/client_common.h"
+#include "cli/commands.h"
+#include "cli/get_load.h"
+#include "cli/get_target.h"
+#include "cli/get_transport.h"
+#include "cli/output_file.h"
+#include "core/file_io.h"
+#include "core/hash_writer.h"
+
+namespace shoal::cli {
+namespace {
+
+using get::digest_in_path;
+using get::Protocol;
+using get::split_url;
+using get::Target;
+
+constexpr int kExitFailed = 1, kExitUsage = 2, kExitMismatch = 3;
+
+std::vector<ConfigKey> get_keys() {
+  std::vector<ConfigKey> keys = {
+      {"output", ConfigType::string, "", "file to write (-o FILE; default or - for stdout)"},
+      {"protocol", ConfigType::string, "auto",
+       "auto, http1.1, h2 or h3 (also --http1.1, --http2, --http3)"},
+      {"parallel", ConfigType::integer, "0", "load generator: concurrent connections"},
+      {"requests", ConfigType::integer, "0", "load generator: total GETs"},
+      {"streams", ConfigType::integer, "1",
+       "load generator: streams in flight per connection (HTTP/2; HTTP/1.1 has 1)"},
+      {"json", ConfigType::boolean, "false", "load generator: summary as one JSON line"},
+      {"verbose", ConfigType::boolean, "false", "say on stderr which protocol was used (-v)"},
+  };
+  for (auto& k : client_schema_keys()) keys.push_back(std::move(k));
+  return keys;
+}
+
+// curl's spellings, which Config (only --snake-case-keys) cannot take as they are.
+Args translate_flags(const Args& args) {
+  Args out;
+  for (const std::string& a : args) {
+    if (a == "--http1.1")
+      out.push_back("--protocol=http1.1");
+    else if (a == "--http2")
+      out.push_back("--protocol=h2");
+    else if (a == "--http3")
+      out.push_back("--protocol=h3");
+    else if (a == "--cacert" || a.starts_with("--cacert="))
+      out.push_back("--ca-file" + a.substr(8));
+    else
+      out.push_back(a);
+  }
+  return expand_short_flags(out, {{'o', "output"}, {'v', "verbose"}});
+}
+
+Result<Protocol> parse_protocol(const std::string& text) {
+  if (text == "auto") return Protocol::automatic;
+  if (text == "http1.1" || text == "http/1.1") return Protocol::http1;
+  if (text == "h2" || text == "http2") return Protocol::http2;
+  if (text == "h3" || text == "http3") return Protocol::http3;
+  return Error(Errc::bad_request, "--protocol must be auto, http1.1, h2 or h3, not " + text);
+}
+
+struct Fetched {
+  unsigned status = 0;
+  uint64_t bytes = 0;
+};
+
+// One GET into fd, hashed on the way; a digest mismatch is Errc::digest_mismatch.
+Result<Fetched> fetch_into(get::Transport& t, const Target& target, const http::Headers& headers,
+                           const std::optional<Digest>& expected, int fd) {
+  HashWriter writer(fd);
+  Fetched f;
+  auto sink = [&](const char* data, size_t n) -> Result<void> {
+    f.bytes += n;
+    return writer.write(data, n);
+  };
+  auto r = t.download(target.path, headers, sink, {});
+  auto hashed = writer.finish();  // always: the worker thread must stop before fd closes
+  if (!r) return r.error();
+  if (!r->success()) return Error(http::errc_for_status(r->status), http::describe_failure(*r));
+  if (!hashed) return hashed.error();
+  if (expected && *hashed != *expected) {
+    return Error(Errc::digest_mismatch,
+                 "the body hashes to " + hashed->str() + ", not " + expected->str());
+  }
+  f.status = r->status;
+  return f;
+}
+
+int exit_status(const Error& e) {
+  return e.is(Errc::digest_mismatch) ? kExitMismatch : kExitFailed;
+}
+
+int single_get(get::Transport& t, const Target& target, const http::Headers& headers,
+               const std::string& output, bool verbose) {
+  std::string url = target.base.str() + target.path;
+  auto expected = digest_in_path(target.path);
+  auto start = std::chrono::steady_clock::now();
+  OutputFile part;
+  bool to_stdout = output.empty() || output == "-";
+  if (!to_stdout) {
+    remove_output_on_signal();
+    if (auto ok = part.create(output, output + ".part", /*exclusive=*/false); !ok) {
+      return fail("get", ok.error().message);
+    }
+  }
+  auto got = fetch_into(t, target, headers, expected, to_stdout ? STDOUT_FILENO : part.fd());
+  std::string_view proto = get::protocol_name(t.protocol());
+  if (!got) {
+    std::string extra = got.error().is(Errc::digest_mismatch)
+                            ? (to_stdout ? "; the output is corrupt" : "; nothing was written")
+                            : "";
+    fail("get", url + " over " + std::string(proto) + ": " + got.error().message + extra);
+    return exit_status(got.error());
+  }
+  if (!to_stdout) {
+    if (auto ok = part.commit(); !ok) return fail("get", ok.error().message);
+  }
+  if (verbose) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "shoal get: %s over %.*s: %u, %llu bytes in %.3f s%s\n", url.c_str(),
+                 static_cast<int>(proto.size()), proto.data(), got->status,
+                 static_cast<unsigned long long>(got->bytes), secs,
+                 expected ? ", digest verified" : "");
+  }
+  return 0;
+}
+
+int load_get(std::unique_ptr<get::Transport> first, const Target& target,
+             const http::Headers& headers, const Config& cfg) {
+  get::LoadPlan plan{target.base, target.path, headers, digest_in_path(target.path)};
+  int64_t parallel = cfg.integer("parallel"), requests = cfg.integer("requests");
+  int64_t streams = cfg.integer("streams");
+  if (parallel < 0 || requests < 0 || parallel > 4096 || streams < 1 || streams > 1000) {
+    fail("get", "--parallel must be 1 to 4096, --streams 1 to 1000, --requests not negative");
+    return kExitUsage;
+  }
+  plan.connections = static_cast<unsigned>(parallel > 0 ? parallel : 1);
+  plan.streams = static_cast<unsigned>(streams);
+  plan.requests = static_cast<uint64_t>(requests > 0 ? requests : plan.connections);
+  auto summary = get::run_load(plan, std::move(first), client_options(cfg));
+  if (cfg.boolean("json"))
+    std::printf("%s\n", get::format_summary_json(summary).c_str());
+  else
+    std::printf("%s", get::format_summary(summary).c_str());
+  std::fflush(stdout);
+  if (summary.failures == 0) return 0;
+  fail("get", std::to_string(summary.failures) + " of " + std::to_string(summary.requests) +
+                  " requests failed, the first: " + summary.first_error);
+  return kExitFailed;
+}
+
+}  // namespace
+
+int get_main(const Args& args) {
+  Config cfg(get_keys());
+  cfg.parse_args(translate_flags(args));
+  if (cfg.help_requested()) {
+    std::printf(
+        "usage: shoal get URL [--http1.1|--http2|--http3] [-o FILE] [--insecure] [--cacert FILE]\n"
+        "       shoal get URL --parallel C --requests N [--streams M] [--json]\n\n%s",
+        cfg.usage().c_str());
+    return 0;
+  }
+  if (cfg.positional().size() != 1) {
+    fail("get", "expected one URL (usage: shoal get URL [-o FILE])");
+    return kExitUsage;
+  }
+  auto protocol = parse_protocol(cfg.str("protocol"));
+  auto target = protocol ? split_url(cfg.positional()[0]) : Result<Target>(protocol.error());
+  auto headers = auth_headers(cfg);
+  if (!target || !headers) {
+    fail("get", target ? headers.error().message : target.error().message);
+    return kExitUsage;
+  }
+  bool load = cfg.is_set("parallel") || cfg.is_set("requests") || cfg.is_set("streams");
+  if (load && cfg.is_set("output")) {
+    fail("get", "-o cannot be combined with --parallel/--requests (bodies are discarded)");
+    return kExitUsage;
+  }
+  auto transport = get::open_transport(*protocol, target->base, client_options(cfg));
+  if (!transport) {
+    fail("get", transport.error().message);
+    return transport.error().is(Errc::bad_request) ? kExitUsage : kExitFailed;
+  }
+  if (load) return load_get(std::move(*transport), *target, *headers, cfg);
+  return single_get(**transport, *target, *headers, cfg.str("output"), cfg.boolean("verbose"));
+}
+
+}  // namespace shoal::cli
