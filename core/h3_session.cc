@@ -158,6 +158,13 @@ void Session::head_complete(Entry& e) {
   }
   auto request = s.request.finish();
   if (!request) return answer(e, 400, "BAD_REQUEST", request.error().message);
+  // 0-RTT data can be replayed by an attacker: only requests that are safe to repeat
+  // are served from it (RFC 8470); the client sends others again after the handshake.
+  auto method = request->head.method();
+  if (e.early && method != bhttp::verb::get && method != bhttp::verb::head &&
+      method != bhttp::verb::options) {
+    return answer(e, 425, "TOO_EARLY", "request sent in 0-RTT: send it again after the handshake");
+  }
   s.head = std::move(*request);
   ready_.push_back(s.id);
 }

@@ -135,6 +135,7 @@ class Session {
     size_t acked_front = 0;  // bytes of chunks.front() acknowledged
     size_t handed = 0;       // chunks given to nghttp3
     uint64_t buffered = 0;   // bytes held, not yet acknowledged
+    bool early = false;      // its request began in 0-RTT: it may be a replay
   };
 
   Session(const SessionOptions& opts, CidRegistry& cids, std::span<const uint8_t> reset_secret);
@@ -171,6 +172,7 @@ class Session {
   bool close_sent_ = false;
   bool finished_ = false;
   bool drained_ = false;
+  bool reading_early_ = false;  // the stream data being read came in 0-RTT
   Clock::time_point close_deadline_{};
   Clock::time_point now_{};
   // A packet ngtcp2 wrote for another path than the burst's: sent first next time.

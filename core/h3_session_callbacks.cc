@@ -49,8 +49,10 @@ struct Session::Callbacks {
                               const uint8_t* data, size_t len, void* ud, void*) {
     Session& s = of(ud);
     if (s.h3_ == nullptr && !s.start_h3()) return NGTCP2_ERR_CALLBACK_FAILURE;
+    s.reading_early_ = (flags & NGTCP2_STREAM_DATA_FLAG_EARLY) != 0;
     auto n =
         nghttp3_conn_read_stream(s.h3_, id, data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    s.reading_early_ = false;
     if (n < 0) {
       ngtcp2_connection_close_error_set_application_error(
           &s.close_err_, nghttp3_err_infer_quic_app_error_code(static_cast<int>(n)), nullptr, 0);
@@ -150,7 +152,8 @@ struct Session::Callbacks {
   }
 
   static int h3_begin_headers(nghttp3_conn*, int64_t id, void* ud, void*) {
-    of(ud).open(id);
+    Session& s = of(ud);
+    s.open(id).early = s.reading_early_;
     return 0;
   }
 

@@ -114,15 +114,25 @@ class Http3(EdgeTestCase):
         ports = set(re.findall(rb"Sent packet: local=\[127.0.0.1\]:(\d+)", p.stdout + p.stderr))
         self.assertGreaterEqual(len(ports), 2, "the client never changed its address")
 
-    def test_session_resumption(self):
+    def test_session_resumption_and_0rtt(self):
         d = self.blob(64 * 1024, 7)
         sess, tp = os.path.join(self.tmp, "session"), os.path.join(self.tmp, "tp")
         self.gtls(d, "-q", f"--session-file={sess}", f"--tp-file={tp}")
         self.assertGreater(os.path.getsize(sess), 0, "no session ticket was sent")
         p, _ = self.gtls(d, "--no-http-dump", f"--session-file={sess}", f"--tp-file={tp}")
         # TLS 1.3 resumption: the ServerHello carries the pre_shared_key extension (41).
-        self.assertIsNotNone(re.search(rb"00 29 00 02 00 00", p.stdout + p.stderr),
+        out = p.stdout + p.stderr
+        self.assertIsNotNone(re.search(rb"00 29 00 02 00 00", out),
                              "the ServerHello chose no pre-shared key")
+        # 0-RTT: the request went out before the handshake, and the edge took it.
+        self.assertIsNotNone(re.search(rb"frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 ", out),
+                             "the client sent no request as 0-RTT")
+        self.assertNotIn(b"Early data was rejected", out)
+        # A request that is not safe to repeat is refused from 0-RTT, where it could be
+        # a replay: 425 Too Early, and the client may send it again after the handshake.
+        p, _ = self.gtls(d, "--no-quic-dump", "-m", "POST", f"--session-file={sess}",
+                         f"--tp-file={tp}", expect_ok=False)
+        self.assertIn(b"[:status: 425]", p.stdout + p.stderr)
 
     def test_garbage_versions_and_unknown_connections(self):
         d = self.blob(64 * 1024, 8)
