@@ -202,9 +202,7 @@ void Session::closed(int64_t id, uint64_t code) {
   Stream& s = *e->stream;
   s.closed = true;
   s.close_code = static_cast<uint32_t>(code);
-  e->chunks.clear();
-  e->buffered = 0;
-  e->handed = 0;
+  drop_chunks(*e);
   if (!s.attached) {
     discard(id);
     return;
@@ -219,6 +217,10 @@ bool Session::fill(Entry& e) {
   Stream& s = *e.stream;
   bool added = false;
   while (s.part.remaining > 0 && e.buffered < opts_.send_buffer && !s.aborted) {
+    if (buffered_total_ >= opts_.connection_send_buffer) {
+      connection_full_ = true;
+      break;
+    }
     size_t n = static_cast<size_t>(std::min<uint64_t>(s.part.remaining, kChunk));
     auto data = std::make_unique_for_overwrite<uint8_t[]>(n);
     if (s.part.memory != nullptr) {
@@ -237,6 +239,7 @@ bool Session::fill(Entry& e) {
     s.part.remaining -= n;
     s.sent += n;
     e.buffered += n;
+    buffered_total_ += n;
     e.chunks.push_back(Chunk{std::move(data), n});
     added = true;
   }
@@ -269,9 +272,35 @@ long Session::read_body(Entry& e, void* vecp, size_t veccnt, uint32_t* flags) {
   return static_cast<long>(n);
 }
 
+void Session::drop_chunks(Entry& e) {
+  buffered_total_ -= std::min(e.buffered, buffered_total_);
+  e.chunks.clear();
+  e.buffered = 0;
+  e.handed = 0;
+  e.acked_front = 0;
+  refill_waiting();
+}
+
+// Streams that stopped on the connection's budget get room again, in turn.
+void Session::refill_waiting() {
+  if (!connection_full_ || buffered_total_ >= opts_.connection_send_buffer) return;
+  connection_full_ = false;
+  for (auto& [id, entry] : streams_) {
+    Stream& st = *entry->stream;
+    if (st.part.remaining == 0 || st.closed) continue;
+    if (fill(*entry) && st.deferred) {
+      st.deferred = false;
+      nghttp3_conn_resume_stream(h3_, st.id);
+    }
+    if (connection_full_) break;
+  }
+}
+
 void Session::acked(Entry& e, uint64_t n) {
   Stream& s = *e.stream;
-  e.buffered -= std::min(n, e.buffered);
+  uint64_t freed = std::min(n, e.buffered);
+  e.buffered -= freed;
+  buffered_total_ -= std::min(freed, buffered_total_);
   while (n > 0 && !e.chunks.empty()) {
     size_t left = e.chunks.front().size - e.acked_front;
     if (n < left) {
@@ -289,6 +318,7 @@ void Session::acked(Entry& e, uint64_t n) {
     s.deferred = false;
     nghttp3_conn_resume_stream(h3_, s.id);
   }
+  refill_waiting();
 }
 
 Clock::time_point Session::expiry() const {

@@ -46,6 +46,9 @@ struct SessionOptions {
   // have to send them again): bounds memory per stream, and caps throughput at
   // this much per round trip, so large enough for a fast path's bandwidth-delay.
   size_t send_buffer = 4u << 20;
+  // ... and on the whole connection: the memory one client can pin, however many
+  // streams it opens and leaves unacknowledged.
+  size_t connection_send_buffer = 16u << 20;
   std::chrono::milliseconds idle_timeout{30'000};
   size_t qpack_table = 4096;  // QPACK dynamic table the client's encoder may use
   size_t qpack_blocked_streams = 100;
@@ -151,6 +154,8 @@ class Session {
   bool fill(Entry& e);
   long read_body(Entry& e, void* vec, size_t veccnt, uint32_t* flags);
   void acked(Entry& e, uint64_t n);
+  void drop_chunks(Entry& e);
+  void refill_waiting();
   Result<void> fail(int liberr, const std::string& what);
   Result<Burst> write_close(uint8_t* buf, size_t cap, Clock::time_point now);
   Result<size_t> write_packet(uint8_t* dest, size_t cap, ngtcp2_path_storage& ps,
@@ -173,6 +178,8 @@ class Session {
   bool finished_ = false;
   bool drained_ = false;
   bool reading_early_ = false;  // the stream data being read came in 0-RTT
+  uint64_t buffered_total_ = 0;  // response bytes held on all streams
+  bool connection_full_ = false;  // a part waits for connection_send_buffer room
   Clock::time_point close_deadline_{};
   Clock::time_point now_{};
   // A packet ngtcp2 wrote for another path than the burst's: sent first next time.
