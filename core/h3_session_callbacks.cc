@@ -191,8 +191,9 @@ struct Session::Callbacks {
     return 0;
   }
 
+  // nghttp3 wants the client told to stop sending on this stream (STOP_SENDING).
   static int h3_stop_sending(nghttp3_conn*, int64_t id, uint64_t code, void* ud, void*) {
-    ngtcp2_conn_shutdown_stream_write(of(ud).conn_, id, code);
+    ngtcp2_conn_shutdown_stream_read(of(ud).conn_, id, code);
     return 0;
   }
 
