@@ -135,6 +135,10 @@ awaitable<void> H3Endpoint::receive_loop() {
         on_datagram(path, {bufs.data() + i * kRecvBuffer, msgs[i].msg_len});
       }
       if (static_cast<size_t>(n) < kRecvBatch) break;
+      // More are queued: let the writes this batch asked for go out first, so a
+      // stream of ACKs cannot hold back the data they make room for.
+      co_await asio::post(strand_, asio::use_awaitable);
+      if (stopped_) co_return;
     }
   }
 }
@@ -371,7 +375,9 @@ void H3Connection::on_datagram(const ngtcp2_path& path, std::span<const uint8_t>
     log::debug("HTTP/3 connection failed", {{"remote", remote_}, {"error", ok.error().message}});
   }
   spawn_handlers();
-  after_io();
+  // Deferred: the datagrams of this read batch and the handlers they start run first,
+  // so one burst carries the ACKs and the responses instead of a sendmsg for each.
+  flush();
 }
 
 void H3Connection::after_io() {
@@ -417,12 +423,18 @@ void H3Connection::flush() {
   });
 }
 
+// Re-arming costs a timerfd syscall in Asio's reactor, and the expiry changes with
+// nearly every packet, so the timer is moved only when the session's expiry comes
+// sooner than it is set for. One that fires early finds nothing due (ngtcp2 checks)
+// and is set again for the real expiry.
 void H3Connection::arm_timer() {
   auto at = session_->expiry();
-  if (at == h2::Clock::time_point::max()) return;
+  if (at == h2::Clock::time_point::max() || at >= armed_at_) return;
+  armed_at_ = at;
   timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec || self->ended_) return;
+    self->armed_at_ = h2::Clock::time_point::max();
     auto ok = self->session_->handle_expiry(h2::Clock::now());
     if (!ok) self->alive_ = false;
     self->after_io();

@@ -104,6 +104,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
   H3Endpoint& ep_;
   std::string remote_;
   asio::steady_timer timer_;
+  h2::Clock::time_point armed_at_ = h2::Clock::time_point::max();  // the timer's expiry
   std::unique_ptr<uint8_t[]> out_;
   h3::Burst pending_;  // written, not yet taken by the socket
   std::vector<std::string> keys_;
