@@ -116,7 +116,8 @@ LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<Transport> first,
   s.requests = plan.requests;
   s.protocol = protocol;
   s.connections = plan.connections;
-  s.streams = protocol == Protocol::http1 ? 1 : plan.streams;
+  // Only the HTTP/2 client keeps several requests in flight on one connection.
+  s.streams = protocol == Protocol::http2 ? plan.streams : 1;
   std::sort(s.latencies_ms.begin(), s.latencies_ms.end());
   return s;
 }

@@ -1,6 +1,7 @@
 #include "cli/output_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -48,6 +49,13 @@ OutputFile::~OutputFile() {
 Result<void> OutputFile::create(const std::string& final_path, const std::string& temp_path,
                                 bool exclusive) {
   final_ = final_path;
+  struct stat st {};
+  if (::stat(final_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    direct_ = true;
+    fd_ = UniqueFd(::open(final_path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd_.valid()) return errno_error(errno, "open " + final_path);
+    return {};
+  }
   temp_ = temp_path;
   if (temp_.size() >= sizeof g_temp_path) return Error(Errc::bad_request, "output path too long");
   std::memcpy(g_temp_path, temp_.c_str(), temp_.size() + 1);
@@ -59,6 +67,11 @@ Result<void> OutputFile::create(const std::string& final_path, const std::string
 }
 
 Result<void> OutputFile::commit() {
+  if (direct_) {
+    committed_ = true;
+    fd_.reset();
+    return {};
+  }
   if (auto ok = fsync_fd(fd_.get(), temp_); !ok) return ok;
   fd_.reset();
   if (::rename(temp_.c_str(), final_.c_str()) != 0)

@@ -17,7 +17,9 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  // Creates `temp_path` (in FILE's directory); `exclusive`: fail if it exists.
+  // Creates `temp_path` (in FILE's directory); `exclusive`: fail if it exists. When
+  // FILE exists and is not a regular file (/dev/null, a FIFO, a terminal), the bytes
+  // go straight to it: renaming over a device would replace the device.
   Result<void> create(const std::string& final_path, const std::string& temp_path, bool exclusive);
   int fd() const { return fd_.get(); }
   // fsync, rename over FILE, fsync the directory.
@@ -27,6 +29,7 @@ class OutputFile {
   std::string final_, temp_;
   UniqueFd fd_;
   bool committed_ = false;
+  bool direct_ = false;  // writing into FILE itself (not a regular file)
 };
 
 // SIGINT, SIGTERM and SIGHUP remove the temporary of the OutputFile being written,

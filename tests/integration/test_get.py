@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import ssl
+import stat
 import subprocess
 import threading
 import unittest
@@ -98,6 +99,21 @@ class GetFromEdge(EdgeTestCase):
         r = run_cli(["get", url, "--http2"], home=self.home)
         self.assertEqual(r.returncode, 2)
         self.assertIn("https", r.stderr)
+
+    def test_output_to_a_fifo_writes_into_it(self):
+        # -o onto something that is not a regular file (a FIFO here, /dev/null in
+        # practice) writes into it: a rename over it would replace it.
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        got = []
+        reader = threading.Thread(target=lambda: got.append(read(fifo)))
+        reader.start()
+        r = self.get("-o", fifo)
+        reader.join(timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode), "the FIFO was replaced")
+        self.assertEqual(got, [self.data])
+        self.assertFalse(os.path.exists(fifo + ".part"))
 
     def test_http3(self):
         out = os.path.join(self.tmp, "h3")
