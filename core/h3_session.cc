@@ -193,7 +193,18 @@ void Session::discard(int64_t id) {
   if (size_t left = e->stream->buffered(); left > 0) ngtcp2_conn_extend_max_offset(conn_, left);
   bool request_stream = (id & 0x3) == 0;  // client-initiated bidirectional
   streams_.erase(id);
-  if (request_stream) ngtcp2_conn_extend_max_streams_bidi(conn_, 1);
+  if (!request_stream) return;
+  // ngtcp2 0.12 sends MAX_STREAMS at once for every raise, a packet per request (and
+  // an ACK back). The credit waits for the next response instead, where it shares a
+  // packet, unless half the limit is owed: a client always has credit or streams open.
+  ++credit_owed_;
+  if (credit_owed_ * 2 >= opts_.max_streams) grant_stream_credit();
+}
+
+void Session::grant_stream_credit() {
+  if (credit_owed_ == 0) return;
+  ngtcp2_conn_extend_max_streams_bidi(conn_, credit_owed_);
+  credit_owed_ = 0;
 }
 
 void Session::closed(int64_t id, uint64_t code) {

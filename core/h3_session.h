@@ -149,6 +149,7 @@ class Session {
   void head_complete(Entry& e);
   void answer(Entry& e, unsigned status, std::string_view code, std::string_view message);
   void discard(int64_t id);
+  void grant_stream_credit();
   void closed(int64_t id, uint64_t code);
   void reset(Stream& s, uint64_t h3_error);
   bool fill(Entry& e);
@@ -179,10 +180,12 @@ class Session {
   bool drained_ = false;
   bool reading_early_ = false;  // the stream data being read came in 0-RTT
   uint64_t buffered_total_ = 0;  // response bytes held on all streams
+  size_t credit_owed_ = 0;       // finished request streams not yet given back
   bool connection_full_ = false;  // a part waits for connection_send_buffer room
   Clock::time_point close_deadline_{};
   Clock::time_point now_{};
-  // A packet ngtcp2 wrote for another path than the burst's: sent first next time.
+  // A packet ngtcp2 wrote that cannot join the burst (larger, or for another path):
+  // sent first next time.
   std::vector<uint8_t> held_;
   ngtcp2_path_storage held_path_{};
 };

@@ -222,6 +222,7 @@ Result<void> Session::respond(Stream& s, const std::vector<Field>& fields, uint6
   }
   s.responded = true;
   s.declared = body_length;
+  grant_stream_credit();  // rides in the response's packet
   static constexpr nghttp3_data_reader kReader{Callbacks::read_data};
   int rv = nghttp3_conn_submit_response(h3_, s.id, nva.data(), nva.size(),
                                         body_length > 0 ? &kReader : nullptr);
@@ -423,7 +424,9 @@ Result<Burst> Session::write(uint8_t* buf, size_t cap, size_t max_packets, Clock
       b.path.path.local.addr = reinterpret_cast<ngtcp2_sockaddr*>(&b.path.local_addrbuf);
       b.path.path.remote.addr = reinterpret_cast<ngtcp2_sockaddr*>(&b.path.remote_addrbuf);
       b.segment = *n;
-    } else if (!same_path(ps.path, b.path.path)) {
+    } else if (*n > b.segment || !same_path(ps.path, b.path.path)) {
+      // GSO cuts a burst into segment-sized datagrams: a larger packet (after a small
+      // ACK-only one, say) or one for another path starts the next burst instead.
       held_.assign(buf + b.size, buf + b.size + *n);
       held_path_ = ps;
       break;
