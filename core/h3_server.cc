@@ -27,19 +27,20 @@ std::string key_of(const uint8_t* data, size_t len) {
 }
 std::string key_of(const ngtcp2_cid& cid) { return key_of(cid.data, cid.datalen); }
 
-std::string remote_string(const sockaddr* sa) {
+std::string ip_of(const sockaddr* sa) {
   char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
   if (sa->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    port = ntohs(in->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, host, sizeof host);
+  } else {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, host, sizeof host);
   }
-  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-  inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  port = ntohs(in6->sin6_port);
-  return std::string(host) + ":" + std::to_string(port);
+  return host;
+}
+
+std::string remote_string(const sockaddr* sa) {
+  uint16_t port = sa->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(sa)->sin_port
+                                           : reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port;
+  return ip_of(sa) + ":" + std::to_string(ntohs(port));
 }
 
 h3::SessionOptions h3_options(const ServerOptions& o) {
@@ -161,8 +162,11 @@ void H3Endpoint::accept(const ngtcp2_path& path, std::span<const uint8_t> data) 
   ngtcp2_pkt_hd hd;
   if (ngtcp2_accept(&hd, data.data(), data.size()) != 0) return;
   const auto& o = ctx_.opts;
-  uint32_t limit = o.max_connections;
-  if (stopped_ || (limit != 0 && conns_.size() >= limit)) {
+  std::string ip = ip_of(path.remote.addr);
+  uint32_t limit = o.max_connections, per_client = o.max_connections_per_client;
+  if (stopped_ || (limit != 0 && conns_.size() >= limit) ||
+      (per_client != 0 && per_ip_[ip] >= per_client)) {
+    if (per_ip_[ip] == 0) per_ip_.erase(ip);
     return send_close(path, hd, NGTCP2_CONNECTION_REFUSED);
   }
   h3::Accepted a{hd, nullptr, path};
@@ -181,9 +185,10 @@ void H3Endpoint::accept(const ngtcp2_path& path, std::span<const uint8_t> data) 
     }
     a.odcid = &odcid;
   }
-  auto conn = std::make_shared<H3Connection>(*this, remote_string(path.remote.addr));
+  auto conn = std::make_shared<H3Connection>(*this, remote_string(path.remote.addr), ip);
   // Before start(): the session registers its connection IDs as it is made.
   conns_.push_back(conn);
+  ++per_ip_[ip];
   // The client's first DCID too: a ClientHello split across two Initials (Chromium's
   // post-quantum one) must reach the same connection.
   conn->add_cid(hd.dcid, nullptr);
@@ -207,7 +212,10 @@ void H3Endpoint::finished(H3Connection& conn) {
     auto it = by_cid_.find(k);
     if (it != by_cid_.end() && it->second.get() == &conn) by_cid_.erase(it);
   }
-  std::erase_if(conns_, [&](const auto& c) { return c.get() == &conn; });
+  auto counted = std::erase_if(conns_, [&](const auto& c) { return c.get() == &conn; });
+  if (auto it = per_ip_.find(conn.ip()); counted > 0 && it != per_ip_.end() && --it->second == 0) {
+    per_ip_.erase(it);
+  }
   std::erase_if(blocked_, [&](const auto& c) { return c.get() == &conn; });
 }
 
@@ -334,9 +342,10 @@ void H3Endpoint::send_close(const ngtcp2_path& path, const ngtcp2_pkt_hd& hd, ui
 
 // --- connection ------------------------------------------------------------------
 
-H3Connection::H3Connection(H3Endpoint& ep, std::string remote)
+H3Connection::H3Connection(H3Endpoint& ep, std::string remote, std::string ip)
     : ep_(ep),
       remote_(std::move(remote)),
+      ip_(std::move(ip)),
       timer_(ep.executor()),
       out_(std::make_unique_for_overwrite<uint8_t[]>(kBurstBytes)) {}
 

@@ -62,6 +62,7 @@ class H3Endpoint {
   std::vector<uint8_t> secret_;  // stateless reset and Retry tokens
   std::unordered_map<std::string, std::shared_ptr<H3Connection>> by_cid_;
   std::vector<std::shared_ptr<H3Connection>> conns_;
+  std::unordered_map<std::string, uint32_t> per_ip_;  // open connections by client address
   std::vector<std::shared_ptr<H3Connection>> blocked_;
   bool waiting_writable_ = false;
   bool gso_ = true;
@@ -72,7 +73,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
                            public SessionTransport<h3::Session>,
                            public h3::CidRegistry {
  public:
-  H3Connection(H3Endpoint& ep, std::string remote);
+  H3Connection(H3Endpoint& ep, std::string remote, std::string ip);
   ~H3Connection();
   Result<void> start(const h3::TlsContext& tls, const h3::Accepted& a,
                      std::span<const uint8_t> secret);
@@ -83,6 +84,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
   void close_now(uint64_t h3_error);
   bool done() const;
   const std::vector<std::string>& keys() const { return keys_; }
+  const std::string& ip() const { return ip_; }  // the client's, when it connected
 
   // The rest of StreamTransport (all on the endpoint's strand).
   void flush() override;
@@ -103,6 +105,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
 
   H3Endpoint& ep_;
   std::string remote_;
+  std::string ip_;
   asio::steady_timer timer_;
   h2::Clock::time_point armed_at_ = h2::Clock::time_point::max();  // the timer's expiry
   std::unique_ptr<uint8_t[]> out_;

@@ -10,6 +10,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 import unittest
 
 from edge_harness import EdgeTestCase
@@ -161,6 +162,29 @@ class Http3(EdgeTestCase):
         self.assertEqual(reset[0] & 0xC0, 0x40)
         s.close()
         self.gtls(d, "-q")  # none of it harmed the listener
+
+    def test_connections_per_client_are_limited(self):
+        edge = self.start_edge("--max-connections-per-client=1", name="one")
+        self.edge = edge
+        d = self.blob(64 * 1024, 10)
+        out = self.mkdir("dl-held")
+        url = f"https://127.0.0.1:{edge.port}/blobs/{d}"
+        # The first client holds its connection for 3 s before it asks.
+        first = subprocess.Popen([GTLSCLIENT, "-q", "--exit-on-all-streams-close", "--delay-stream=3s",
+                                  f"--download={out}", "127.0.0.1", str(edge.port), url])
+        try:
+            time.sleep(1)
+            p, path = self.gtls(d, "--no-http-dump", expect_ok=False, timeout=30)
+            self.assertIn(b"CONNECTION_REFUSED", p.stdout + p.stderr)
+            self.assertFalse(os.path.exists(path))
+        finally:
+            first.wait(timeout=60)
+        self.assertEqual(sha256_file(os.path.join(out, d)), d)
+        # Its slot is free again once its closing period (three PTOs) is over.
+        def fetched():
+            p, path = self.gtls(d, "-q", expect_ok=False, timeout=30)
+            return os.path.exists(path) and sha256_file(path) == d
+        self.assertTrue(wait_until(fetched, timeout=10), "the slot never came back")
 
     def test_many_requests_on_one_connection_past_the_stream_limit(self):
         edge = self.start_edge("--h2-max-concurrent-streams=4", name="few")
