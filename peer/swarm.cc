@@ -166,9 +166,11 @@ void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece, 
   auto d = digest_of(a);
   if (!d) return;
   if (kind == Kind::finished) {
+    // The geometry stays until remove(): libtorrent may post the last block's alert
+    // after torrent_finished (the hash check runs on its own thread), and that block
+    // must still be counted.
     std::lock_guard lock(mu);
     downloading.erase(*d);
-    geometry.erase(*d);
   }
   listener(SwarmEvent{kind, *d, piece, block, std::move(message)});
 }
@@ -307,7 +309,8 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
     std::lock_guard lock(impl_->mu);
     auto g = impl_->geometry.find(d);
     auto it = impl_->handles.find(d);
-    if (g == impl_->geometry.end() || it == impl_->handles.end() || g->second.piece_length == 0) {
+    if (g == impl_->geometry.end() || it == impl_->handles.end() || g->second.piece_length == 0 ||
+        !impl_->downloading.contains(d)) {
       return false;
     }
     h = it->second;
