@@ -171,9 +171,7 @@ void H3Endpoint::accept(const ngtcp2_path& path, std::span<const uint8_t> data) 
   }
   h3::Accepted a{hd, nullptr, path};
   ngtcp2_cid odcid;
-  auto now = std::chrono::steady_clock::now();
-  auto ts = static_cast<ngtcp2_tstamp>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+  auto ts = h3::timestamp(h2::Clock::now());
   if (o.h3_retry) {
     if (hd.token.len == 0 || hd.token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
       return send_retry(path, hd);
@@ -319,9 +317,7 @@ void H3Endpoint::send_retry(const ngtcp2_path& path, const ngtcp2_pkt_hd& hd) {
   ngtcp2_cid scid;
   scid.datalen = h3::kCidLen;
   gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
-  auto ts = static_cast<ngtcp2_tstamp>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           std::chrono::steady_clock::now().time_since_epoch())
-                                           .count());
+  auto ts = h3::timestamp(h2::Clock::now());
   uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
   auto tokenlen = ngtcp2_crypto_generate_retry_token(token, secret_.data(), secret_.size(),
                                                      hd.version, path.remote.addr,

@@ -18,11 +18,6 @@ namespace {
 constexpr size_t kChunk = 64 * 1024;
 }  // namespace
 
-ngtcp2_tstamp Session::ts(Clock::time_point t) const {
-  return static_cast<ngtcp2_tstamp>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
 Session::Session(const SessionOptions& opts, CidRegistry& cids,
                  std::span<const uint8_t> reset_secret)
     : opts_(opts), cids_(cids), reset_secret_(reset_secret.begin(), reset_secret.end()) {}

@@ -37,6 +37,13 @@ using h2::Stream;
 // a short-header packet by this many bytes after the first.
 constexpr size_t kCidLen = 18;
 
+// ngtcp2's clock: nanoseconds of the steady clock. One conversion for the session
+// and the endpoint, whose Retry tokens the session's ngtcp2 must read the same way.
+inline ngtcp2_tstamp timestamp(Clock::time_point t) {
+  return static_cast<ngtcp2_tstamp>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
 struct SessionOptions {
   uint32_t max_streams = 100;              // request streams open at once
   uint64_t stream_window = 1u << 20;       // request body bytes buffered per stream
@@ -161,7 +168,7 @@ class Session {
   Result<Burst> write_close(uint8_t* buf, size_t cap, Clock::time_point now);
   Result<size_t> write_packet(uint8_t* dest, size_t cap, ngtcp2_path_storage& ps,
                               Clock::time_point now);
-  ngtcp2_tstamp ts(Clock::time_point t) const;
+  static ngtcp2_tstamp ts(Clock::time_point t) { return timestamp(t); }
 
   SessionOptions opts_;
   CidRegistry& cids_;
