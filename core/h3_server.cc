@@ -371,8 +371,6 @@ void H3Connection::remove_cid(const ngtcp2_cid& cid) {
   ep_.unroute(cid);
 }
 
-bool H3Connection::done() const { return ended_; }
-
 void H3Connection::on_datagram(const ngtcp2_path& path, std::span<const uint8_t> data) {
   if (ended_ || !session_) return;
   auto ok = session_->receive(path, data, h2::Clock::now());

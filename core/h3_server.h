@@ -82,7 +82,6 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
   // Sends what the session has, and keeps what the socket would not take.
   void write_out();
   void close_now(uint64_t h3_error);
-  bool done() const;
   const std::vector<std::string>& keys() const { return keys_; }
   const std::string& ip() const { return ip_; }  // the client's, when it connected
 
