@@ -123,6 +123,7 @@ int edge_main(const Args& args) {
   }
   server.every(std::chrono::milliseconds(1000), [&edge] { edge.housekeeping(); });
   server.run();
+  edge.stop();
   return 0;
 }
 

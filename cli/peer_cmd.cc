@@ -102,6 +102,7 @@ int peer_main(const Args& args) {
   log::info("swarm", {{"bt_port", agent.bt_port()}, {"tracker", cfg.str("tracker")}});
   server.every(std::chrono::milliseconds(1000), [&agent] { agent.housekeeping(); });
   server.run();
+  agent.stop();
   return 0;
 }
 

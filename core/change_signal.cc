@@ -1,15 +1,19 @@
 #include "core/change_signal.h"
 
+#include <algorithm>
+
 namespace shoal {
 
 void ChangeSignal::notify() {
-  std::vector<std::shared_ptr<Timer>> wake;
+  std::vector<std::weak_ptr<Timer>> wake;
   {
     std::lock_guard lock(mu_);
     ++version_;
     wake.swap(waiters_);
   }
-  for (auto& timer : wake) {
+  for (auto& weak : wake) {
+    auto timer = weak.lock();
+    if (!timer) continue;  // that waiter has gone
     auto cancel = [timer] { timer->cancel(); };
     asio::post(timer->get_executor(), cancel);
   }
@@ -22,8 +26,11 @@ awaitable<void> ChangeSignal::wait(uint64_t seen, std::chrono::milliseconds max_
   {
     std::lock_guard lock(mu_);
     if (version_ != seen) co_return;
-    // Timers of waiters that timed out stay until the next notify; bound them.
-    if (waiters_.size() > 4096) waiters_.erase(waiters_.begin(), waiters_.begin() + 2048);
+    // Waiters that timed out are remembered until the next notify: forget the gone.
+    if (waiters_.size() >= prune_at_) {
+      std::erase_if(waiters_, [](auto& w) { return w.expired(); });
+      prune_at_ = std::max<size_t>(64, 2 * waiters_.size());  // amortised O(1) per wait
+    }
     waiters_.push_back(timer);
   }
   beast::error_code ec;

@@ -1,6 +1,10 @@
 // Lets coroutines wait for state that another thread changes (a download gaining
 // pieces): a version number plus timers to wake. Waiters re-check their condition
 // after every wake-up, so a spurious or missed wake costs at most `max_wait`.
+//
+// The waiting coroutine owns its timer; the signal only remembers it. A signal may
+// outlive the io_context its waiters ran on (a download kept by the agent after the
+// server stopped), and destroying a timer after its io_context is a use-after-free.
 #pragma once
 
 #include <chrono>
@@ -32,7 +36,8 @@ class ChangeSignal {
   using Timer = asio::steady_timer;
   mutable std::mutex mu_;
   uint64_t version_ = 0;
-  std::vector<std::shared_ptr<Timer>> waiters_;
+  std::vector<std::weak_ptr<Timer>> waiters_;
+  size_t prune_at_ = 64;
 };
 
 }  // namespace shoal

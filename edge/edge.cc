@@ -24,7 +24,9 @@ Edge::Edge(EdgeOptions opts)
   register_gauges();
 }
 
-Edge::~Edge() {
+Edge::~Edge() { stop(); }
+
+void Edge::stop() {
   stop_ = true;
   std::unique_lock lock(mu_);
   fills_done_.wait(lock, [this] { return running_fills_ == 0; });

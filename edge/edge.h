@@ -50,7 +50,6 @@ class Edge {
  public:
   // Opens the disk tier; throws std::runtime_error at start-up.
   explicit Edge(EdgeOptions opts);
-  // Stops the fills in flight and waits for their threads.
   ~Edge();
   Edge(const Edge&) = delete;
   Edge& operator=(const Edge&) = delete;
@@ -58,6 +57,9 @@ class Edge {
   awaitable<void> handle(http::Exchange& ex);
   // Periodic upkeep (forgets idle rate-limit buckets); call about once a second.
   void housekeeping();
+  // Stops the fills in flight and waits for their threads. Call it once the server has
+  // stopped and before its io_context goes: a fill wakes its readers on that context.
+  void stop();
   const metrics::Registry& registry() const { return metrics_; }
 
  private:
