@@ -17,6 +17,8 @@ namespace shoal::http::detail {
 namespace {
 
 constexpr size_t kBurstBytes = 64 * 1024;  // one GSO send: the kernel's limit is 64 KiB
+// ngtcp2 lets a packet go up to this long before its pacing slot (NGTCP2_PKT_PACING_OVERHEAD).
+constexpr auto kPacingSlack = std::chrono::milliseconds(1);
 constexpr size_t kRecvBatch = 16;          // datagrams per recvmmsg
 constexpr size_t kRecvBuffer = 64 * 1024;  // per datagram: loopback allows jumbo ones
 constexpr int kSocketBuffer = 8 << 20;     // SO_RCVBUF / SO_SNDBUF, capped by the sysctls
@@ -135,6 +137,7 @@ awaitable<void> H3Endpoint::receive_loop() {
         path.remote.addrlen = msgs[i].msg_hdr.msg_namelen;
         on_datagram(path, {bufs.data() + i * kRecvBuffer, msgs[i].msg_len});
       }
+      flush_touched();
       if (static_cast<size_t>(n) < kRecvBatch) break;
       // More are queued: let the writes this batch asked for go out first, so a
       // stream of ACKs cannot hold back the data they make room for.
@@ -142,6 +145,18 @@ awaitable<void> H3Endpoint::receive_loop() {
       if (stopped_) co_return;
     }
   }
+}
+
+// Once per read batch, not per datagram: a client's ACK (or window update) and its
+// next request often arrive together, and a flush posted for the first would run
+// before the handler the second starts, sending the ACK in a packet of its own.
+void H3Endpoint::flush_touched() {
+  for (auto& conn : touched_) conn->flush();
+  touched_.clear();
+}
+
+void H3Endpoint::touched(std::shared_ptr<H3Connection> conn) {
+  touched_.push_back(std::move(conn));
 }
 
 void H3Endpoint::on_datagram(const ngtcp2_path& path, std::span<const uint8_t> data) {
@@ -378,9 +393,12 @@ void H3Connection::on_datagram(const ngtcp2_path& path, std::span<const uint8_t>
     log::debug("HTTP/3 connection failed", {{"remote", remote_}, {"error", ok.error().message}});
   }
   spawn_handlers();
-  // Deferred: the datagrams of this read batch and the handlers they start run first,
-  // so one burst carries the ACKs and the responses instead of a sendmsg for each.
-  flush();
+  // Deferred to the end of the read batch, and then posted: the batch's datagrams and
+  // the handlers they start run first, so one burst carries the ACKs and responses.
+  if (!touched_) {
+    touched_ = true;
+    ep_.touched(shared_from_this());
+  }
 }
 
 void H3Connection::after_io() {
@@ -414,6 +432,7 @@ void H3Connection::write_out() {
 }
 
 void H3Connection::flush() {
+  touched_ = false;
   if (flush_posted_ || ended_) return;
   flush_posted_ = true;
   // Handlers woken by the same event run first, so one burst carries all they queue.
@@ -430,8 +449,20 @@ void H3Connection::flush() {
 // nearly every packet, so the timer is moved only when the session's expiry comes
 // sooner than it is set for. One that fires early finds nothing due (ngtcp2 checks)
 // and is set again for the real expiry.
+//
+// ngtcp2 also reports its pacing slot as an expiry, and after each packet that slot
+// lies within the millisecond ngtcp2 lets a sender run ahead of it: a timer for it
+// would cost a timerfd update and a wake-up per packet to learn nothing is due.
+// Handling the expiry at once clears it (and anything really due).
 void H3Connection::arm_timer() {
+  auto now = h2::Clock::now();
   auto at = session_->expiry();
+  if (at <= now + kPacingSlack) {
+    if (!session_->handle_expiry(now)) alive_ = false;
+    write_out();
+    if (session_->finished()) return end();
+    at = session_->expiry();
+  }
   if (at == h2::Clock::time_point::max() || at >= armed_at_) return;
   armed_at_ = at;
   timer_.expires_at(at);

@@ -39,6 +39,8 @@ class H3Endpoint {
   bool send(const h3::Burst& b);
   void wait_writable(std::shared_ptr<H3Connection> conn);
   void finished(H3Connection& conn);
+  // The connection read a datagram of the current batch: flush it when the batch ends.
+  void touched(std::shared_ptr<H3Connection> conn);
   const h3::SessionOptions& session_options() const { return session_opts_; }
   const ConnectionContext& context() const { return ctx_; }
   asio::any_io_executor executor() const { return strand_; }
@@ -46,6 +48,7 @@ class H3Endpoint {
  private:
   awaitable<void> receive_loop();
   void on_datagram(const ngtcp2_path& path, std::span<const uint8_t> data);
+  void flush_touched();
   void accept(const ngtcp2_path& path, std::span<const uint8_t> data);
   void send_version_negotiation(const ngtcp2_path& path, const ngtcp2_version_cid& vc);
   void send_stateless_reset(const ngtcp2_path& path, size_t got, const ngtcp2_version_cid& vc);
@@ -64,6 +67,7 @@ class H3Endpoint {
   std::vector<std::shared_ptr<H3Connection>> conns_;
   std::unordered_map<std::string, uint32_t> per_ip_;  // open connections by client address
   std::vector<std::shared_ptr<H3Connection>> blocked_;
+  std::vector<std::shared_ptr<H3Connection>> touched_;  // read from in this batch
   bool waiting_writable_ = false;
   bool gso_ = true;
   bool stopped_ = false;
@@ -113,6 +117,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
   size_t handlers_ = 0;
   bool alive_ = true;
   bool flush_posted_ = false;
+  bool touched_ = false;  // read from in this batch: the endpoint flushes it after
   bool ended_ = false;
   bool dying_ = false;
 };
