@@ -117,6 +117,7 @@ int edge_main(const Args& args) {
   auto opts = edge_options(cfg);
   edge::Edge edge(opts);
   http::Server server(server_opts, [&edge](http::Exchange& ex) { return edge.handle(ex); });
+  server.export_metrics(edge.registry());
   log_listening(server, "edge", opts.data_dir.string());
   if (auto plain = server.plain_url(); !plain.empty()) {
     log::info("plain listener", {{"component", "edge"}, {"url", plain}});

@@ -132,6 +132,7 @@ awaitable<void> H3Endpoint::receive_loop() {
       }
       int n = recvmmsg(socket_.native_handle(), msgs.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) break;
+      H3Stats::add(stats_->datagrams_received, static_cast<uint64_t>(n));
       for (int i = 0; i < n && !stopped_; ++i) {
         path.remote.addr = reinterpret_cast<sockaddr*>(&addrs[i]);
         path.remote.addrlen = msgs[i].msg_hdr.msg_namelen;
@@ -182,6 +183,7 @@ void H3Endpoint::accept(const ngtcp2_path& path, std::span<const uint8_t> data) 
   if (stopped_ || (limit != 0 && conns_.size() >= limit) ||
       (per_client != 0 && per_ip_[ip] >= per_client)) {
     if (per_ip_[ip] == 0) per_ip_.erase(ip);
+    H3Stats::add(stats_->connections_refused);
     return send_close(path, hd, NGTCP2_CONNECTION_REFUSED);
   }
   h3::Accepted a{hd, nullptr, path};
@@ -201,6 +203,7 @@ void H3Endpoint::accept(const ngtcp2_path& path, std::span<const uint8_t> data) 
   auto conn = std::make_shared<H3Connection>(*this, remote_string(path.remote.addr), ip);
   // Before start(): the session registers its connection IDs as it is made.
   conns_.push_back(conn);
+  stats_->connections.store(conns_.size(), std::memory_order_relaxed);
   ++per_ip_[ip];
   // The client's first DCID too: a ClientHello split across two Initials (Chromium's
   // post-quantum one) must reach the same connection.
@@ -226,6 +229,7 @@ void H3Endpoint::finished(H3Connection& conn) {
     if (it != by_cid_.end() && it->second.get() == &conn) by_cid_.erase(it);
   }
   auto counted = std::erase_if(conns_, [&](const auto& c) { return c.get() == &conn; });
+  stats_->connections.store(conns_.size(), std::memory_order_relaxed);
   if (auto it = per_ip_.find(conn.ip()); counted > 0 && it != per_ip_.end() && --it->second == 0) {
     per_ip_.erase(it);
   }
@@ -253,7 +257,12 @@ bool H3Endpoint::send(const h3::Burst& b) {
   }
   for (;;) {
     ssize_t n = sendmsg(socket_.native_handle(), &msg, 0);
-    if (n >= 0) return true;
+    if (n >= 0) {
+      H3Stats::add(stats_->send_calls);
+      H3Stats::add(stats_->datagrams_sent,
+                   (b.size + b.segment - 1) / std::max<size_t>(1, b.segment));
+      return true;
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
     if (gso_ && (errno == EIO || errno == EINVAL) && msg.msg_control != nullptr) {
@@ -267,7 +276,12 @@ bool H3Endpoint::send(const h3::Burst& b) {
         msg.msg_iov = &one;
         msg.msg_control = nullptr;
         msg.msg_controllen = 0;
-        if (sendmsg(socket_.native_handle(), &msg, 0) < 0 && errno == EAGAIN) return false;
+        if (sendmsg(socket_.native_handle(), &msg, 0) < 0) {
+          if (errno == EAGAIN) return false;
+          continue;
+        }
+        H3Stats::add(stats_->send_calls);
+        H3Stats::add(stats_->datagrams_sent);
       }
       return true;
     }
@@ -294,6 +308,10 @@ void H3Endpoint::send_raw(const ngtcp2_path& path, const uint8_t* data, size_t n
   udp::endpoint to;
   std::memcpy(to.data(), path.remote.addr, path.remote.addrlen);
   socket_.send_to(asio::buffer(data, n), to, 0, ec);
+  if (!ec) {
+    H3Stats::add(stats_->send_calls);
+    H3Stats::add(stats_->datagrams_sent);
+  }
 }
 
 void H3Endpoint::send_version_negotiation(const ngtcp2_path& path, const ngtcp2_version_cid& vc) {
@@ -469,6 +487,7 @@ void H3Connection::arm_timer() {
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec || self->ended_) return;
     self->armed_at_ = h2::Clock::time_point::max();
+    H3Stats::add(self->ep_.stats()->timer_wakeups);
     auto ok = self->session_->handle_expiry(h2::Clock::now());
     if (!ok) self->alive_ = false;
     self->after_io();

@@ -4,6 +4,7 @@
 // runs a handler per request through the same StreamExchange as HTTP/2. Internal.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,20 @@ namespace shoal::http::detail {
 
 using udp = asio::ip::udp;
 class H3Connection;
+
+// What the endpoint has done, for /metrics: written on the strand, read by scrapes.
+struct H3Stats {
+  std::atomic<uint64_t> datagrams_received{0};
+  std::atomic<uint64_t> datagrams_sent{0};
+  std::atomic<uint64_t> send_calls{0};  // sendmsg calls: datagrams_sent / send_calls = GSO batch
+  std::atomic<uint64_t> timer_wakeups{0};
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> connections_refused{0};
+
+  static void add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // one writer
+  }
+};
 
 class H3Endpoint {
  public:
@@ -44,6 +59,7 @@ class H3Endpoint {
   const h3::SessionOptions& session_options() const { return session_opts_; }
   const ConnectionContext& context() const { return ctx_; }
   asio::any_io_executor executor() const { return strand_; }
+  const std::shared_ptr<H3Stats>& stats() const { return stats_; }
 
  private:
   awaitable<void> receive_loop();
@@ -68,6 +84,7 @@ class H3Endpoint {
   std::unordered_map<std::string, uint32_t> per_ip_;  // open connections by client address
   std::vector<std::shared_ptr<H3Connection>> blocked_;
   std::vector<std::shared_ptr<H3Connection>> touched_;  // read from in this batch
+  std::shared_ptr<H3Stats> stats_ = std::make_shared<H3Stats>();
   bool waiting_writable_ = false;
   bool gso_ = true;
   bool stopped_ = false;

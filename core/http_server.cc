@@ -162,6 +162,28 @@ std::optional<uint16_t> Server::h3_port() const {
   return h3_->local_endpoint().port();
 }
 
+void Server::export_metrics(metrics::Registry& registry) const {
+  if (!h3_) return;
+  auto stats = h3_->stats();  // shared: the registry may outlive the endpoint
+  auto read = [stats](std::atomic<uint64_t> detail::H3Stats::*field) {
+    return [stats, field] { return double(((*stats).*field).load(std::memory_order_relaxed)); };
+  };
+  using S = detail::H3Stats;
+  registry.counter_fn("shoal_http3_datagrams_received_total", "UDP datagrams read by HTTP/3.",
+                      read(&S::datagrams_received));
+  registry.counter_fn("shoal_http3_datagrams_sent_total", "UDP datagrams sent by HTTP/3.",
+                      read(&S::datagrams_sent));
+  registry.counter_fn("shoal_http3_send_calls_total",
+                      "sendmsg calls of HTTP/3 (one carries a GSO burst of datagrams).",
+                      read(&S::send_calls));
+  registry.counter_fn("shoal_http3_timer_wakeups_total", "QUIC connection timers that fired.",
+                      read(&S::timer_wakeups));
+  registry.counter_fn("shoal_http3_connections_refused_total",
+                      "QUIC connections refused by max_connections(_per_client).",
+                      read(&S::connections_refused));
+  registry.gauge_fn("shoal_http3_connections", "Open QUIC connections.", read(&S::connections));
+}
+
 tcp::endpoint Server::local_endpoint() const { return acceptor_.local_endpoint(); }
 
 std::string Server::url() const { return url_of(local_endpoint(), tls_ != nullptr); }

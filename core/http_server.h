@@ -17,6 +17,7 @@
 
 #include "core/asio.h"
 #include "core/error.h"
+#include "core/metrics.h"
 
 namespace shoal::http {
 
@@ -164,6 +165,9 @@ class Server {
   std::string plain_url() const;
   // The UDP port of the HTTP/3 listener, if there is one.
   std::optional<uint16_t> h3_port() const;
+  // Adds the HTTP/3 endpoint's counters (datagrams, sends, timer wake-ups,
+  // connections) to a component's registry, when there is an endpoint.
+  void export_metrics(metrics::Registry& registry) const;
   asio::io_context& io_context() { return ioc_; }
 
   // Runs the event loop on opts.threads threads until stop() or SIGINT/SIGTERM;

@@ -61,6 +61,7 @@ class Edge {
   // stopped and before its io_context goes: a fill wakes its readers on that context.
   void stop();
   const metrics::Registry& registry() const { return metrics_; }
+  metrics::Registry& registry() { return metrics_; }
 
  private:
   struct Counters;

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from edge_harness import EdgeTestCase
-from shoal_harness import MiB, make_file, wait_until
+from shoal_harness import SHOAL_BIN, MiB, make_file, wait_until
 
 GTLSCLIENT = shutil.which("gtlsclient")
 
@@ -198,6 +198,34 @@ class Http3(EdgeTestCase):
         p, path = self.gtls(d, "-q", "-n", "32", "--max-streams-bidi=100")
         log = wait_until(lambda: len(self.h3_requests(d)) >= 32 and self.h3_requests(d), timeout=10)
         self.assertEqual({l["status"] for l in log}, {200})
+
+    def test_one_datagram_and_no_timer_per_small_request(self):
+        # A small cached response goes out with the ACK of its request in one datagram,
+        # and answering it arms no timer to fire. The edge once sent the ACK alone when
+        # the client's window update and request came in one read, and re-armed its
+        # timer for ngtcp2's pacing slot after every packet: two sends and a wake-up
+        # per request.
+        d = self.blob(1024, 10)
+        url = self.https(self.edge, f"/blobs/{d}")
+        get = [SHOAL_BIN, "get", url, "--http3", "--cacert", self.cert]
+        subprocess.run(get + ["--quiet"], check=True, capture_output=True, timeout=60)  # fill
+        n = 200
+        before = self.edge.metrics()
+        p = subprocess.run(get + ["--parallel", "1", "--requests", str(n), "--json"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        after = self.edge.metrics()
+        delta = {k: after.value(k) - before.value(k) for k in (
+            "shoal_http3_send_calls_total", "shoal_http3_datagrams_sent_total",
+            "shoal_http3_timer_wakeups_total", "shoal_http3_datagrams_received_total")}
+        # Each request one send, some two when its datagrams come in two reads (before:
+        # 2 sends and 1.3 wake-ups a request).
+        self.assertLess(delta["shoal_http3_send_calls_total"], n * 1.6, delta)
+        self.assertGreaterEqual(delta["shoal_http3_datagrams_sent_total"], n, delta)
+        self.assertGreaterEqual(delta["shoal_http3_datagrams_received_total"], n, delta)
+        self.assertLess(delta["shoal_http3_timer_wakeups_total"], n * 0.6, delta)
+        # The client closed its connection: the edge lets it go after draining.
+        wait_until(lambda: self.edge.metrics().value("shoal_http3_connections") == 0, timeout=10)
 
 
 if __name__ == "__main__":
