@@ -53,6 +53,11 @@ h3::SessionOptions h3_options(const ServerOptions& o) {
   s.max_header_list = o.max_header_size;
   s.idle_timeout = o.idle_timeout;
   s.server_name = o.server_name;
+  switch (o.h3_congestion_control) {
+    case CongestionControl::reno: s.congestion_control = NGTCP2_CC_ALGO_RENO; break;
+    case CongestionControl::cubic: s.congestion_control = NGTCP2_CC_ALGO_CUBIC; break;
+    case CongestionControl::bbr2: s.congestion_control = NGTCP2_CC_ALGO_BBR2; break;
+  }
   return s;
 }
 

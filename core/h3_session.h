@@ -59,6 +59,7 @@ struct SessionOptions {
   std::chrono::milliseconds idle_timeout{30'000};
   size_t qpack_table = 4096;  // QPACK dynamic table the client's encoder may use
   size_t qpack_blocked_streams = 100;
+  ngtcp2_cc_algo congestion_control = NGTCP2_CC_ALGO_BBR2;
   std::string server_name = "shoal";
 };
 

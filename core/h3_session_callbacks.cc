@@ -260,7 +260,7 @@ Result<void> Session::start(const TlsContext& tls, const Accepted& a, Clock::tim
   ngtcp2_settings settings;
   ngtcp2_settings_default(&settings);
   settings.initial_ts = ts(now);
-  settings.cc_algo = NGTCP2_CC_ALGO_CUBIC;
+  settings.cc_algo = opts_.congestion_control;
   settings.max_window = opts_.connection_window;
   settings.max_stream_window = opts_.stream_window;
   if (a.odcid != nullptr) settings.token = a.hd.token;  // a valid Retry token: address validated

@@ -24,6 +24,8 @@ namespace shoal::http {
 using Head = bhttp::response_header<>;
 using RequestHead = bhttp::request_header<>;
 
+enum class CongestionControl { reno, cubic, bbr2 };
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
@@ -53,6 +55,10 @@ struct ServerOptions {
   // QUIC address validation: a client's first Initial gets a Retry with a token it
   // must echo, which costs a round trip but stops spoofed-source amplification.
   bool h3_retry = false;
+  // QUIC congestion control. BBRv2 keeps a loopback or LAN transfer at full rate where
+  // CUBIC (ngtcp2 0.12) now and then leaves slow start early on RTT jitter and crawls
+  // at a fifth of it (docs/BENCHMARKS.md); Reno and CUBIC are there for comparison.
+  CongestionControl h3_congestion_control = CongestionControl::bbr2;
   // A second listener without TLS next to a TLS one (the edge serves local clients
   // in plain HTTP/1.1); empty host: none. Port 0 picks a free port.
   std::string plain_host;

@@ -29,9 +29,23 @@ std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
        "with TLS: serve HTTP/3 (QUIC) on UDP at the listen port, advertised by Alt-Svc"},
       {"h3_retry", ConfigType::boolean, "false",
        "QUIC address validation: new clients first get a Retry (one more round trip)"},
+      {"h3_congestion_control", ConfigType::string, "bbr2",
+       "QUIC congestion control: bbr2, cubic or reno"},
       {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
   };
 }
+
+namespace {
+
+http::CongestionControl congestion_control(const std::string& name) {
+  if (name == "bbr2") return http::CongestionControl::bbr2;
+  if (name == "cubic") return http::CongestionControl::cubic;
+  if (name == "reno") return http::CongestionControl::reno;
+  throw ConfigError("invalid value \"" + name +
+                    "\" for h3_congestion_control: expected bbr2, cubic or reno");
+}
+
+}  // namespace
 
 http::ServerOptions server_options_from(const Config& cfg) {
   http::ServerOptions o;
@@ -54,6 +68,7 @@ http::ServerOptions server_options_from(const Config& cfg) {
   o.http2 = cfg.boolean("http2");
   o.http3 = cfg.boolean("http3");
   o.h3_retry = cfg.boolean("h3_retry");
+  o.h3_congestion_control = congestion_control(cfg.str("h3_congestion_control"));
   int64_t streams = cfg.integer("h2_max_concurrent_streams");
   if (streams < 1 || streams > 10000) {
     throw ConfigError("invalid value \"" + cfg.str("h2_max_concurrent_streams") +

@@ -100,6 +100,17 @@ class Http3(EdgeTestCase):
             # so the edge must detect the losses and send again under congestion control.
             self.gtls(d, "-q", f"--rx-loss={loss}", f"--tx-loss={loss}", timeout=300)
 
+    def test_every_congestion_control_recovers_from_loss(self):
+        d = self.blob(8 * MiB, 11)
+        for algo in ("cubic", "reno"):  # bbr2, the default, in test_64mib_under_loss
+            self.edge = self.start_edge(f"--h3-congestion-control={algo}", name=algo)
+            self.gtls(d, "-q", "--rx-loss=0.01", "--tx-loss=0.01")
+        p = subprocess.run([SHOAL_BIN, "edge", "--origin", self.origin.url, "--data",
+                            self.mkdir("bad-cc"), "--h3-congestion-control=vegas"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("h3_congestion_control", p.stderr)
+
     def test_retry_validates_the_address(self):
         edge = self.start_edge("--h3-retry=true", name="retry")
         self.edge = edge
