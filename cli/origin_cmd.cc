@@ -65,6 +65,7 @@ int origin_main(const Args& args) {
   auto server_opts = server_options_from(cfg);
   origin::Origin origin(origin_options(cfg));
   http::Server server(server_opts, [&origin](http::Exchange& ex) { return origin.handle(ex); });
+  server.export_metrics(origin.metrics());
   log_listening(server, "origin", origin.store().root().string());
   if (auto* seeder = origin.seeder()) {
     log::info("seeding", {{"bt_port", seeder->listen_port()}, {"trackers", cfg.str("tracker")}});

@@ -98,6 +98,7 @@ int peer_main(const Args& args) {
   auto opts = peer_options(cfg);
   peer::PeerAgent agent(opts);
   http::Server server(server_opts, [&agent](http::Exchange& ex) { return agent.handle(ex); });
+  server.export_metrics(agent.metrics());
   log_listening(server, "peer", opts.data_dir.string());
   log::info("swarm", {{"bt_port", agent.bt_port()}, {"tracker", cfg.str("tracker")}});
   server.every(std::chrono::milliseconds(1000), [&agent] { agent.housekeeping(); });

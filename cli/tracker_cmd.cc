@@ -63,6 +63,7 @@ int tracker_main(const Args& args) {
   auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
   tracker::Tracker tracker(tracker_options(cfg), std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
   http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });
+  server.export_metrics(tracker.metrics());
   log_listening(server, "tracker");
   // Expired peers are already invisible; pruning only frees their memory.
   auto prune = std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));

@@ -53,6 +53,7 @@ class PeerAgent {
   awaitable<void> handle(http::Exchange& ex);
   // Periodic: fails stalled downloads, evicts by budget and idle time.
   void housekeeping();
+  metrics::Registry& metrics() { return metrics_; }
   // Stops libtorrent's event thread. Call it once the server has stopped and before
   // its io_context goes: events wake readers of a download on that context.
   void stop() { swarm_->stop_events(); }

@@ -8,7 +8,8 @@ import ssl
 import subprocess
 import unittest
 
-from shoal_harness import MiB, ShoalTestCase, make_bytes, run_origin_expect_exit, sha256_digest
+from shoal_harness import (MiB, ShoalTestCase, make_bytes, run_cli, run_origin_expect_exit,
+                            sha256_digest)
 
 
 class StartupErrors(ShoalTestCase):
@@ -153,6 +154,20 @@ class Tls(ShoalTestCase):
             self.assertEqual(conn.getresponse().status, 200)
         finally:
             conn.close()
+        # HTTP/3 on the same port number, with its endpoint's counters in /metrics.
+        r = run_cli(["get", f"{origin.url}/blobs/{digest}", "--http3", "--cacert", cert])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, data.decode())
+        conn = http.client.HTTPSConnection("127.0.0.1", origin.port, context=ctx, timeout=10)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        received = [l for l in text.splitlines()
+                    if l.startswith("shoal_http3_datagrams_received_total ")]
+        self.assertEqual(len(received), 1, text[-2000:])
+        self.assertGreater(float(received[0].split()[1]), 0)
 
     def test_bad_tls_files(self):
         cert, key = self.make_cert()
