@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <sys/socket.h>
 
@@ -138,6 +139,10 @@ Result<void> Connection::open_socket(const sockaddr* addr, socklen_t len) {
   (void)setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &kSocketBuffer, sizeof kSocketBuffer);
   (void)setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &kSocketBuffer, sizeof kSocketBuffer);
   enable_ecn_reports(fd_.get(), addr->sa_family);
+  // A server's GSO burst arrives as one read (cut up in read_packets) instead of one
+  // per datagram; on loopback the kernel then need not cut it up for us either.
+  int on = 1;
+  (void)setsockopt(fd_.get(), SOL_UDP, UDP_GRO, &on, sizeof on);
   return {};
 }
 

@@ -1,5 +1,6 @@
 // The h3 client's event loop: poll() on the one UDP socket, timed by ngtcp2's expiry.
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -17,7 +18,21 @@ namespace {
 
 // Datagrams taken in before writing again: ACKs must go out while a fast sender
 // keeps the socket full, or its congestion window stalls.
-constexpr int kReadBurst = 64;
+constexpr size_t kReadBurst = 64;
+
+// With UDP_GRO one read may hold several datagrams of one size (the last may be
+// shorter): the size, or 0 for a single datagram.
+size_t gro_segment(msghdr& msg) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? static_cast<size_t>(size) : 0;
+    }
+  }
+  return 0;
+}
 
 uint8_t ecn_of(msghdr& msg) {
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -90,9 +105,9 @@ Result<void> Connection::run_until(const std::function<bool()>& done,
 }
 
 Result<void> Connection::read_packets(bool& heard) {
-  for (int i = 0; i < kReadBurst; ++i) {
+  for (size_t fed = 0; fed < kReadBurst;) {
     iovec iov{rx_buf_.data(), rx_buf_.size()};
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int)) * 2> control{};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int)) * 3> control{};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -107,7 +122,18 @@ Result<void> Connection::read_packets(bool& heard) {
                   "no QUIC server at " + url_.endpoint() + " (UDP): " + std::strerror(errno));
     }
     heard = true;
-    if (auto ok = feed_packet(rx_buf_.data(), static_cast<size_t>(n), ecn_of(msg)); !ok) return ok;
+    const auto size = static_cast<size_t>(n);
+    if (size == 0) {
+      ++fed;
+      continue;
+    }
+    const size_t segment = gro_segment(msg);
+    const size_t step = segment == 0 ? size : segment;
+    const uint8_t ecn = ecn_of(msg);
+    for (size_t off = 0; off < size; off += step, ++fed) {
+      if (auto ok = feed_packet(rx_buf_.data() + off, std::min(step, size - off), ecn); !ok)
+        return ok;
+    }
   }
   return {};
 }
