@@ -461,10 +461,7 @@ void H3Connection::flush() {
   // Handlers woken by the same event run first, so one burst carries all they queue.
   asio::post(executor(), [self = shared_from_this()] {
     self->flush_posted_ = false;
-    if (self->ended_) return;
-    self->write_out();
-    if (self->session_->finished()) return self->end();
-    self->arm_timer();
+    if (!self->ended_) self->after_io();
   });
 }
 
@@ -481,7 +478,7 @@ void H3Connection::arm_timer() {
   auto now = h2::Clock::now();
   auto at = session_->expiry();
   if (at <= now + kPacingSlack) {
-    if (!session_->handle_expiry(now)) alive_ = false;
+    expire(now);
     write_out();
     if (session_->finished()) return end();
     at = session_->expiry();
@@ -493,10 +490,14 @@ void H3Connection::arm_timer() {
     if (ec || self->ended_) return;
     self->armed_at_ = h2::Clock::time_point::max();
     H3Stats::add(self->ep_.stats()->timer_wakeups);
-    auto ok = self->session_->handle_expiry(h2::Clock::now());
-    if (!ok) self->alive_ = false;
+    self->expire(h2::Clock::now());
     self->after_io();
   });
+}
+
+// A failed expiry (idle timeout, too many probes) leaves the session closing.
+void H3Connection::expire(h2::Clock::time_point now) {
+  if (!session_->handle_expiry(now)) alive_ = false;
 }
 
 void H3Connection::close_now(uint64_t h3_error) {

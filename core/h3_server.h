@@ -119,6 +119,7 @@ class H3Connection final : public std::enable_shared_from_this<H3Connection>,
  private:
   void after_io();
   void arm_timer();
+  void expire(h2::Clock::time_point now);
   void spawn_handlers();
   awaitable<void> serve_stream(std::shared_ptr<H3Connection> self, h2::Stream* stream);
   void end();
