@@ -30,6 +30,9 @@ std::vector<ConfigKey> peer_keys() {
       {"max_connections", ConfigType::integer, "200", "most BitTorrent peer connections"});
   keys.push_back({"readahead_pieces", ConfigType::integer, "4",
                   "pieces ahead of a reader fetched first; 0: rarest first only"});
+  keys.push_back({"handout_window", ConfigType::integer, "2",
+                  "pieces asked of the origin's HTTP hand-out at a time; 0: ask the origin "
+                  "over BitTorrent like any peer"});
   keys.push_back({"stall_timeout", ConfigType::duration, "2m",
                   "a download with no verified piece for this long fails"});
   return keys;
@@ -80,6 +83,12 @@ peer::PeerAgentOptions peer_options(const Config& cfg) {
                       "\" for readahead_pieces: expected 0 to 1024");
   }
   o.readahead_pieces = static_cast<uint32_t>(readahead);
+  int64_t window = cfg.integer("handout_window");
+  if (window < 0 || window > 16) {
+    throw ConfigError("invalid value \"" + cfg.str("handout_window") +
+                      "\" for handout_window: expected 0 to 16");
+  }
+  o.handout_window = static_cast<uint32_t>(window);
   o.cache_bytes = cfg.size("cache_size");
   o.cache_ttl = cfg.duration("cache_ttl");
   o.stall_timeout = cfg.duration("stall_timeout");

@@ -48,6 +48,10 @@ Origin::Origin(OriginOptions opts)
                       [this] { return static_cast<double>(seeder_->uploaded_bytes()); });
   }
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
+  handout_bytes_ = &metrics_.counter("shoal_origin_handout_bytes_total",
+                                     "Piece bytes the origin handed out over HTTP to agents.");
+  handout_pieces_ = &metrics_.counter("shoal_origin_handout_pieces_total",
+                                      "Pieces the origin handed out over HTTP to agents.");
 
   metrics_.gauge_fn("shoal_origin_upload_sessions", "Open resumable upload sessions.",
                     [this] { return static_cast<double>(uploads_.count()); });
@@ -111,6 +115,12 @@ awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std
   } else if (route == "blobs" && rest.ends_with("/swarm")) {
     if (m == verb::get) {
       co_await get_swarm(ex, rest.substr(0, rest.size() - std::string_view("/swarm").size()));
+    } else {
+      co_await respond_method_not_allowed(ex, "GET");
+    }
+  } else if (route == "blobs" && rest.ends_with("/handout")) {
+    if (m == verb::get) {
+      co_await get_handout(ex, rest.substr(0, rest.size() - std::string_view("/handout").size()));
     } else {
       co_await respond_method_not_allowed(ex, "GET");
     }

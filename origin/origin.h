@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/blob_store.h"
@@ -12,6 +14,7 @@
 #include "core/metrics.h"
 #include "core/request_recorder.h"
 #include "origin/auth.h"
+#include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"
 #include "origin/repo_index.h"
 #include "origin/seeder.h"
@@ -59,6 +62,7 @@ class Origin {
   awaitable<void> delete_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> get_metainfo(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> get_swarm(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> get_handout(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> uploads(http::Exchange& ex, std::string_view rest);
   awaitable<void> upload_create(http::Exchange& ex);
   awaitable<void> upload_status(http::Exchange& ex, const std::string& id);
@@ -91,9 +95,21 @@ class Origin {
   RepoIndex repos_;
   std::unique_ptr<MetainfoStore> metainfo_;
   std::unique_ptr<Seeder> seeder_;
+  // Per blob, who was handed which piece (GET /blobs/<digest>/handout).
+  struct Handout {
+    HandoutLedger ledger;
+    uint64_t size = 0;
+    uint32_t piece_size = 0;
+  };
+  // Blocking (may make the metainfo): call through http::offload.
+  Result<Handout*> handout_of(const Digest& d);
+  std::mutex handout_mu_;
+  std::map<Digest, Handout> handouts_;
   UploadManager uploads_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
+  metrics::Counter* handout_bytes_ = nullptr;
+  metrics::Counter* handout_pieces_ = nullptr;
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

@@ -120,6 +120,12 @@ void Seeder::remove(const Digest& digest) {
   impl_->seeded.erase(it);
 }
 
+void Seeder::mark_sent(const Digest& digest, PieceIndex piece) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->seeded.find(digest);
+  if (it != impl_->seeded.end()) it->second.sent.record_piece(piece);
+}
+
 size_t Seeder::torrents() const {
   std::lock_guard lock(impl_->mu);
   return impl_->seeded.size();

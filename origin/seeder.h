@@ -12,6 +12,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/piece_index.h"
 
 namespace shoal::origin {
 
@@ -48,6 +49,8 @@ class Seeder {
   // described by `metainfo` (bencoded). Idempotent.
   Result<void> add(const Digest& digest, const std::string& blob_path, const std::string& metainfo);
   void remove(const Digest& digest);
+  // Counts a piece the origin sent outside BitTorrent (the HTTP hand-out) as sent.
+  void mark_sent(const Digest& digest, PieceIndex piece);
   size_t torrents() const;
   // Errc::not_found when the blob is not seeded. Waits for libtorrent's network thread.
   Result<SwarmStatus> swarm(const Digest& digest) const;

@@ -30,4 +30,9 @@ bool SentPieces::record(PieceIndex piece, uint32_t block) {
   return true;
 }
 
+void SentPieces::record_piece(PieceIndex piece) {
+  if (piece.value >= missing_.size()) return;
+  for (uint32_t b = 0; b < blocks_in(piece.value); ++b) record(piece, b);
+}
+
 }  // namespace shoal::origin

@@ -19,6 +19,8 @@ class SentPieces {
   // Counts block `block` of `piece`; out-of-range indices (a hostile or confused
   // alert) are ignored. Returns true when this block completed its piece.
   bool record(PieceIndex piece, uint32_t block);
+  // Counts every block of `piece` (sent whole, by another way than BitTorrent).
+  void record_piece(PieceIndex piece);
 
   uint32_t pieces() const { return static_cast<uint32_t>(missing_.size()); }
   uint32_t pieces_sent() const { return sent_; }

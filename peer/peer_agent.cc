@@ -50,6 +50,7 @@ PeerAgent::PeerAgent(PeerAgentOptions opts)
   std::error_code ec;
   fs::create_directories(opts_.data_dir / "metainfo", ec);
   auto listener = [this](const SwarmEvent& e) { on_swarm_event(e); };
+  opts_.swarm.hide_origin = opts_.handout_window > 0;
   swarm_ = std::make_unique<Swarm>(opts_.swarm, listener);
   reseed();
   register_metrics();
@@ -58,6 +59,14 @@ PeerAgent::PeerAgent(PeerAgentOptions opts)
 // The listener uses swarm_: stop it while swarm_ is still whole (reset() nulls the
 // pointer before the destructor runs).
 PeerAgent::~PeerAgent() {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [d, h] : handouts_) h->stop();
+    for (auto& h : ended_handouts_) h->stop();
+  }
+  // They call into swarm_: joined first.
+  handouts_.clear();
+  ended_handouts_.clear();
   swarm_->stop_events();
   swarm_.reset();
 }
@@ -214,6 +223,8 @@ void PeerAgent::housekeeping() {
                                              " s: no peer or origin serves it"));
   }
   evict(now, reserve);
+  std::lock_guard lock(mu_);
+  std::erase_if(ended_handouts_, [](const auto& h) { return h->finished(); });
 }
 
 void PeerAgent::evict(Clock::time_point now, uint64_t reserve) {

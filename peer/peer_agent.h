@@ -23,6 +23,7 @@
 #include "core/url.h"
 #include "peer/cache_index.h"
 #include "peer/download.h"
+#include "peer/handout_fetcher.h"
 #include "peer/manifest_cache.h"
 #include "peer/swarm.h"
 #include "peer/upstream.h"
@@ -39,6 +40,9 @@ struct PeerAgentOptions {
   // A download that verifies no piece for this long fails (no peer has the blob).
   std::chrono::milliseconds stall_timeout{120'000};
   uint32_t readahead_pieces = 4;  // pieces made time-critical ahead of a reader
+  // Pieces nobody reachable holds come from the origin's HTTP hand-out, this many at
+  // a time (HandoutFetcher); 0: from the origin's BitTorrent side, like any peer.
+  uint32_t handout_window = 2;
 };
 
 class PeerAgent {
@@ -81,6 +85,8 @@ class PeerAgent {
   void on_swarm_event(const SwarmEvent& e);                        // on the swarm's thread
   void finish(const std::shared_ptr<Download>& dl);
   void abandon(const std::shared_ptr<Download>& dl, Error why);
+  void start_handout(const Digest& d, const ParsedMetainfo& m);
+  void stop_handout(const Digest& d);
   std::shared_ptr<Download> inflight(const Digest& d);
   void evict(Clock::time_point now, uint64_t reserve);
   void reseed();
@@ -100,6 +106,10 @@ class PeerAgent {
   std::map<Digest, std::shared_ptr<Download>> inflight_;
   CacheIndex cache_;
   ManifestCache manifests_{16u << 20};
+  // Hand-out threads of downloads in flight, and of ended ones until their last
+  // request returns (housekeeping() reaps them). Guarded by mu_.
+  std::map<Digest, std::unique_ptr<HandoutFetcher>> handouts_;
+  std::vector<std::unique_ptr<HandoutFetcher>> ended_handouts_;
   // Last: its thread calls on_swarm_event, so it must stop before the rest goes.
   std::unique_ptr<Swarm> swarm_;
 };

@@ -45,11 +45,32 @@ void PeerAgent::resolve(const std::shared_ptr<Download>& dl, bool reader) {
   evict(Clock::now(), reserve + parsed->size);
   dl->resolved(*parsed, *metainfo, incoming_dir() + "/" + d.hex());
   if (auto ok = swarm_->download(d, *metainfo, incoming_dir()); !ok) return abandon(dl, ok.error());
+  start_handout(d, *parsed);
   // Before any peer connects, so the first requests go to the reader's first pieces.
   if (reader && opts_.readahead_pieces > 0)
     swarm_->prioritize(d, PieceIndex{0}, opts_.readahead_pieces);
   log::info("download started",
             {{"digest", d.str()}, {"size", parsed->size}, {"pieces", parsed->piece_count}});
+}
+
+void PeerAgent::start_handout(const Digest& d, const ParsedMetainfo& m) {
+  if (opts_.handout_window == 0) return;
+  auto h = std::make_unique<HandoutFetcher>(*swarm_, opts_.origin, d,
+                                            HandoutGeometry{m.size, m.piece_size, m.piece_count},
+                                            opts_.handout_window);
+  std::lock_guard lock(mu_);
+  handouts_[d] = std::move(h);
+}
+
+// Not joined here (this runs on the swarm's event thread, and a hand-out request may
+// take a while to return): housekeeping() reaps it once its threads are done.
+void PeerAgent::stop_handout(const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto it = handouts_.find(d);
+  if (it == handouts_.end()) return;
+  it->second->stop();
+  ended_handouts_.push_back(std::move(it->second));
+  handouts_.erase(it);
 }
 
 void PeerAgent::on_swarm_event(const SwarmEvent& e) {
@@ -61,6 +82,7 @@ void PeerAgent::on_swarm_event(const SwarmEvent& e) {
   }
   switch (e.kind) {
     case Kind::finished:
+      stop_handout(e.digest);
       // The final fence: once flushed, every piece is on disk and can be hashed.
       swarm_->flush(e.digest);
       return;
@@ -117,6 +139,7 @@ void PeerAgent::abandon(const std::shared_ptr<Download>& dl, Error why) {
     auto it = inflight_.find(d);
     if (it != inflight_.end() && it->second == dl) inflight_.erase(it);
   }
+  stop_handout(d);
   swarm_->remove(d);
   if (was_resolved) ::unlink(dl->file_path().c_str());
 }

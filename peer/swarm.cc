@@ -5,14 +5,16 @@
 #include <chrono>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/extensions.hpp>
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/load_torrent.hpp>
-#include <libtorrent/torrent_info.hpp>
-#include <libtorrent/torrent_status.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_stats.hpp>
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -69,6 +71,39 @@ uint64_t block_bytes(uint64_t total, uint64_t piece_length, uint32_t piece, uint
   if (start >= total) return 0;
   return std::min(kBlock, total - start);
 }
+
+// With the hand-out on, an origin's bitfield and HAVEs are dropped on arrival: the
+// agent never finds the origin interesting, so its picker never asks it for the rarest
+// pieces (which every other agent would be asking it for too).
+class HideOriginPeer final : public lt::peer_plugin {
+ public:
+  HideOriginPeer(lt::peer_connection_handle pc, std::string prefix)
+      : pc_(std::move(pc)), prefix_(std::move(prefix)) {}
+  bool on_have(lt::piece_index_t) override { return from_origin(); }
+  bool on_bitfield(lt::bitfield const&) override { return from_origin(); }
+  bool on_have_all() override { return from_origin(); }
+  bool on_allowed_fast(lt::piece_index_t) override { return from_origin(); }
+  bool on_suggest(lt::piece_index_t) override { return from_origin(); }
+
+ private:
+  bool from_origin() const {
+    const lt::peer_id& id = pc_.pid();
+    return std::string_view(id.data(), id.size()).starts_with(prefix_);
+  }
+  lt::peer_connection_handle pc_;
+  std::string prefix_;
+};
+
+class HideOriginTorrent final : public lt::torrent_plugin {
+ public:
+  explicit HideOriginTorrent(std::string prefix) : prefix_(std::move(prefix)) {}
+  std::shared_ptr<lt::peer_plugin> new_connection(lt::peer_connection_handle const& pc) override {
+    return std::make_shared<HideOriginPeer>(pc, prefix_);
+  }
+
+ private:
+  std::string prefix_;
+};
 
 }  // namespace
 
@@ -258,6 +293,12 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
     if (handles.count(d)) return {};
   }
   atp.trackers = opts.trackers;
+  if (opts.hide_origin && is_download) {
+    std::string prefix = opts.origin_prefix;
+    atp.extensions.push_back([prefix](lt::torrent_handle const&, lt::client_data_t) {
+      return std::make_shared<HideOriginTorrent>(prefix);
+    });
+  }
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
   const int64_t atp_total = atp.ti ? atp.ti->total_size() : 0;
   const int atp_piece = atp.ti ? atp.ti->piece_length() : 0;
@@ -322,6 +363,31 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
   }
   if (!top.empty()) h->prioritize_pieces(top);
   return true;
+}
+
+std::optional<std::vector<bool>> Swarm::held_or_seen(const Digest& d) const {
+  std::optional<lt::torrent_handle> h;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->downloading.contains(d)) return std::nullopt;
+    h = impl_->handles.at(d);
+  }
+  lt::torrent_status st = h->status(lt::torrent_handle::query_pieces);
+  std::vector<int> avail;
+  h->piece_availability(avail);
+  std::vector<bool> out(static_cast<size_t>(st.pieces.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const lt::piece_index_t p(static_cast<int>(i));
+    out[i] = st.pieces[p] || (i < avail.size() && avail[i] > 0);
+  }
+  return out;
+}
+
+void Swarm::add_piece(const Digest& d, PieceIndex piece, std::vector<char> data) {
+  auto h = impl_->handle_of(d);
+  if (!h) return;
+  impl_->from_origin += data.size();
+  h->add_piece(lt::piece_index_t(static_cast<int>(piece.value)), std::move(data));
 }
 
 void Swarm::flush(const Digest& d) {

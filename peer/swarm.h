@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,9 @@ struct SwarmOptions {
   int upload_rate = 0;                 // bytes per second, 0: unlimited
   int download_rate = 0;
   int max_connections = 200;
+  // Pieces come from the origin's HTTP hand-out (HandoutFetcher): what an origin's
+  // BitTorrent side says it has is ignored, so nothing is asked of it twice.
+  bool hide_origin = false;
 };
 
 struct SwarmEvent {
@@ -77,6 +81,12 @@ class Swarm {
   // of the download, for a reader waiting on them. False when d is not (or no longer)
   // downloading.
   bool prioritize(const Digest& d, PieceIndex first, uint32_t count);
+  // Per piece: held, or announced by a connected peer (origins hidden by hide_origin
+  // excepted). nullopt when d is not downloading.
+  std::optional<std::vector<bool>> held_or_seen(const Digest& d) const;
+  // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash
+  // (a mismatch is a hash_failed event) and announces it. Counted as from the origin.
+  void add_piece(const Digest& d, PieceIndex piece, std::vector<char> data);
   void flush(const Digest& d);
   void move(const Digest& d, const std::string& save_dir);
   // Stops the torrent; the file stays where it is.

@@ -188,7 +188,7 @@ for row in "${peers[@]}"; do
   printf '   %-8s %7ss %9s %10s MiB %8s MiB %8s MiB\n' "$name" "$s" "$(shoal_rate "$bytes" "$s")" \
     "$(mib "$from_origin")" "$(mib "$from_peers")" "$(mib "$to_peers")"
 done
-origin_sent=$(metric "$origin_url" shoal_origin_bt_uploaded_bytes)
+origin_sent=$(( $(metric "$origin_url" shoal_origin_bt_uploaded_bytes) + $(metric "$origin_url" shoal_origin_handout_bytes_total) ))
 copies=$(awk -v o="$origin_sent" -v b="$bytes" 'BEGIN { printf "%.2f", o / b }')
 echo "== the origin uploaded $(mib "$origin_sent") MiB into the swarm = $copies copies of the artifact for ${#peers[@]} peers"
 

@@ -170,7 +170,8 @@ print("\n".join([c["tracker"]["url"], c["origin"]["url"]] + [p["url"] for p in c
   # reads a second apart agree (at most 30 s).
   prev=
   for _ in $(seq 30); do
-    bt_up=$(metric "$origin" shoal_origin_bt_uploaded_bytes)
+    # BitTorrent payload plus the HTTP hand-out (peer/handout_fetcher.h): all it sent.
+    bt_up=$(( $(metric "$origin" shoal_origin_bt_uploaded_bytes) + $(metric "$origin" shoal_origin_handout_bytes_total) ))
     from_origin=0 from_peers=0 peer_up=0 cached=0
     for p in "${peers[@]}"; do
       from_origin=$((from_origin + $(metric "$p" shoal_peer_downloaded_bytes_total 'source="origin"')))

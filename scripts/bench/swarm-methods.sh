@@ -31,6 +31,11 @@ sb_wait() {
 
 # sb_metric HOST URL NAME [LABEL]: the sum of NAME's samples at URL/metrics (those whose
 # labels contain LABEL, e.g. source="origin"), seen from HOST.
+# sb_origin_sent URL: piece bytes the origin has sent, over BitTorrent and the HTTP hand-out.
+sb_origin_sent() {
+  echo $(( $(sb_metric 1 "$1" shoal_origin_bt_uploaded_bytes) + $(sb_metric 1 "$1" shoal_origin_handout_bytes_total) ))
+}
+
 sb_metric() {
   sb_exec "$1" curl -sf "$2/metrics" | awk -v n="$3" -v l="${4:-}" '
     index($1, n) == 1 && (substr($1, length(n) + 1, 1) == "{" || length($1) == length(n)) &&
@@ -120,7 +125,7 @@ sb_run_shoal() {
   sb_wait 1 300 sh -c "curl -sf $src/metrics | grep -q '^shoal_origin_seeding_torrents 1'"
   for h in $(seq 2 $((n + 1))); do sb_wait "$h" 30 curl -sf http://127.0.0.1:4300/metrics; done
   piece=$(sb_exec 1 curl -sf "$src/blobs/$SB_DIGEST/metainfo" | grep -ao '12:piece lengthi[0-9]*e' | grep -o '[0-9]*e$' | tr -d e)
-  up0=$(sb_metric 1 "$src" shoal_origin_bt_uploaded_bytes)
+  up0=$(sb_origin_sent "$src")
   if [ -n "${SB_TRACE:-}" ]; then
     # Once a second: seconds, the origin's swarm status for the blob (to $SB_TRACE).
     ( t0=$EPOCHREALTIME; while sleep 1; do
@@ -136,7 +141,7 @@ sb_run_shoal() {
     from_origin=$((from_origin + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="origin"')))
     from_peers=$((from_peers + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="peers"')))
   done
-  SB_EXTRA=",\"piece_bytes\":${piece:-0},\"origin_payload_bytes\":$(( $(sb_metric 1 "$src" shoal_origin_bt_uploaded_bytes) - up0 ))"
+  SB_EXTRA=",\"piece_bytes\":${piece:-0},\"origin_payload_bytes\":$(( $(sb_origin_sent "$src") - up0 ))"
   SB_EXTRA+=",\"peers_from_origin_bytes\":$from_origin,\"peers_from_peers_bytes\":$from_peers"
 }
 

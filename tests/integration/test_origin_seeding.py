@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import textwrap
+import time
 import unittest
 import urllib.parse
 
@@ -125,6 +126,43 @@ class Seeding(TrackerTestCase):
         self.assertEqual((r.status, r.json()["error"]), (400, "DIGEST_INVALID"))
         r = self.origin.request("POST", f"/blobs/{digest}/swarm")
         self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
+
+    def test_the_handout_gives_each_piece_once_then_only_what_nobody_holds(self):
+        piece = 256 * 1024
+        data = make_bytes(3 * piece + 1000, seed=15)  # four pieces, the last short
+        digest, _ = self.push(data)
+        path = f"/blobs/{digest}/handout"
+        nothing, everything = {"Shoal-Held": "00"}, {"Shoal-Held": "f0"}
+        for i in range(4):
+            r = self.origin.request("GET", path, headers=nothing)
+            self.assertEqual((r.status, r.header("Shoal-Piece")), (200, str(i)), r)
+            self.assertEqual(r.body, data[i * piece:(i + 1) * piece])
+            self.assertEqual(r.header("Cache-Control"), "no-store")
+        # Every piece has left once, just now: a second copy only after its holder had
+        # time to announce it.
+        r = self.origin.request("GET", path, headers=nothing)
+        self.assertEqual(r.status, 204, r)
+        self.assertGreater(int(r.header("Shoal-Retry-After-Ms")), 0)
+        r = self.origin.request("GET", path, headers=everything)
+        self.assertEqual((r.status, r.header("Shoal-Retry-After-Ms")), (204, None), r)
+        # An agent that still cannot see piece 2 anywhere gets it again, later.
+        time.sleep(2.2)
+        r = self.origin.request("GET", path, headers={"Shoal-Held": "d0"})
+        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "2"), r)
+        m = self.origin.metrics()
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total"), 5)
+        self.assertEqual(m.value("shoal_origin_handout_bytes_total"), len(data) + piece)
+        swarm = self.origin.request("GET", f"/blobs/{digest}/swarm").json()
+        self.assertEqual((swarm["pieces_sent"], swarm["uploaded_bytes"]), (4, 0), swarm)
+        # Bad input: a clear error, and nothing handed out.
+        for held in (None, "0", "zz", "0f", "f000"):
+            r = self.origin.request("GET", path, headers={"Shoal-Held": held} if held else {})
+            self.assertEqual((r.status, r.json()["error"]), (400, "HELD_INVALID"), (held, r))
+        r = self.origin.request("GET", f"/blobs/sha256:{'ab' * 32}/handout", headers=nothing)
+        self.assertEqual((r.status, r.json()["error"]), (404, "BLOB_UNKNOWN"))
+        r = self.origin.request("POST", path, headers=nothing)
+        self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
+        self.assertEqual(self.origin.metrics().value("shoal_origin_handout_pieces_total"), 5)
 
     def test_piece_size_sets_the_metainfo_pieces(self):
         self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}",

@@ -1,0 +1,90 @@
+#include "origin/handout_ledger.h"
+
+#include <algorithm>
+#include <optional>
+
+namespace shoal::origin {
+
+namespace {
+using std::chrono::duration_cast;
+// Before any delivery was timed, a transfer counts as stuck after this long.
+constexpr double kFirstDeliveryMs = 10'000;
+}  // namespace
+
+HandoutLedger::HandoutLedger(uint32_t pieces, Duration regrant_after)
+    : entries_(pieces), regrant_after_(regrant_after) {}
+
+bool HandoutLedger::stuck(const Entry& e, Clock::time_point now) const {
+  if (e.in_flight == 0) return false;
+  const double typical = delivery_ms_ > 0 ? delivery_ms_ : kFirstDeliveryMs;
+  const auto limit = Duration(static_cast<int64_t>(4 * typical)) + regrant_after_;
+  return now - e.handed_at >= limit;
+}
+
+HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now) {
+  ++entries_[i].in_flight;
+  entries_[i].handed_at = now;
+  return Pick{Pick::Kind::piece, PieceIndex{i}, Duration(0)};
+}
+
+HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::time_point now) {
+  const auto n = static_cast<uint32_t>(entries_.size());
+  // First copies, in order: a reader on any agent gets the blob's start first.
+  while (cursor_ < n && (entries_[cursor_].in_flight > 0 || entries_[cursor_].delivered > 0))
+    ++cursor_;
+  for (uint32_t i = cursor_; i < n; ++i) {
+    const Entry& e = entries_[i];
+    if (e.in_flight == 0 && e.delivered == 0 && lacks(held, i)) return hand(i, now);
+  }
+  // Every piece has gone out once. Again only what the agent cannot see anywhere: the
+  // piece that has waited longest since it left, or one whose transfer is stuck.
+  std::optional<uint32_t> best;
+  Clock::time_point best_at = Clock::time_point::max();
+  Duration wait = Duration::max();
+  bool lacking = false;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!lacks(held, i)) continue;
+    lacking = true;
+    const Entry& e = entries_[i];
+    if (stuck(e, now)) {
+      if (e.handed_at < best_at) best = i, best_at = e.handed_at;
+      continue;
+    }
+    if (e.in_flight > 0) {
+      wait = std::min(wait, regrant_after_);
+      continue;
+    }
+    const auto ready_at = e.delivered_at + regrant_after_;
+    if (ready_at <= now) {
+      if (e.delivered_at < best_at) best = i, best_at = e.delivered_at;
+    } else {
+      wait = std::min(wait, duration_cast<Duration>(ready_at - now) + Duration(1));
+    }
+  }
+  if (best) return hand(*best, now);
+  if (!lacking) return Pick{};
+  return Pick{Pick::Kind::wait, PieceIndex{}, wait};
+}
+
+void HandoutLedger::delivered(PieceIndex p, Clock::time_point now) {
+  if (p.value >= entries_.size()) return;
+  Entry& e = entries_[p.value];
+  if (e.in_flight > 0) {
+    --e.in_flight;
+    const double took = static_cast<double>(duration_cast<Duration>(now - e.handed_at).count());
+    delivery_ms_ = delivery_ms_ == 0 ? took : 0.875 * delivery_ms_ + 0.125 * took;
+  }
+  if (e.delivered++ == 0) ++distinct_delivered_;
+  e.delivered_at = now;
+  ++deliveries_;
+}
+
+void HandoutLedger::aborted(PieceIndex p) {
+  if (p.value >= entries_.size()) return;
+  Entry& e = entries_[p.value];
+  if (e.in_flight > 0) --e.in_flight;
+  // Not delivered to anyone: it is a first copy again.
+  if (e.in_flight == 0 && e.delivered == 0) cursor_ = std::min(cursor_, p.value);
+}
+
+}  // namespace shoal::origin

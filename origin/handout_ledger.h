@@ -1,0 +1,76 @@
+// Which piece of one blob the origin hands to an agent next (GET
+// /blobs/<digest>/handout): the origin decides, so that each piece leaves it once.
+//
+// In a plain BitTorrent swarm every leecher picks the rarest pieces on its own, and the
+// rarest are those only the seed holds: two leechers ask the seed for the same piece
+// before either has announced it, and a third to a half of the seed's upload repeats
+// itself (docs/BENCHMARKS.md, "Test bed"). Here the agent tells which pieces it holds
+// or sees at a peer, and the ledger answers with one it has not handed to anyone yet,
+// lowest index first; once every piece has left, only a piece that nobody the agent
+// can reach holds (its holder died, or is too slow to relay it) goes out again.
+// Sans-I/O: fed the clock, unit-tested without sockets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "core/piece_index.h"
+
+namespace shoal::origin {
+
+class HandoutLedger {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Duration = std::chrono::milliseconds;
+
+  struct Pick {
+    enum class Kind {
+      piece,  // hand out `piece`; report delivered() or aborted()
+      wait,   // nothing now: every piece the agent lacks is on its way to someone
+      done,   // the agent holds or sees every piece
+    };
+    Kind kind = Kind::done;
+    PieceIndex piece{};
+    Duration wait{0};  // for Kind::wait: when asking again may get a piece
+  };
+
+  // `regrant_after`: how long after a piece left, a holder must have announced it
+  // before the piece goes out again to an agent that still cannot see it.
+  HandoutLedger(uint32_t pieces, Duration regrant_after);
+
+  // `held[i]`: the agent holds piece i or sees it at a peer; a shorter vector counts as
+  // padded with false. A piece picked counts as in flight until delivered or aborted.
+  Pick pick(const std::vector<bool>& held, Clock::time_point now);
+  void delivered(PieceIndex p, Clock::time_point now);
+  void aborted(PieceIndex p);
+
+  uint32_t pieces() const { return static_cast<uint32_t>(entries_.size()); }
+  // Pieces delivered at least once: once this equals pieces(), the blob has left.
+  uint32_t pieces_delivered() const { return distinct_delivered_; }
+  uint64_t deliveries() const { return deliveries_; }
+
+ private:
+  struct Entry {
+    uint32_t in_flight = 0;
+    uint32_t delivered = 0;
+    Clock::time_point handed_at{};     // the latest hand-out of this piece
+    Clock::time_point delivered_at{};  // the latest delivery
+  };
+  bool lacks(const std::vector<bool>& held, uint32_t i) const {
+    return i >= held.size() || !held[i];
+  }
+  // In flight for far longer than a delivery takes: its agent is slow or gone.
+  bool stuck(const Entry& e, Clock::time_point now) const;
+  Pick hand(uint32_t i, Clock::time_point now);
+
+  std::vector<Entry> entries_;
+  Duration regrant_after_;
+  uint32_t cursor_ = 0;  // every piece below it has been handed out at least once
+  uint32_t distinct_delivered_ = 0;
+  uint64_t deliveries_ = 0;
+  // Smoothed time from hand-out to delivery, to tell a stuck transfer from a slow one.
+  double delivery_ms_ = 0;
+};
+
+}  // namespace shoal::origin

@@ -1,0 +1,87 @@
+// GET /blobs/<digest>/handout: the origin's side of the hand-out (HandoutLedger).
+#include <algorithm>
+
+#include "core/metainfo.h"
+#include "core/piece_bits.h"
+#include "origin/body.h"
+#include "origin/origin.h"
+
+namespace shoal::origin {
+namespace {
+
+using bhttp::field;
+using bhttp::status;
+using Clock = HandoutLedger::Clock;
+
+// A holder has this long to announce a piece it was handed before the piece goes out
+// again to an agent that still cannot see it anywhere: hashing and one HAVE round.
+constexpr HandoutLedger::Duration kRegrantAfter{2'000};
+
+}  // namespace
+
+Result<Origin::Handout*> Origin::handout_of(const Digest& d) {
+  {
+    std::lock_guard lock(handout_mu_);
+    if (auto it = handouts_.find(d); it != handouts_.end()) return &it->second;
+  }
+  auto bencoded = metainfo_->get_or_make(d);
+  if (!bencoded) return bencoded.error();
+  auto parsed = parse_and_bind(*bencoded, d);
+  if (!parsed) return parsed.error();
+  std::lock_guard lock(handout_mu_);
+  auto [it, added] = handouts_.try_emplace(
+      d,
+      Handout{HandoutLedger(parsed->piece_count, kRegrantAfter), parsed->size, parsed->piece_size});
+  return &it->second;
+}
+
+awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_text) {
+  auto d = Digest::parse(digest_text);
+  if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  auto blob = store_->open_blob(*d);
+  if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
+  // Handout entries live as long as the origin; map nodes do not move.
+  auto handout = co_await http::offload([&] { return handout_of(*d); });
+  if (!handout) co_return co_await respond_failure(ex, handout.error(), "BLOB_UNKNOWN");
+  Handout& h = **handout;
+  const auto field_value = ex.request()["Shoal-Held"];
+  auto held =
+      parse_piece_bits(std::string_view(field_value.data(), field_value.size()), h.ledger.pieces());
+  if (!held) {
+    co_return co_await ex.respond_error(status::bad_request, "HELD_INVALID",
+                                        "Shoal-Held: " + held.error().message);
+  }
+  HandoutLedger::Pick pick;
+  {
+    std::lock_guard lock(handout_mu_);
+    pick = h.ledger.pick(*held, Clock::now());
+  }
+  http::Head head;
+  head.set(field::cache_control, "no-store");
+  if (pick.kind != HandoutLedger::Pick::Kind::piece) {
+    head.result(status::no_content);
+    if (pick.kind == HandoutLedger::Pick::Kind::wait)
+      head.set("Shoal-Retry-After-Ms", std::to_string(pick.wait.count()));
+    co_return co_await ex.respond(std::move(head), "");
+  }
+  const uint64_t offset = uint64_t{pick.piece.value} * h.piece_size;
+  const uint64_t length = std::min<uint64_t>(h.piece_size, h.size - offset);
+  head.result(status::ok);
+  head.set(field::content_type, "application/octet-stream");
+  head.set("Shoal-Piece", std::to_string(pick.piece.value));
+  co_await ex.respond_file(std::move(head), blob->fd.get(), offset, length);
+  const bool whole = ex.body_bytes_sent() >= length;
+  {
+    std::lock_guard lock(handout_mu_);
+    if (whole)
+      h.ledger.delivered(pick.piece, Clock::now());
+    else
+      h.ledger.aborted(pick.piece);
+  }
+  if (!whole) co_return;
+  handout_bytes_->inc(length);
+  handout_pieces_->inc();
+  if (seeder_) seeder_->mark_sent(*d, pick.piece);
+}
+
+}  // namespace shoal::origin

@@ -1,0 +1,104 @@
+#include "peer/handout_fetcher.h"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
+#include "core/http_client.h"
+#include "core/log.h"
+#include "core/piece_bits.h"
+
+namespace shoal::peer {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Nothing to ask for (every missing piece is at a peer): look again this often, in
+// case a holder goes away.
+constexpr milliseconds kIdlePoll{250};
+constexpr milliseconds kErrorBackoff{1'000};
+
+std::optional<uint64_t> number(const std::string& text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g,
+                               unsigned window)
+    : swarm_(swarm), origin_(std::move(origin)), digest_(d), geometry_(g) {
+  running_ = window;
+  for (unsigned i = 0; i < window; ++i) threads_.emplace_back([this] { run(); });
+}
+
+HandoutFetcher::~HandoutFetcher() {
+  stop();
+  for (auto& t : threads_) t.join();
+}
+
+void HandoutFetcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+}
+
+void HandoutFetcher::pause(milliseconds d) {
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, d, [this] { return stop_.load(); });
+}
+
+void HandoutFetcher::run() {
+  http::ClientOptions o;
+  o.io_timeout = milliseconds(30'000);
+  http::Client client(origin_, o);
+  while (!stop_) pause(fetch_one(client));
+  --running_;
+}
+
+milliseconds HandoutFetcher::fetch_one(http::Client& client) {
+  auto held = swarm_.held_or_seen(digest_);
+  if (!held) {  // no longer downloading
+    stop_ = true;
+    return milliseconds(0);
+  }
+  if (std::all_of(held->begin(), held->end(), [](bool b) { return b; })) return kIdlePoll;
+  std::vector<char> piece;
+  piece.reserve(geometry_.piece_size);
+  const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
+    if (piece.size() + n > geometry_.piece_size)
+      return Error(Errc::protocol_error, "hand-out body longer than a piece");
+    piece.insert(piece.end(), p, p + n);
+    return {};
+  };
+  auto r = client.download("/blobs/" + digest_.str() + "/handout",
+                           {{"Shoal-Held", piece_bits_hex(*held)}}, sink);
+  if (!r) {
+    log::warn("hand-out request failed", {{"digest", digest_.str()}, {"error", r.error().message}});
+    return kErrorBackoff;
+  }
+  if (r->status == 204) {
+    auto retry = number(r->header("Shoal-Retry-After-Ms"));
+    return std::clamp(milliseconds(retry.value_or(kIdlePoll.count())), milliseconds(20),
+                      milliseconds(2'000));
+  }
+  if (r->status != 200) {
+    log::warn("hand-out refused", {{"digest", digest_.str()}, {"status", r->status}});
+    return kErrorBackoff;
+  }
+  auto index = number(r->header("Shoal-Piece"));
+  const uint64_t offset = index ? *index * geometry_.piece_size : 0;
+  if (!index || *index >= geometry_.pieces ||
+      piece.size() != std::min<uint64_t>(geometry_.piece_size, geometry_.size - offset)) {
+    log::warn("hand-out answer does not fit the blob", {{"digest", digest_.str()}});
+    return kErrorBackoff;
+  }
+  swarm_.add_piece(digest_, PieceIndex{static_cast<uint32_t>(*index)}, std::move(piece));
+  return milliseconds(0);
+}
+
+}  // namespace shoal::peer

@@ -1,0 +1,59 @@
+// The agent's side of the origin's hand-out (origin/handout_ledger.h): while a blob
+// downloads, `window` threads each ask the origin for a piece nobody the agent can
+// reach holds (GET /blobs/<digest>/handout, Shoal-Held: the pieces it holds or sees at
+// a peer), and hand what comes back to libtorrent, which checks it against the piece
+// hash and announces it to the swarm. Everything else comes from peers: with the
+// hand-out on, the swarm ignores what the origin's BitTorrent side says it has, so
+// each piece leaves the origin about once. One piece per thread in memory at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/http_client.h"
+#include "core/url.h"
+#include "peer/swarm.h"
+
+namespace shoal::peer {
+
+struct HandoutGeometry {
+  uint64_t size = 0;
+  uint32_t piece_size = 0;
+  uint32_t pieces = 0;
+};
+
+class HandoutFetcher {
+ public:
+  HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g, unsigned window);
+  ~HandoutFetcher();  // stop() and wait for the threads
+  HandoutFetcher(const HandoutFetcher&) = delete;
+  HandoutFetcher& operator=(const HandoutFetcher&) = delete;
+
+  // Asks the threads to end after the request in hand; does not wait.
+  void stop();
+  bool finished() const { return running_ == 0; }
+
+ private:
+  void run();
+  // One request; returns how long to wait before the next.
+  std::chrono::milliseconds fetch_one(http::Client& client);
+  void pause(std::chrono::milliseconds d);
+
+  Swarm& swarm_;
+  Url origin_;
+  const Digest digest_;
+  const HandoutGeometry geometry_;
+  std::atomic<bool> stop_{false};
+  std::atomic<unsigned> running_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace shoal::peer
