@@ -9,6 +9,16 @@ namespace {
 using std::chrono::duration_cast;
 // Before any delivery was timed, a transfer counts as stuck after this long.
 constexpr double kFirstDeliveryMs = 10'000;
+// A delivery is slow when it took this many times the usual and at least kSlowFloor
+// (on fast links a piece's time varies by more than the factor); its agent then gets no
+// first copy for kSlowFor, after which one more tells whether it still is. A transfer
+// is stuck when it has taken kSlowFactor times the usual plus kStuckSlack.
+constexpr double kSlowFactor = 4;
+constexpr HandoutLedger::Duration kSlowFloor{1'000};
+constexpr HandoutLedger::Duration kSlowFor{10'000};
+constexpr HandoutLedger::Duration kStuckSlack{250};
+
+double ewma(double avg, double sample) { return avg == 0 ? sample : 0.875 * avg + 0.125 * sample; }
 }  // namespace
 
 HandoutLedger::HandoutLedger(uint32_t pieces, Duration regrant_after)
@@ -17,8 +27,13 @@ HandoutLedger::HandoutLedger(uint32_t pieces, Duration regrant_after)
 bool HandoutLedger::stuck(const Entry& e, Clock::time_point now) const {
   if (e.in_flight == 0) return false;
   const double typical = delivery_ms_ > 0 ? delivery_ms_ : kFirstDeliveryMs;
-  const auto limit = Duration(static_cast<int64_t>(4 * typical)) + regrant_after_;
+  const auto limit = Duration(static_cast<int64_t>(kSlowFactor * typical)) + kStuckSlack;
   return now - e.handed_at >= limit;
+}
+
+bool HandoutLedger::slow(AgentId agent, Clock::time_point now) const {
+  auto it = slow_until_.find(agent);
+  return it != slow_until_.end() && now < it->second;
 }
 
 HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now) {
@@ -27,17 +42,20 @@ HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now) {
   return Pick{Pick::Kind::piece, PieceIndex{i}, Duration(0)};
 }
 
-HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::time_point now) {
+HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::time_point now,
+                                        AgentId agent) {
   const auto n = static_cast<uint32_t>(entries_.size());
   // First copies, in order: a reader on any agent gets the blob's start first.
   while (cursor_ < n && (entries_[cursor_].in_flight > 0 || entries_[cursor_].delivered > 0))
     ++cursor_;
-  for (uint32_t i = cursor_; i < n; ++i) {
+  const bool is_slow = slow(agent, now);
+  for (uint32_t i = is_slow ? n : cursor_; i < n; ++i) {
     const Entry& e = entries_[i];
     if (e.in_flight == 0 && e.delivered == 0 && lacks(held, i)) return hand(i, now);
   }
-  // Every piece has gone out once. Again only what the agent cannot see anywhere: the
-  // piece that has waited longest since it left, or one whose transfer is stuck.
+  // No first copy for this agent. Again only what it cannot see anywhere: the piece
+  // that has waited longest since it left, or (not to a slow agent) one whose transfer
+  // is stuck.
   std::optional<uint32_t> best;
   Clock::time_point best_at = Clock::time_point::max();
   Duration wait = Duration::max();
@@ -46,11 +64,12 @@ HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::ti
     if (!lacks(held, i)) continue;
     lacking = true;
     const Entry& e = entries_[i];
-    if (stuck(e, now)) {
+    if (!is_slow && stuck(e, now)) {
       if (e.handed_at < best_at) best = i, best_at = e.handed_at;
       continue;
     }
-    if (e.in_flight > 0) {
+    // On its way to someone, or a first copy kept for a faster agent.
+    if (e.in_flight > 0 || e.delivered == 0) {
       wait = std::min(wait, regrant_after_);
       continue;
     }
@@ -66,13 +85,20 @@ HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::ti
   return Pick{Pick::Kind::wait, PieceIndex{}, wait};
 }
 
-void HandoutLedger::delivered(PieceIndex p, Clock::time_point now) {
+void HandoutLedger::delivered(PieceIndex p, Clock::time_point handed_at, Clock::time_point now,
+                              AgentId agent) {
   if (p.value >= entries_.size()) return;
   Entry& e = entries_[p.value];
   if (e.in_flight > 0) {
     --e.in_flight;
-    const double took = static_cast<double>(duration_cast<Duration>(now - e.handed_at).count());
-    delivery_ms_ = delivery_ms_ == 0 ? took : 0.875 * delivery_ms_ + 0.125 * took;
+    // At least 1 ms, so that a recorded agent always has a time to compare.
+    const double took =
+        std::max(1.0, static_cast<double>(duration_cast<Duration>(now - handed_at).count()));
+    if (agent != 0 && delivery_ms_ > 0 && took > kSlowFactor * delivery_ms_ &&
+        took >= static_cast<double>(kSlowFloor.count())) {
+      slow_until_[agent] = now + kSlowFor;
+    }
+    delivery_ms_ = ewma(delivery_ms_, took);
   }
   if (e.delivered++ == 0) ++distinct_delivered_;
   e.delivered_at = now;

@@ -7,12 +7,15 @@
 // itself (docs/BENCHMARKS.md, "Test bed"). Here the agent tells which pieces it holds
 // or sees at a peer, and the ledger answers with one it has not handed to anyone yet,
 // lowest index first; once every piece has left, only a piece that nobody the agent
-// can reach holds (its holder died, or is too slow to relay it) goes out again.
+// can reach holds (its holder died, or is too slow to relay it) goes out again. An
+// agent whose last delivery took several times the usual is given no first copies for
+// a while: the others would wait on it for pieces only it holds.
 // Sans-I/O: fed the clock, unit-tested without sockets.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "core/piece_index.h"
@@ -39,10 +42,15 @@ class HandoutLedger {
   // before the piece goes out again to an agent that still cannot see it.
   HandoutLedger(uint32_t pieces, Duration regrant_after);
 
+  // Who asks: an id the agent chose (0: unknown, never counted as slow).
+  using AgentId = uint64_t;
+
   // `held[i]`: the agent holds piece i or sees it at a peer; a shorter vector counts as
   // padded with false. A piece picked counts as in flight until delivered or aborted.
-  Pick pick(const std::vector<bool>& held, Clock::time_point now);
-  void delivered(PieceIndex p, Clock::time_point now);
+  Pick pick(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0);
+  // `handed_at`: when that agent's pick() returned p (a piece may be in flight to two).
+  void delivered(PieceIndex p, Clock::time_point handed_at, Clock::time_point now,
+                 AgentId agent = 0);
   void aborted(PieceIndex p);
 
   uint32_t pieces() const { return static_cast<uint32_t>(entries_.size()); }
@@ -62,6 +70,7 @@ class HandoutLedger {
   }
   // In flight for far longer than a delivery takes: its agent is slow or gone.
   bool stuck(const Entry& e, Clock::time_point now) const;
+  bool slow(AgentId agent, Clock::time_point now) const;
   Pick hand(uint32_t i, Clock::time_point now);
 
   std::vector<Entry> entries_;
@@ -71,6 +80,8 @@ class HandoutLedger {
   uint64_t deliveries_ = 0;
   // Smoothed time from hand-out to delivery, to tell a stuck transfer from a slow one.
   double delivery_ms_ = 0;
+  // Agents whose last delivery was slow, and until when they get no first copies.
+  std::map<AgentId, Clock::time_point> slow_until_;
 };
 
 }  // namespace shoal::origin

@@ -1,5 +1,9 @@
 // GET /blobs/<digest>/handout: the origin's side of the hand-out (HandoutLedger).
+// Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/piece_bits.h)
+// and Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one).
 #include <algorithm>
+#include <charconv>
+#include <optional>
 
 #include "core/metainfo.h"
 #include "core/piece_bits.h"
@@ -16,6 +20,16 @@ using Clock = HandoutLedger::Clock;
 // A holder has this long to announce a piece it was handed before the piece goes out
 // again to an agent that still cannot see it anywhere: hashing and one HAVE round.
 constexpr HandoutLedger::Duration kRegrantAfter{2'000};
+
+// Absent: 0, an agent that says nothing of itself.
+std::optional<HandoutLedger::AgentId> parse_agent_id(std::string_view text) {
+  HandoutLedger::AgentId id = 0;
+  if (text.empty()) return id;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
+  if (ec != std::errc() || end != text.data() + text.size() || text.size() > 16)
+    return std::nullopt;
+  return id;
+}
 
 }  // namespace
 
@@ -51,10 +65,17 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
     co_return co_await ex.respond_error(status::bad_request, "HELD_INVALID",
                                         "Shoal-Held: " + held.error().message);
   }
+  const auto agent_text = ex.request()["Shoal-Agent"];
+  auto agent = parse_agent_id(std::string_view(agent_text.data(), agent_text.size()));
+  if (!agent) {
+    co_return co_await ex.respond_error(status::bad_request, "AGENT_INVALID",
+                                        "Shoal-Agent: expected 1 to 16 hex digits");
+  }
   HandoutLedger::Pick pick;
+  const auto handed_at = Clock::now();
   {
     std::lock_guard lock(handout_mu_);
-    pick = h.ledger.pick(*held, Clock::now());
+    pick = h.ledger.pick(*held, handed_at, *agent);
   }
   http::Head head;
   head.set(field::cache_control, "no-store");
@@ -74,7 +95,7 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
   {
     std::lock_guard lock(handout_mu_);
     if (whole)
-      h.ledger.delivered(pick.piece, Clock::now());
+      h.ledger.delivered(pick.piece, handed_at, Clock::now(), *agent);
     else
       h.ledger.aborted(pick.piece);
   }

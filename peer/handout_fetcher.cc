@@ -17,6 +17,10 @@ using std::chrono::milliseconds;
 // case a holder goes away.
 constexpr milliseconds kIdlePoll{250};
 constexpr milliseconds kErrorBackoff{1'000};
+// With this few pieces missing, the agent asks for them even if a peer has them: that
+// peer may be the slow one everybody is waiting on, and the origin is idle by then
+// (it still sends a piece again only 2 s after it left: HandoutLedger).
+constexpr uint32_t kEndgamePieces = 4;
 
 std::optional<uint64_t> number(const std::string& text) {
   uint64_t v = 0;
@@ -28,8 +32,12 @@ std::optional<uint64_t> number(const std::string& text) {
 }  // namespace
 
 HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g,
-                               unsigned window)
-    : swarm_(swarm), origin_(std::move(origin)), digest_(d), geometry_(g) {
+                               unsigned window, uint64_t agent)
+    : swarm_(swarm), origin_(std::move(origin)), digest_(d), geometry_(g), agent_([agent] {
+        char buf[17];
+        auto end = std::to_chars(buf, buf + 16, agent, 16).ptr;
+        return std::string(buf, end);
+      }()) {
   running_ = window;
   for (unsigned i = 0; i < window; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -61,7 +69,7 @@ void HandoutFetcher::run() {
 }
 
 milliseconds HandoutFetcher::fetch_one(http::Client& client) {
-  auto held = swarm_.held_or_seen(digest_);
+  auto held = swarm_.held_or_seen(digest_, kEndgamePieces);
   if (!held) {  // no longer downloading
     stop_ = true;
     return milliseconds(0);
@@ -76,7 +84,7 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     return {};
   };
   auto r = client.download("/blobs/" + digest_.str() + "/handout",
-                           {{"Shoal-Held", piece_bits_hex(*held)}}, sink);
+                           {{"Shoal-Held", piece_bits_hex(*held)}, {"Shoal-Agent", agent_}}, sink);
   if (!r) {
     log::warn("hand-out request failed", {{"digest", digest_.str()}, {"error", r.error().message}});
     return kErrorBackoff;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,7 +31,9 @@ struct HandoutGeometry {
 
 class HandoutFetcher {
  public:
-  HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g, unsigned window);
+  // `agent`: this agent's id for the origin (Shoal-Agent), the same for every blob.
+  HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g, unsigned window,
+                 uint64_t agent);
   ~HandoutFetcher();  // stop() and wait for the threads
   HandoutFetcher(const HandoutFetcher&) = delete;
   HandoutFetcher& operator=(const HandoutFetcher&) = delete;
@@ -49,6 +52,7 @@ class HandoutFetcher {
   Url origin_;
   const Digest digest_;
   const HandoutGeometry geometry_;
+  const std::string agent_;
   std::atomic<bool> stop_{false};
   std::atomic<unsigned> running_{0};
   std::mutex mu_;

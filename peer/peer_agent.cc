@@ -1,5 +1,6 @@
 #include "peer/peer_agent.h"
 
+#include <random>
 #include <stdexcept>
 
 #include "core/file_io.h"
@@ -40,7 +41,8 @@ PeerAgent::PeerAgent(PeerAgentOptions opts)
                                   "Cached blobs evicted (budget or idle TTL).")),
       failures_(metrics_.counter("shoal_peer_download_failures_total",
                                  "Downloads that failed (unknown blob, stall, verification).")),
-      cache_(opts_.cache_bytes, opts_.cache_ttl) {
+      cache_(opts_.cache_bytes, opts_.cache_ttl),
+      agent_id_(std::random_device{}() | uint64_t{std::random_device{}()} << 32 | 1) {
   auto store = BlobStore::open(opts_.data_dir);
   if (!store) throw std::runtime_error("cannot open data directory: " + store.error().message);
   store_ = std::move(*store);

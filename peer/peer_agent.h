@@ -110,6 +110,8 @@ class PeerAgent {
   // request returns (housekeeping() reaps them). Guarded by mu_.
   std::map<Digest, std::unique_ptr<HandoutFetcher>> handouts_;
   std::vector<std::unique_ptr<HandoutFetcher>> ended_handouts_;
+  // Who this agent is to the origin's hand-out: random, so restarts look like new agents.
+  const uint64_t agent_id_;
   // Last: its thread calls on_swarm_event, so it must stop before the rest goes.
   std::unique_ptr<Swarm> swarm_;
 };

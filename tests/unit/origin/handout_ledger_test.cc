@@ -40,8 +40,8 @@ TEST(HandoutLedger, ADeliveredPieceGoesOutAgainOnlyAfterItsHolderHadTimeToAnnoun
   HandoutLedger l(2, kRegrant);
   auto a = l.pick({}, t0);
   auto b = l.pick({}, t0);
-  l.delivered(a.piece, t0 + ms(100));
-  l.delivered(b.piece, t0 + ms(300));
+  l.delivered(a.piece, t0, t0 + ms(100));
+  l.delivered(b.piece, t0, t0 + ms(300));
   EXPECT_EQ(l.pieces_delivered(), 2u);
   // An agent that sees neither piece, soon after: wait until the first may go again.
   auto w = l.pick({}, t0 + ms(1'000));
@@ -70,19 +70,50 @@ TEST(HandoutLedger, APieceStuckInFlightGoesToSomeoneElse) {
   HandoutLedger l(2, kRegrant);
   // One quick delivery sets what "usual" is: 100 ms.
   auto a = l.pick({}, t0);
-  l.delivered(a.piece, t0 + ms(100));
+  l.delivered(a.piece, t0, t0 + ms(100));
   auto slow = l.pick({true, false}, t0 + ms(100));
   ASSERT_EQ(slow.kind, Kind::piece);
-  EXPECT_EQ(l.pick({true, false}, t0 + ms(1'000)).kind, Kind::wait);
-  // 4 x 100 ms + the regrant delay later, the slow agent's piece is handed out again.
-  auto again = l.pick({true, false}, t0 + ms(100 + 400 + 2'000));
+  // 4 x 100 ms + 250 ms later, the slow agent's piece is handed out again.
+  EXPECT_EQ(l.pick({true, false}, t0 + ms(100 + 400 + 200)).kind, Kind::wait);
+  auto again = l.pick({true, false}, t0 + ms(100 + 400 + 250));
   ASSERT_EQ(again.kind, Kind::piece);
   EXPECT_EQ(again.piece, slow.piece);
 }
 
+TEST(HandoutLedger, AnAgentFourTimesSlowerThanUsualGetsNoFirstCopiesForAWhile) {
+  HandoutLedger l(8, kRegrant);
+  constexpr HandoutLedger::AgentId kFast = 1, kSlow = 2;
+  for (int i = 0; i < 3; ++i) {
+    auto p = l.pick({}, t0, kFast);
+    l.delivered(p.piece, t0, t0 + ms(100), kFast);
+  }
+  auto s = l.pick({}, t0, kSlow);
+  ASSERT_EQ(s.kind, Kind::piece);  // not known to be slow yet
+  l.delivered(s.piece, t0, t0 + ms(2'000), kSlow);
+  // Pieces 4 to 7 have never left, yet the slow agent is told to wait for them...
+  auto w = l.pick({true, true, true, true, false, false, false, false}, t0 + ms(2'000), kSlow);
+  EXPECT_EQ(w.kind, Kind::wait);
+  // ...while a fast one, or one that says nothing of itself, gets them.
+  EXPECT_EQ(l.pick({}, t0 + ms(2'000), kFast).piece.value, 4u);
+  EXPECT_EQ(l.pick({}, t0 + ms(2'000)).piece.value, 5u);
+  // Ten seconds on, it may show it is faster now.
+  auto later = l.pick({true, true, true, true, true, true, false, false}, t0 + ms(12'000), kSlow);
+  ASSERT_EQ(later.kind, Kind::piece);
+  EXPECT_EQ(later.piece.value, 6u);
+}
+
+TEST(HandoutLedger, AQuickPieceIsNeverSlowOnAFastLink) {
+  HandoutLedger l(4, kRegrant);
+  auto a = l.pick({}, t0, 1);
+  l.delivered(a.piece, t0, t0 + ms(10), 1);
+  auto b = l.pick({}, t0, 2);
+  l.delivered(b.piece, t0, t0 + ms(900), 2);  // 90 x the usual, but under a second
+  EXPECT_EQ(l.pick({}, t0 + ms(900), 2).kind, Kind::piece);
+}
+
 TEST(HandoutLedger, OutOfRangeReportsAreIgnored) {
   HandoutLedger l(1, kRegrant);
-  l.delivered(PieceIndex{7}, t0);
+  l.delivered(PieceIndex{7}, t0, t0);
   l.aborted(PieceIndex{7});
   EXPECT_EQ(l.pieces_delivered(), 0u);
   EXPECT_EQ(l.pick({}, t0).kind, Kind::piece);
