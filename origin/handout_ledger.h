@@ -6,8 +6,9 @@
 // before either has announced it, and a third to a half of the seed's upload repeats
 // itself (docs/BENCHMARKS.md, "Test bed"). Here the agent tells which pieces it holds
 // or sees at a peer, and the ledger answers with one it has not handed to anyone yet,
-// lowest index first; once every piece has left, only a piece that nobody the agent
-// can reach holds (its holder died, or is too slow to relay it) goes out again. An
+// lowest index first. A piece goes out again only when no agent has reported it since
+// it left (its holder died, or is slow), when its transfer is stuck, or to an agent in
+// its endgame (a few pieces missing: the one peer that has them may be slow). An
 // agent whose last delivery took several times the usual is given no first copies for
 // a while: the others would wait on it for pieces only it holds.
 // Sans-I/O: fed the clock, unit-tested without sockets.
@@ -33,7 +34,15 @@ class HandoutLedger {
       wait,   // nothing now: every piece the agent lacks is on its way to someone
       done,   // the agent holds or sees every piece
     };
+    // For Kind::piece: why this one (the origin counts them apart).
+    enum class Reason {
+      first,    // never handed out before
+      unseen,   // it left, but no agent has reported it since
+      stuck,    // on its way to another agent for far too long
+      endgame,  // to an agent missing only a few pieces, which asks for what it lacks
+    };
     Kind kind = Kind::done;
+    Reason reason = Reason::first;
     PieceIndex piece{};
     Duration wait{0};  // for Kind::wait: when asking again may get a piece
   };
@@ -45,9 +54,14 @@ class HandoutLedger {
   // Who asks: an id the agent chose (0: unknown, never counted as slow).
   using AgentId = uint64_t;
 
-  // `held[i]`: the agent holds piece i or sees it at a peer; a shorter vector counts as
-  // padded with false. A piece picked counts as in flight until delivered or aborted.
-  Pick pick(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0);
+  // `held[i]`: the agent holds piece i or sees it at a peer, or, when `endgame`, holds
+  // it; a shorter vector counts as padded with false. A piece picked counts as in
+  // flight until delivered or aborted.
+  Pick pick(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0,
+            bool endgame = false);
+  // What an agent said it holds or sees, as soon as it says it (pick() may come later,
+  // once the origin has a sending slot for it): those pieces are in the swarm.
+  void report(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0);
   // `handed_at`: when that agent's pick() returned p (a piece may be in flight to two).
   void delivered(PieceIndex p, Clock::time_point handed_at, Clock::time_point now,
                  AgentId agent = 0);
@@ -64,14 +78,22 @@ class HandoutLedger {
     uint32_t delivered = 0;
     Clock::time_point handed_at{};     // the latest hand-out of this piece
     Clock::time_point delivered_at{};  // the latest delivery
+    // The latest agent to say it holds or sees the piece, and when.
+    bool reported = false;
+    AgentId reported_by = 0;
+    Clock::time_point reported_at{};
   };
   bool lacks(const std::vector<bool>& held, uint32_t i) const {
     return i >= held.size() || !held[i];
   }
   // In flight for far longer than a delivery takes: its agent is slow or gone.
   bool stuck(const Entry& e, Clock::time_point now) const;
+  // When a delivered piece may go again to an agent that lacks it.
+  Clock::time_point ready_at(const Entry& e, Clock::time_point now, AgentId agent,
+                             bool endgame) const;
+  Duration usual() const;
   bool slow(AgentId agent, Clock::time_point now) const;
-  Pick hand(uint32_t i, Clock::time_point now);
+  Pick hand(uint32_t i, Clock::time_point now, Pick::Reason why);
 
   std::vector<Entry> entries_;
   Duration regrant_after_;

@@ -2,6 +2,7 @@
 // Origin owns the stores and metrics and is the request handler given to the server.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "core/blob_store.h"
+#include "core/change_signal.h"
 #include "core/http_server.h"
 #include "core/metrics.h"
 #include "core/request_recorder.h"
@@ -97,10 +99,17 @@ class Origin {
   std::unique_ptr<Seeder> seeder_;
   // Per blob, who was handed which piece (GET /blobs/<digest>/handout).
   struct Handout {
+    Handout(HandoutLedger l, uint64_t s, uint32_t ps)
+        : ledger(std::move(l)), size(s), piece_size(ps) {}
     HandoutLedger ledger;
     uint64_t size = 0;
     uint32_t piece_size = 0;
+    uint32_t sending = 0;     // pieces on their way now (under handout_mu_)
+    ChangeSignal slot_freed;  // one of them is done
   };
+  // Takes one of the blob's sending slots, waiting for one to free up.
+  awaitable<void> take_handout_slot(Handout& h);
+  void release_handout_slot(Handout& h);
   // Blocking (may make the metainfo): call through http::offload.
   Result<Handout*> handout_of(const Digest& d);
   std::mutex handout_mu_;
@@ -109,7 +118,7 @@ class Origin {
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
   metrics::Counter* handout_bytes_ = nullptr;
-  metrics::Counter* handout_pieces_ = nullptr;
+  std::array<metrics::Counter*, 4> handout_pieces_{};  // by HandoutLedger::Pick::Reason
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

@@ -1,6 +1,7 @@
 // GET /blobs/<digest>/handout: the origin's side of the hand-out (HandoutLedger).
 // Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/piece_bits.h)
-// and Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one).
+// Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one) and
+// Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds).
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -20,6 +21,12 @@ using Clock = HandoutLedger::Clock;
 // A holder has this long to announce a piece it was handed before the piece goes out
 // again to an agent that still cannot see it anywhere: hashing and one HAVE round.
 constexpr HandoutLedger::Duration kRegrantAfter{2'000};
+// Pieces of one blob sent at once. Every agent asks with two requests at a time; if all
+// were served together, 32 agents would share the link as 64 TCP flows, each too slow
+// to keep its window open through a loss: a few stall for seconds, and the ledger takes
+// them for lost. Four flows fill the link, and each piece arrives in a quarter of the
+// time it takes to send them all.
+constexpr uint32_t kSendingSlots = 4;
 
 // Absent: 0, an agent that says nothing of itself.
 std::optional<HandoutLedger::AgentId> parse_agent_id(std::string_view text) {
@@ -33,6 +40,28 @@ std::optional<HandoutLedger::AgentId> parse_agent_id(std::string_view text) {
 
 }  // namespace
 
+awaitable<void> Origin::take_handout_slot(Handout& h) {
+  for (;;) {
+    const uint64_t seen = h.slot_freed.version();
+    {
+      std::lock_guard lock(handout_mu_);
+      if (h.sending < kSendingSlots) {
+        ++h.sending;
+        co_return;
+      }
+    }
+    co_await h.slot_freed.wait(seen, std::chrono::seconds(1));
+  }
+}
+
+void Origin::release_handout_slot(Handout& h) {
+  {
+    std::lock_guard lock(handout_mu_);
+    --h.sending;
+  }
+  h.slot_freed.notify();
+}
+
 Result<Origin::Handout*> Origin::handout_of(const Digest& d) {
   {
     std::lock_guard lock(handout_mu_);
@@ -43,9 +72,8 @@ Result<Origin::Handout*> Origin::handout_of(const Digest& d) {
   auto parsed = parse_and_bind(*bencoded, d);
   if (!parsed) return parsed.error();
   std::lock_guard lock(handout_mu_);
-  auto [it, added] = handouts_.try_emplace(
-      d,
-      Handout{HandoutLedger(parsed->piece_count, kRegrantAfter), parsed->size, parsed->piece_size});
+  auto [it, added] = handouts_.try_emplace(d, HandoutLedger(parsed->piece_count, kRegrantAfter),
+                                           parsed->size, parsed->piece_size);
   return &it->second;
 }
 
@@ -71,11 +99,23 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
     co_return co_await ex.respond_error(status::bad_request, "AGENT_INVALID",
                                         "Shoal-Agent: expected 1 to 16 hex digits");
   }
+  const auto endgame_text = ex.request()["Shoal-Endgame"];
+  if (!endgame_text.empty() && endgame_text != "0" && endgame_text != "1") {
+    co_return co_await ex.respond_error(status::bad_request, "ENDGAME_INVALID",
+                                        "Shoal-Endgame: expected 0 or 1");
+  }
+  {
+    std::lock_guard lock(handout_mu_);
+    h.ledger.report(*held, Clock::now(), *agent);
+  }
+  co_await take_handout_slot(h);
+  // Released however this coroutine ends, a client gone mid-body included.
+  const auto slot = std::shared_ptr<void>(nullptr, [this, &h](void*) { release_handout_slot(h); });
   HandoutLedger::Pick pick;
   const auto handed_at = Clock::now();
   {
     std::lock_guard lock(handout_mu_);
-    pick = h.ledger.pick(*held, handed_at, *agent);
+    pick = h.ledger.pick(*held, handed_at, *agent, endgame_text == "1");
   }
   http::Head head;
   head.set(field::cache_control, "no-store");
@@ -101,7 +141,7 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
   }
   if (!whole) co_return;
   handout_bytes_->inc(length);
-  handout_pieces_->inc();
+  handout_pieces_[static_cast<size_t>(pick.reason)]->inc();
   if (seeder_) seeder_->mark_sent(*d, pick.piece);
 }
 

@@ -17,9 +17,9 @@ using std::chrono::milliseconds;
 // case a holder goes away.
 constexpr milliseconds kIdlePoll{250};
 constexpr milliseconds kErrorBackoff{1'000};
-// With this few pieces missing, the agent asks for them even if a peer has them: that
-// peer may be the slow one everybody is waiting on, and the origin is idle by then
-// (it still sends a piece again only 2 s after it left: HandoutLedger).
+// With this few pieces missing, the agent asks for them even if a peer has them
+// (Shoal-Endgame): that peer may be the slow one everybody is waiting on, and the
+// origin is idle by then (it still sends a piece again only 2 s after it left).
 constexpr uint32_t kEndgamePieces = 4;
 
 std::optional<uint64_t> number(const std::string& text) {
@@ -74,17 +74,20 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     stop_ = true;
     return milliseconds(0);
   }
-  if (std::all_of(held->begin(), held->end(), [](bool b) { return b; })) return kIdlePoll;
+  if (std::all_of(held->bits.begin(), held->bits.end(), [](bool b) { return b; })) return kIdlePoll;
   std::vector<char> piece;
-  piece.reserve(geometry_.piece_size);
   const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
+    if (piece.empty()) piece.reserve(geometry_.piece_size);  // not for a 204
     if (piece.size() + n > geometry_.piece_size)
       return Error(Errc::protocol_error, "hand-out body longer than a piece");
     piece.insert(piece.end(), p, p + n);
     return {};
   };
   auto r = client.download("/blobs/" + digest_.str() + "/handout",
-                           {{"Shoal-Held", piece_bits_hex(*held)}, {"Shoal-Agent", agent_}}, sink);
+                           {{"Shoal-Held", piece_bits_hex(held->bits)},
+                            {"Shoal-Agent", agent_},
+                            {"Shoal-Endgame", held->endgame ? "1" : "0"}},
+                           sink);
   if (!r) {
     log::warn("hand-out request failed", {{"digest", digest_.str()}, {"error", r.error().message}});
     return kErrorBackoff;

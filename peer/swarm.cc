@@ -365,7 +365,7 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
   return true;
 }
 
-std::optional<std::vector<bool>> Swarm::held_or_seen(const Digest& d, uint32_t endgame) const {
+std::optional<Swarm::HeldPieces> Swarm::held_or_seen(const Digest& d, uint32_t endgame) const {
   std::optional<lt::torrent_handle> h;
   {
     std::lock_guard lock(impl_->mu);
@@ -375,11 +375,13 @@ std::optional<std::vector<bool>> Swarm::held_or_seen(const Digest& d, uint32_t e
   lt::torrent_status st = h->status(lt::torrent_handle::query_pieces);
   std::vector<int> avail;
   h->piece_availability(avail);
-  std::vector<bool> out(static_cast<size_t>(st.pieces.size()));
+  HeldPieces out;
+  out.bits.resize(static_cast<size_t>(st.pieces.size()));
   const auto missing = static_cast<size_t>(st.pieces.size() - st.pieces.count());
-  for (size_t i = 0; i < out.size(); ++i) {
+  out.endgame = missing <= endgame;
+  for (size_t i = 0; i < out.bits.size(); ++i) {
     const lt::piece_index_t p(static_cast<int>(i));
-    out[i] = st.pieces[p] || (missing > endgame && i < avail.size() && avail[i] > 0);
+    out.bits[i] = st.pieces[p] || (!out.endgame && i < avail.size() && avail[i] > 0);
   }
   return out;
 }

@@ -82,9 +82,13 @@ class Swarm {
   // downloading.
   bool prioritize(const Digest& d, PieceIndex first, uint32_t count);
   // Per piece: held, or announced by a connected peer (origins hidden by hide_origin
-  // excepted); only held once at most `endgame` pieces are missing. nullopt when d is
-  // not downloading.
-  std::optional<std::vector<bool>> held_or_seen(const Digest& d, uint32_t endgame = 0) const;
+  // excepted); only held once at most `endgame` pieces are missing (then `endgame` is
+  // set in the answer). nullopt when d is not downloading.
+  struct HeldPieces {
+    std::vector<bool> bits;
+    bool endgame = false;
+  };
+  std::optional<HeldPieces> held_or_seen(const Digest& d, uint32_t endgame = 0) const;
   // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash
   // (a mismatch is a hash_failed event) and announces it. Counted as from the origin.
   void add_piece(const Digest& d, PieceIndex piece, std::vector<char> data);

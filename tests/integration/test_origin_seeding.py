@@ -127,7 +127,7 @@ class Seeding(TrackerTestCase):
         r = self.origin.request("POST", f"/blobs/{digest}/swarm")
         self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
 
-    def test_the_handout_gives_each_piece_once_then_only_what_nobody_holds(self):
+    def test_the_handout_gives_each_piece_once_and_again_only_when_needed(self):
         piece = 256 * 1024
         data = make_bytes(3 * piece + 1000, seed=15)  # four pieces, the last short
         digest, _ = self.push(data)
@@ -143,26 +143,40 @@ class Seeding(TrackerTestCase):
         r = self.origin.request("GET", path, headers=nothing)
         self.assertEqual(r.status, 204, r)
         self.assertGreater(int(r.header("Shoal-Retry-After-Ms")), 0)
+        # An agent that holds or sees everything is done.
         r = self.origin.request("GET", path, headers=everything)
         self.assertEqual((r.status, r.header("Shoal-Retry-After-Ms")), (204, None), r)
-        # An agent that still cannot see piece 2 anywhere gets it again, later.
-        time.sleep(2.2)
-        r = self.origin.request("GET", path, headers={"Shoal-Held": "d0"})
-        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "2"), r)
+        # That agent reported every piece: they are in the swarm and spread by themselves.
+        # Only an agent in its endgame (it lists what it holds) gets one again, 2 s after
+        # the piece left.
+        r = self.origin.request("GET", path, headers={"Shoal-Held": "e0"})
+        self.assertEqual(r.status, 204, r)
+        time.sleep(2.1)
+        r = self.origin.request("GET", path, headers={"Shoal-Held": "e0", "Shoal-Endgame": "1"})
+        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "3"), r)
+        self.assertEqual(r.body, data[3 * piece:])
         m = self.origin.metrics()
-        self.assertEqual(m.value("shoal_origin_handout_pieces_total"), 5)
-        self.assertEqual(m.value("shoal_origin_handout_bytes_total"), len(data) + piece)
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="first"), 4)
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="unseen"), 0)
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="endgame"), 1)
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="stuck"), 0)
+        self.assertEqual(m.value("shoal_origin_handout_bytes_total"), len(data) + 1000)
         swarm = self.origin.request("GET", f"/blobs/{digest}/swarm").json()
         self.assertEqual((swarm["pieces_sent"], swarm["uploaded_bytes"]), (4, 0), swarm)
         # Bad input: a clear error, and nothing handed out.
         for held in (None, "0", "zz", "0f", "f000"):
             r = self.origin.request("GET", path, headers={"Shoal-Held": held} if held else {})
             self.assertEqual((r.status, r.json()["error"]), (400, "HELD_INVALID"), (held, r))
+        for bad in ({"Shoal-Agent": "xyz"}, {"Shoal-Agent": "1" * 17}):
+            r = self.origin.request("GET", path, headers={**nothing, **bad})
+            self.assertEqual((r.status, r.json()["error"]), (400, "AGENT_INVALID"), (bad, r))
+        r = self.origin.request("GET", path, headers={**nothing, "Shoal-Endgame": "yes"})
+        self.assertEqual((r.status, r.json()["error"]), (400, "ENDGAME_INVALID"), r)
         r = self.origin.request("GET", f"/blobs/sha256:{'ab' * 32}/handout", headers=nothing)
         self.assertEqual((r.status, r.json()["error"]), (404, "BLOB_UNKNOWN"))
         r = self.origin.request("POST", path, headers=nothing)
         self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
-        self.assertEqual(self.origin.metrics().value("shoal_origin_handout_pieces_total"), 5)
+        self.assertEqual(self.origin.metrics().sum("shoal_origin_handout_pieces_total"), 5)
 
     def test_piece_size_sets_the_metainfo_pieces(self):
         self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}",

@@ -36,22 +36,52 @@ TEST(HandoutLedger, SkipsWhatTheAgentHoldsOrSees) {
   EXPECT_EQ(l.pick({true, true, true, true}, t0).kind, Kind::done);
 }
 
-TEST(HandoutLedger, ADeliveredPieceGoesOutAgainOnlyAfterItsHolderHadTimeToAnnounceIt) {
+TEST(HandoutLedger, APieceNobodyReportedGoesOutAgainOnceItsHolderHadTimeToReportIt) {
   HandoutLedger l(2, kRegrant);
   auto a = l.pick({}, t0);
   auto b = l.pick({}, t0);
   l.delivered(a.piece, t0, t0 + ms(100));
-  l.delivered(b.piece, t0, t0 + ms(300));
+  l.delivered(b.piece, t0, t0 + ms(100));
   EXPECT_EQ(l.pieces_delivered(), 2u);
-  // An agent that sees neither piece, soon after: wait until the first may go again.
+  // Usual delivery: 100 ms. A piece may go again 10 s + 4 x 100 ms after it left.
   auto w = l.pick({}, t0 + ms(1'000));
   ASSERT_EQ(w.kind, Kind::wait);
-  EXPECT_EQ(w.wait, ms(1'101));
-  // Later, it gets the piece that left longest ago.
-  auto again = l.pick({}, t0 + ms(2'200));
+  EXPECT_EQ(w.wait, ms(2'000));  // asks again after the regrant delay at most
+  EXPECT_EQ(l.pick({}, t0 + ms(10'400)).kind, Kind::wait);
+  auto again = l.pick({}, t0 + ms(10'500));
   ASSERT_EQ(again.kind, Kind::piece);
   EXPECT_EQ(again.piece, a.piece);
+  EXPECT_EQ(again.reason, HandoutLedger::Pick::Reason::unseen);
   EXPECT_EQ(l.pieces_delivered(), 2u);
+}
+
+TEST(HandoutLedger, APieceAnotherAgentReportedLatelyGoesAgainOnlyToAnAgentInItsEndgame) {
+  HandoutLedger l(1, kRegrant);
+  auto a = l.pick({}, t0, 1);
+  l.delivered(a.piece, t0, t0 + ms(100), 1);
+  l.report({true}, t0 + ms(200), 2);  // agent 2 holds or sees it: it is in the swarm
+  EXPECT_EQ(l.pick({false}, t0 + ms(5'000), 3).kind, Kind::wait);
+  auto end = l.pick({false}, t0 + ms(5'000), 3, true);
+  ASSERT_EQ(end.kind, Kind::piece);
+  EXPECT_EQ(end.reason, HandoutLedger::Pick::Reason::endgame);
+  l.delivered(end.piece, t0 + ms(5'000), t0 + ms(5'100), 3);
+  // Nobody has reported it for 10 s (plus 4 x the usual 100 ms): gone, say, with agent 2.
+  EXPECT_EQ(l.pick({false}, t0 + ms(10'500), 4).kind, Kind::wait);
+  auto lost = l.pick({false}, t0 + ms(15'600), 4);
+  ASSERT_EQ(lost.kind, Kind::piece);
+  EXPECT_EQ(lost.reason, HandoutLedger::Pick::Reason::unseen);
+}
+
+TEST(HandoutLedger, APieceAnAgentReportedAndNoLongerHasGoesBackToIt) {
+  HandoutLedger l(1, kRegrant);
+  auto a = l.pick({}, t0, 1);
+  l.delivered(a.piece, t0, t0 + ms(100), 1);
+  l.report({true}, t0 + ms(200), 1);
+  // Agent 1 evicted the blob and wants it again; nobody else ever said they had it.
+  EXPECT_EQ(l.pick({false}, t0 + ms(1'000), 1).kind, Kind::wait);  // 2 s after it left
+  auto again = l.pick({false}, t0 + ms(2'100), 1);
+  ASSERT_EQ(again.kind, Kind::piece);
+  EXPECT_EQ(again.reason, HandoutLedger::Pick::Reason::unseen);
 }
 
 TEST(HandoutLedger, AnAbortedPieceIsAFirstCopyAgain) {
@@ -73,10 +103,11 @@ TEST(HandoutLedger, APieceStuckInFlightGoesToSomeoneElse) {
   l.delivered(a.piece, t0, t0 + ms(100));
   auto slow = l.pick({true, false}, t0 + ms(100));
   ASSERT_EQ(slow.kind, Kind::piece);
-  // 4 x 100 ms + 250 ms later, the slow agent's piece is handed out again.
-  EXPECT_EQ(l.pick({true, false}, t0 + ms(100 + 400 + 200)).kind, Kind::wait);
-  auto again = l.pick({true, false}, t0 + ms(100 + 400 + 250));
+  // 4 x 100 ms + 2 s later, the slow agent's piece is handed out again.
+  EXPECT_EQ(l.pick({true, false}, t0 + ms(100 + 400 + 1'900)).kind, Kind::wait);
+  auto again = l.pick({true, false}, t0 + ms(100 + 400 + 2'000));
   ASSERT_EQ(again.kind, Kind::piece);
+  EXPECT_EQ(again.reason, HandoutLedger::Pick::Reason::stuck);
   EXPECT_EQ(again.piece, slow.piece);
 }
 
@@ -107,8 +138,8 @@ TEST(HandoutLedger, AQuickPieceIsNeverSlowOnAFastLink) {
   auto a = l.pick({}, t0, 1);
   l.delivered(a.piece, t0, t0 + ms(10), 1);
   auto b = l.pick({}, t0, 2);
-  l.delivered(b.piece, t0, t0 + ms(900), 2);  // 90 x the usual, but under a second
-  EXPECT_EQ(l.pick({}, t0 + ms(900), 2).kind, Kind::piece);
+  l.delivered(b.piece, t0, t0 + ms(150), 2);  // 15 x the usual, but under 0.2 s
+  EXPECT_EQ(l.pick({}, t0 + ms(150), 2).kind, Kind::piece);
 }
 
 TEST(HandoutLedger, OutOfRangeReportsAreIgnored) {
