@@ -56,10 +56,11 @@ class Swarm(PeerTestCase):
             t.start()
         return threads, results
 
-    # 3.75, not 3: readers' pieces go first by priority, not by libtorrent 2.0.8's
-    # deadlines, which crashed its network thread when peers dropped mid-request
-    # (measured: 2.3 to 3.0 copies with deadlines, 3.2 without, on loopback).
-    def test_eight_peers_pull_at_once_and_the_origin_sends_under_four_copies(self):
+    # Over BitTorrent alone the origin sent 3.2 copies here (every agent's reader asks
+    # for the same first pieces); the hand-out sends each piece to one agent, plus the
+    # few an agent in its endgame or a stuck transfer gets again. 2, not 1.1: on
+    # loopback the CPU, not a link, sets the pace, and delivery times vary widely.
+    def test_eight_peers_pull_at_once_and_the_origin_sends_under_two_copies(self):
         size = 256 * MiB
         peers = self.start_cluster(8)
         digest = self.push_blob(size)
@@ -72,7 +73,7 @@ class Swarm(PeerTestCase):
         sent = m.value("shoal_origin_bt_uploaded_bytes") + m.value("shoal_origin_handout_bytes_total")
         slowest = max(r[3] for r in results.values())
         print(f"\n8 peers x 256 MiB: slowest {slowest:.1f} s; origin sent {sent / size:.2f} copies")
-        self.assertLess(sent, 3.75 * size, f"the origin uploaded {sent / size:.2f} copies")
+        self.assertLess(sent, 2 * size, f"the origin uploaded {sent / size:.2f} copies")
         from_peers = sum(p.metrics().value("shoal_peer_downloaded_bytes_total", 0, source="peers")
                          for p in peers)
         self.assertGreater(from_peers, size, "the peers hardly exchanged pieces")
