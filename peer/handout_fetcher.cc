@@ -21,6 +21,10 @@ constexpr milliseconds kErrorBackoff{1'000};
 // (Shoal-Endgame): that peer may be the slow one everybody is waiting on, and the
 // origin is idle by then (it still sends a piece again only 2 s after it left).
 constexpr uint32_t kEndgamePieces = 4;
+// No new piece for this long: the peers the agent sees pieces at do not deliver them (a
+// peer that never answers, one banned for corrupt data). It then reports only what it
+// holds, as in its endgame, and the origin hands it what it lacks.
+constexpr std::chrono::seconds kStallAfter{5};
 
 std::optional<uint64_t> number(const std::string& text) {
   uint64_t v = 0;
@@ -60,6 +64,16 @@ void HandoutFetcher::pause(milliseconds d) {
   wake_.wait_for(lock, d, [this] { return stop_.load(); });
 }
 
+bool HandoutFetcher::stalled(uint32_t have) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  if (have > best_have_) {
+    best_have_ = have;
+    progress_at_ = now;
+  }
+  return now - progress_at_ > kStallAfter;
+}
+
 void HandoutFetcher::run() {
   http::ClientOptions o;
   o.io_timeout = milliseconds(30'000);
@@ -70,6 +84,8 @@ void HandoutFetcher::run() {
 
 milliseconds HandoutFetcher::fetch_one(http::Client& client) {
   auto held = swarm_.held_or_seen(digest_, kEndgamePieces);
+  if (held && !held->endgame && stalled(held->have))
+    held = swarm_.held_or_seen(digest_, geometry_.pieces);
   if (!held) {  // no longer downloading
     stop_ = true;
     return milliseconds(0);

@@ -47,6 +47,7 @@ class HandoutFetcher {
   // One request; returns how long to wait before the next.
   std::chrono::milliseconds fetch_one(http::Client& client);
   void pause(std::chrono::milliseconds d);
+  bool stalled(uint32_t have);
 
   Swarm& swarm_;
   Url origin_;
@@ -57,6 +58,9 @@ class HandoutFetcher {
   std::atomic<unsigned> running_{0};
   std::mutex mu_;
   std::condition_variable wake_;
+  // Progress, to tell a download that stalled on peers that do not deliver (guarded by mu_).
+  uint32_t best_have_ = 0;
+  std::chrono::steady_clock::time_point progress_at_ = std::chrono::steady_clock::now();
   std::vector<std::thread> threads_;
 };
 

@@ -40,6 +40,10 @@ lt::settings_pack swarm_settings(const SwarmOptions& o) {
   // busy, and a reader's time-critical pieces wait less behind requests already sent.
   sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::hashing_threads, 1);
+  // A request a peer leaves unanswered holds its piece back: with the hand-out, even a
+  // piece the origin has since delivered whole stays unfinished until the request times
+  // out (libtorrent's default: 60 s; a peer that never answers made pulls take minutes).
+  sp.set_int(lt::settings_pack::request_timeout, 5);
   sp.set_int(lt::settings_pack::upload_rate_limit, o.upload_rate);
   sp.set_int(lt::settings_pack::download_rate_limit, o.download_rate);
   sp.set_int(lt::settings_pack::connections_limit, o.max_connections);
@@ -379,6 +383,7 @@ std::optional<Swarm::HeldPieces> Swarm::held_or_seen(const Digest& d, uint32_t e
   out.bits.resize(static_cast<size_t>(st.pieces.size()));
   const auto missing = static_cast<size_t>(st.pieces.size() - st.pieces.count());
   out.endgame = missing <= endgame;
+  out.have = static_cast<uint32_t>(st.pieces.count());
   for (size_t i = 0; i < out.bits.size(); ++i) {
     const lt::piece_index_t p(static_cast<int>(i));
     out.bits[i] = st.pieces[p] || (!out.endgame && i < avail.size() && avail[i] > 0);

@@ -87,6 +87,7 @@ class Swarm {
   struct HeldPieces {
     std::vector<bool> bits;
     bool endgame = false;
+    uint32_t have = 0;  // pieces held
   };
   std::optional<HeldPieces> held_or_seen(const Digest& d, uint32_t endgame = 0) const;
   // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash
