@@ -31,14 +31,12 @@ std::string error_json(std::string_view code, std::string_view message) {
   return R"({"error":")" + json_escape(code) + R"(","message":")" + json_escape(message) + "\"}";
 }
 
-namespace {
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-}  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space) {
   std::string out;

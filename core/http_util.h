@@ -13,6 +13,8 @@ namespace shoal::http {
 std::string json_escape(std::string_view s);
 // {"error":"CODE","message":"..."}
 std::string error_json(std::string_view code, std::string_view message);
+// 0-15 for a hex digit of either case, -1 for anything else.
+int hex_digit(char c);
 // Decodes %XX and '+' (as space in queries only when plus_as_space); nullopt on a bad escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
 // Splits a path "/blobs/<rest>" into ("blobs", "<rest>"); ("", "") unless it starts with '/'.

@@ -63,7 +63,6 @@ HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now, Pick:
 HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::time_point now,
                                         AgentId agent, bool endgame) {
   const auto n = static_cast<uint32_t>(entries_.size());
-  report(held, now, agent);
   // First copies, in order: a reader on any agent gets the blob's start first.
   while (cursor_ < n && (entries_[cursor_].in_flight > 0 || entries_[cursor_].delivered > 0))
     ++cursor_;

@@ -55,8 +55,8 @@ class HandoutLedger {
   using AgentId = uint64_t;
 
   // `held[i]`: the agent holds piece i or sees it at a peer, or, when `endgame`, holds
-  // it; a shorter vector counts as padded with false. A piece picked counts as in
-  // flight until delivered or aborted.
+  // it; a shorter vector counts as padded with false. Call report() with it first. A
+  // piece picked counts as in flight until delivered or aborted.
   Pick pick(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0,
             bool endgame = false);
   // What an agent said it holds or sees, as soon as it says it (pick() may come later,

@@ -112,6 +112,7 @@ class Origin {
   void release_handout_slot(Handout& h);
   // Blocking (may make the metainfo): call through http::offload.
   Result<Handout*> handout_of(const Digest& d);
+  Result<Handout*> known_handout(const Digest& d);  // Errc::not_found before the first
   std::mutex handout_mu_;
   std::map<Digest, Handout> handouts_;
   UploadManager uploads_;

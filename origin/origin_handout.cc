@@ -62,11 +62,15 @@ void Origin::release_handout_slot(Handout& h) {
   h.slot_freed.notify();
 }
 
+Result<Origin::Handout*> Origin::known_handout(const Digest& d) {
+  std::lock_guard lock(handout_mu_);
+  auto it = handouts_.find(d);
+  if (it == handouts_.end()) return Error(Errc::not_found, "no hand-out yet");
+  return &it->second;
+}
+
 Result<Origin::Handout*> Origin::handout_of(const Digest& d) {
-  {
-    std::lock_guard lock(handout_mu_);
-    if (auto it = handouts_.find(d); it != handouts_.end()) return &it->second;
-  }
+  if (auto known = known_handout(d)) return known;
   auto bencoded = metainfo_->get_or_make(d);
   if (!bencoded) return bencoded.error();
   auto parsed = parse_and_bind(*bencoded, d);
@@ -82,8 +86,10 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   auto blob = store_->open_blob(*d);
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
-  // Handout entries live as long as the origin; map nodes do not move.
-  auto handout = co_await http::offload([&] { return handout_of(*d); });
+  // Handout entries live as long as the origin; map nodes do not move. Only the first
+  // request for a blob may have to make its metainfo, off the event loop.
+  Result<Handout*> handout = known_handout(*d);
+  if (!handout) handout = co_await http::offload([&] { return handout_of(*d); });
   if (!handout) co_return co_await respond_failure(ex, handout.error(), "BLOB_UNKNOWN");
   Handout& h = **handout;
   const auto field_value = ex.request()["Shoal-Held"];

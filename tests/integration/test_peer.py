@@ -238,6 +238,10 @@ class PeerAgent(PeerTestCase):
               "--readahead-pieces", "-1"], "readahead_pieces"),
             (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
               "--readahead-pieces", "5000"], "readahead_pieces"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--handout-window", "17"], "handout_window"),
+            (["--origin", "http://127.0.0.1:1", "--tracker", "http://127.0.0.1:1",
+              "--handout-window", "-1"], "handout_window"),
         ]
         for args, word in cases:
             r = run_cli(["peer", "--listen", "127.0.0.1:0", "--data", data] + args, timeout=30)
