@@ -17,6 +17,10 @@ constexpr double kSlowFactor = 4;
 constexpr HandoutLedger::Duration kSlowFloor{200};
 constexpr HandoutLedger::Duration kSlowFor{10'000};
 constexpr HandoutLedger::Duration kUnreportedFor{10'000};
+// An overdue piece goes again at most this often: every agent waiting on the same slow
+// peer finds it overdue at about the same time, and one copy, spreading over
+// BitTorrent, is enough for all of them.
+constexpr HandoutLedger::Duration kOverdueGap{500};
 
 double ewma(double avg, double sample) { return avg == 0 ? sample : 0.875 * avg + 0.125 * sample; }
 }  // namespace
@@ -61,15 +65,19 @@ HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now, Pick:
 }
 
 HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::time_point now,
-                                        AgentId agent, bool endgame) {
+                                        AgentId agent, bool endgame,
+                                        const std::vector<bool>& overdue) {
   const auto n = static_cast<uint32_t>(entries_.size());
   // First copies, in order: a reader on any agent gets the blob's start first.
   while (cursor_ < n && (entries_[cursor_].in_flight > 0 || entries_[cursor_].delivered > 0))
     ++cursor_;
+  // An overdue piece is wanted like one the agent lacks: a peer that announces every
+  // piece and sends none must not hide the pieces that never left the origin.
+  const auto late = [&](uint32_t i) { return i < overdue.size() && overdue[i]; };
   const bool is_slow = slow(agent, now);
   for (uint32_t i = is_slow ? n : cursor_; i < n; ++i) {
     const Entry& e = entries_[i];
-    if (e.in_flight == 0 && e.delivered == 0 && lacks(held, i))
+    if (e.in_flight == 0 && e.delivered == 0 && (lacks(held, i) || late(i)))
       return hand(i, now, Pick::Reason::first);
   }
   // No first copy for this agent. Again: what nobody reported, or what it lacks in its
@@ -80,7 +88,8 @@ HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::ti
   Duration wait = Duration::max();
   bool lacking = false;
   for (uint32_t i = 0; i < n; ++i) {
-    if (!lacks(held, i)) continue;
+    const bool is_late = late(i);
+    if (!lacks(held, i) && !is_late) continue;
     lacking = true;
     const Entry& e = entries_[i];
     if (!is_slow && stuck(e, now)) {
@@ -92,11 +101,13 @@ HandoutLedger::Pick HandoutLedger::pick(const std::vector<bool>& held, Clock::ti
       wait = std::min(wait, regrant_after_);
       continue;
     }
-    const auto ready = ready_at(e, now, agent, endgame);
+    const auto ready = is_late ? e.delivered_at + kOverdueGap : ready_at(e, now, agent, endgame);
     if (ready <= now) {
       if (e.delivered_at < best_at) {
         best = i, best_at = e.delivered_at;
-        why = endgame ? Pick::Reason::endgame : Pick::Reason::unseen;
+        why = is_late   ? Pick::Reason::overdue
+              : endgame ? Pick::Reason::endgame
+                        : Pick::Reason::unseen;
       }
     } else if (ready != Clock::time_point::max()) {
       wait = std::min(wait, duration_cast<Duration>(ready - now) + Duration(1));

@@ -40,6 +40,7 @@ class HandoutLedger {
       unseen,   // it left, but no agent has reported it since
       stuck,    // on its way to another agent for far too long
       endgame,  // to an agent missing only a few pieces, which asks for what it lacks
+      overdue,  // an agent sees it at a peer, which has not delivered it for far too long
     };
     Kind kind = Kind::done;
     Reason reason = Reason::first;
@@ -56,9 +57,11 @@ class HandoutLedger {
 
   // `held[i]`: the agent holds piece i or sees it at a peer, or, when `endgame`, holds
   // it; a shorter vector counts as padded with false. Call report() with it first. A
-  // piece picked counts as in flight until delivered or aborted.
+  // piece picked counts as in flight until delivered or aborted. `overdue[i]`: the agent
+  // sees piece i at a peer but has waited for it several times as long as pieces take:
+  // it may go again, once it has not left the origin for kOverdueGap.
   Pick pick(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0,
-            bool endgame = false);
+            bool endgame = false, const std::vector<bool>& overdue = {});
   // What an agent said it holds or sees, as soon as it says it (pick() may come later,
   // once the origin has a sending slot for it): those pieces are in the swarm.
   void report(const std::vector<bool>& held, Clock::time_point now, AgentId agent = 0);

@@ -50,13 +50,14 @@ Origin::Origin(OriginOptions opts)
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
   handout_bytes_ = &metrics_.counter("shoal_origin_handout_bytes_total",
                                      "Piece bytes the origin handed out over HTTP to agents.");
-  const char* reasons[] = {"first", "unseen", "stuck", "endgame"};
+  const char* reasons[] = {"first", "unseen", "stuck", "endgame", "overdue"};
   for (size_t i = 0; i < handout_pieces_.size(); ++i) {
     handout_pieces_[i] =
         &metrics_.counter("shoal_origin_handout_pieces_total",
                           "Pieces the origin handed out over HTTP to agents, by why: never sent "
                           "before; sent, but reported by no agent since; stuck on the way; "
-                          "to an agent missing only a few pieces.",
+                          "to an agent missing only a few pieces; seen at a peer that does not "
+                          "deliver it.",
                           {{"reason", reasons[i]}});
   }
 

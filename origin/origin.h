@@ -119,7 +119,7 @@ class Origin {
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
   metrics::Counter* handout_bytes_ = nullptr;
-  std::array<metrics::Counter*, 4> handout_pieces_{};  // by HandoutLedger::Pick::Reason
+  std::array<metrics::Counter*, 5> handout_pieces_{};  // by HandoutLedger::Pick::Reason
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

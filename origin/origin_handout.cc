@@ -1,7 +1,8 @@
 // GET /blobs/<digest>/handout: the origin's side of the hand-out (HandoutLedger).
 // Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/piece_bits.h)
 // Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one) and
-// Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds).
+// Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds) and Shoal-Overdue
+// (optional: pieces the agent sees at a peer that does not deliver them, same format).
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -110,6 +111,16 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
     co_return co_await ex.respond_error(status::bad_request, "ENDGAME_INVALID",
                                         "Shoal-Endgame: expected 0 or 1");
   }
+  const auto overdue_value = ex.request()["Shoal-Overdue"];
+  Result<std::vector<bool>> overdue = std::vector<bool>{};
+  if (!overdue_value.empty()) {
+    overdue = parse_piece_bits(std::string_view(overdue_value.data(), overdue_value.size()),
+                               h.ledger.pieces());
+  }
+  if (!overdue) {
+    co_return co_await ex.respond_error(status::bad_request, "OVERDUE_INVALID",
+                                        "Shoal-Overdue: " + overdue.error().message);
+  }
   {
     std::lock_guard lock(handout_mu_);
     h.ledger.report(*held, Clock::now(), *agent);
@@ -121,7 +132,7 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
   const auto handed_at = Clock::now();
   {
     std::lock_guard lock(handout_mu_);
-    pick = h.ledger.pick(*held, handed_at, *agent, endgame_text == "1");
+    pick = h.ledger.pick(*held, handed_at, *agent, endgame_text == "1", *overdue);
   }
   http::Head head;
   head.set(field::cache_control, "no-store");

@@ -155,12 +155,23 @@ class Seeding(TrackerTestCase):
         r = self.origin.request("GET", path, headers={"Shoal-Held": "e0", "Shoal-Endgame": "1"})
         self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "3"), r)
         self.assertEqual(r.body, data[3 * piece:])
+        # An agent that sees piece 0 at a peer but has waited for it several times as
+        # long as pieces take lists it in Shoal-Overdue: it goes again at once (it left
+        # over 0.5 s ago), and not again for another half second.
+        late = {"Shoal-Held": "f0", "Shoal-Overdue": "80"}
+        r = self.origin.request("GET", path, headers=late)
+        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "0"), r)
+        self.assertEqual(r.body, data[:piece])
+        r = self.origin.request("GET", path, headers=late)
+        self.assertEqual(r.status, 204, r)
+        self.assertGreater(int(r.header("Shoal-Retry-After-Ms")), 0)
         m = self.origin.metrics()
         self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="first"), 4)
         self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="unseen"), 0)
         self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="endgame"), 1)
         self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="stuck"), 0)
-        self.assertEqual(m.value("shoal_origin_handout_bytes_total"), len(data) + 1000)
+        self.assertEqual(m.value("shoal_origin_handout_pieces_total", reason="overdue"), 1)
+        self.assertEqual(m.value("shoal_origin_handout_bytes_total"), len(data) + 1000 + piece)
         swarm = self.origin.request("GET", f"/blobs/{digest}/swarm").json()
         self.assertEqual((swarm["pieces_sent"], swarm["uploaded_bytes"]), (4, 0), swarm)
         # Bad input: a clear error, and nothing handed out.
@@ -172,11 +183,14 @@ class Seeding(TrackerTestCase):
             self.assertEqual((r.status, r.json()["error"]), (400, "AGENT_INVALID"), (bad, r))
         r = self.origin.request("GET", path, headers={**nothing, "Shoal-Endgame": "yes"})
         self.assertEqual((r.status, r.json()["error"]), (400, "ENDGAME_INVALID"), r)
+        for bad in ("zz", "0f", "f000"):
+            r = self.origin.request("GET", path, headers={**nothing, "Shoal-Overdue": bad})
+            self.assertEqual((r.status, r.json()["error"]), (400, "OVERDUE_INVALID"), (bad, r))
         r = self.origin.request("GET", f"/blobs/sha256:{'ab' * 32}/handout", headers=nothing)
         self.assertEqual((r.status, r.json()["error"]), (404, "BLOB_UNKNOWN"))
         r = self.origin.request("POST", path, headers=nothing)
         self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
-        self.assertEqual(self.origin.metrics().sum("shoal_origin_handout_pieces_total"), 5)
+        self.assertEqual(self.origin.metrics().sum("shoal_origin_handout_pieces_total"), 6)
 
     def test_piece_size_sets_the_metainfo_pieces(self):
         self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}",

@@ -142,6 +142,38 @@ TEST(HandoutLedger, AQuickPieceIsNeverSlowOnAFastLink) {
   EXPECT_EQ(l.pick({}, t0 + ms(150), 2).kind, Kind::piece);
 }
 
+TEST(HandoutLedger, AnOverduePieceGoesAgainOnceItHasNotLeftForHalfASecond) {
+  HandoutLedger l(1, kRegrant);
+  auto a = l.pick({}, t0, 1);
+  l.delivered(a.piece, t0, t0 + ms(100), 1);
+  l.report({true}, t0 + ms(200), 1);   // agent 1 holds it: it is in the swarm
+  const std::vector<bool> sees{true};  // agent 2 sees it at a peer...
+  const std::vector<bool> late{true};  // ...and has waited for it too long
+  EXPECT_EQ(l.pick(sees, t0 + ms(300), 2).kind, Kind::done);  // without Shoal-Overdue
+  EXPECT_EQ(l.pick(sees, t0 + ms(599), 2, false, late).kind, Kind::wait);
+  auto again = l.pick(sees, t0 + ms(600), 2, false, late);
+  ASSERT_EQ(again.kind, Kind::piece);
+  EXPECT_EQ(again.piece, a.piece);
+  EXPECT_EQ(again.reason, HandoutLedger::Pick::Reason::overdue);
+  l.delivered(again.piece, t0 + ms(600), t0 + ms(650), 2);
+  // Agent 3 waits on the same peer: it gets the piece only half a second after it left.
+  EXPECT_EQ(l.pick(sees, t0 + ms(1'000), 3, false, late).kind, Kind::wait);
+  EXPECT_EQ(l.pick(sees, t0 + ms(1'150), 3, false, late).reason,
+            HandoutLedger::Pick::Reason::overdue);
+}
+
+TEST(HandoutLedger, AnOverduePieceThatNeverLeftGoesAsAFirstCopy) {
+  // A peer that announces every piece and answers no request: the agent sees all of
+  // them, so Shoal-Held is full, and only Shoal-Overdue says what it still needs.
+  HandoutLedger l(2, kRegrant);
+  const std::vector<bool> sees{true, true};
+  EXPECT_EQ(l.pick(sees, t0, 1).kind, Kind::done);
+  auto p = l.pick(sees, t0 + ms(3'000), 1, false, {false, true});
+  ASSERT_EQ(p.kind, Kind::piece);
+  EXPECT_EQ(p.piece.value, 1u);
+  EXPECT_EQ(p.reason, HandoutLedger::Pick::Reason::first);
+}
+
 TEST(HandoutLedger, OutOfRangeReportsAreIgnored) {
   HandoutLedger l(1, kRegrant);
   l.delivered(PieceIndex{7}, t0, t0);
