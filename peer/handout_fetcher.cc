@@ -21,10 +21,6 @@ constexpr milliseconds kErrorBackoff{1'000};
 // (Shoal-Endgame): that peer may be the slow one everybody is waiting on, and the
 // origin is idle by then (it still sends a piece again only 2 s after it left).
 constexpr uint32_t kEndgamePieces = 4;
-// No new piece for this long: the peers the agent sees pieces at do not deliver them (a
-// peer that never answers, one banned for corrupt data). It then reports only what it
-// holds, as in its endgame, and the origin hands it what it lacks.
-constexpr std::chrono::seconds kStallAfter{5};
 
 std::optional<uint64_t> number(const std::string& text) {
   uint64_t v = 0;
@@ -37,11 +33,16 @@ std::optional<uint64_t> number(const std::string& text) {
 
 HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g,
                                unsigned window, uint64_t agent)
-    : swarm_(swarm), origin_(std::move(origin)), digest_(d), geometry_(g), agent_([agent] {
+    : swarm_(swarm),
+      origin_(std::move(origin)),
+      digest_(d),
+      geometry_(g),
+      agent_([agent] {
         char buf[17];
         auto end = std::to_chars(buf, buf + 16, agent, 16).ptr;
         return std::string(buf, end);
-      }()) {
+      }()),
+      watch_(g.pieces, kEndgamePieces) {
   running_ = window;
   for (unsigned i = 0; i < window; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -64,14 +65,11 @@ void HandoutFetcher::pause(milliseconds d) {
   wake_.wait_for(lock, d, [this] { return stop_.load(); });
 }
 
-bool HandoutFetcher::stalled(uint32_t have) {
-  const auto now = std::chrono::steady_clock::now();
+std::optional<PieceWatch::Ask> HandoutFetcher::what_to_ask() {
+  auto view = swarm_.pieces_of(digest_);
+  if (!view) return std::nullopt;
   std::lock_guard lock(mu_);
-  if (have > best_have_) {
-    best_have_ = have;
-    progress_at_ = now;
-  }
-  return now - progress_at_ > kStallAfter;
+  return watch_.observe(view->have, view->holders, PieceWatch::Clock::now());
 }
 
 void HandoutFetcher::run() {
@@ -83,14 +81,16 @@ void HandoutFetcher::run() {
 }
 
 milliseconds HandoutFetcher::fetch_one(http::Client& client) {
-  auto held = swarm_.held_or_seen(digest_, kEndgamePieces);
-  if (held && !held->endgame && stalled(held->have))
-    held = swarm_.held_or_seen(digest_, geometry_.pieces);
+  auto held = what_to_ask();
   if (!held) {  // no longer downloading
     stop_ = true;
     return milliseconds(0);
   }
-  if (std::all_of(held->bits.begin(), held->bits.end(), [](bool b) { return b; })) return kIdlePoll;
+  if (held->overdue.empty() &&
+      std::all_of(held->bits.begin(), held->bits.end(), [](bool b) { return b; }))
+    return kIdlePoll;
+  if (auto wait = swarm_.handout_wait(geometry_.piece_size); wait > wait.zero())
+    return std::chrono::ceil<milliseconds>(wait);
   std::vector<char> piece;
   const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
     if (piece.empty()) piece.reserve(geometry_.piece_size);  // not for a 204
@@ -99,11 +99,13 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     piece.insert(piece.end(), p, p + n);
     return {};
   };
-  auto r = client.download("/blobs/" + digest_.str() + "/handout",
-                           {{"Shoal-Held", piece_bits_hex(held->bits)},
-                            {"Shoal-Agent", agent_},
-                            {"Shoal-Endgame", held->endgame ? "1" : "0"}},
-                           sink);
+  http::Headers headers{{"Shoal-Held", piece_bits_hex(held->bits)},
+                        {"Shoal-Agent", agent_},
+                        {"Shoal-Endgame", held->endgame ? "1" : "0"}};
+  if (!held->overdue.empty()) headers.emplace_back("Shoal-Overdue", piece_bits_hex(held->overdue));
+  auto r = client.download("/blobs/" + digest_.str() + "/handout", headers, sink);
+  if (piece.size() < geometry_.piece_size)
+    swarm_.handout_refund(geometry_.piece_size - piece.size());
   if (!r) {
     log::warn("hand-out request failed", {{"digest", digest_.str()}, {"error", r.error().message}});
     return kErrorBackoff;
@@ -123,6 +125,10 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
       piece.size() != std::min<uint64_t>(geometry_.piece_size, geometry_.size - offset)) {
     log::warn("hand-out answer does not fit the blob", {{"digest", digest_.str()}});
     return kErrorBackoff;
+  }
+  {
+    std::lock_guard lock(mu_);
+    watch_.from_origin(static_cast<uint32_t>(*index));
   }
   swarm_.add_piece(digest_, PieceIndex{static_cast<uint32_t>(*index)}, std::move(piece));
   return milliseconds(0);

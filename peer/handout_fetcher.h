@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "core/digest.h"
 #include "core/http_client.h"
 #include "core/url.h"
+#include "peer/piece_watch.h"
 #include "peer/swarm.h"
 
 namespace shoal::peer {
@@ -47,7 +49,7 @@ class HandoutFetcher {
   // One request; returns how long to wait before the next.
   std::chrono::milliseconds fetch_one(http::Client& client);
   void pause(std::chrono::milliseconds d);
-  bool stalled(uint32_t have);
+  std::optional<PieceWatch::Ask> what_to_ask();
 
   Swarm& swarm_;
   Url origin_;
@@ -58,9 +60,7 @@ class HandoutFetcher {
   std::atomic<unsigned> running_{0};
   std::mutex mu_;
   std::condition_variable wake_;
-  // Progress, to tell a download that stalled on peers that do not deliver (guarded by mu_).
-  uint32_t best_have_ = 0;
-  std::chrono::steady_clock::time_point progress_at_ = std::chrono::steady_clock::now();
+  PieceWatch watch_;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

@@ -25,6 +25,7 @@
 
 #include "core/bt_settings.h"
 #include "core/log.h"
+#include "peer/rate_pacer.h"
 
 namespace shoal::peer {
 namespace {
@@ -116,6 +117,7 @@ struct Swarm::Impl {
       : opts(std::move(o)),
         listener(std::move(l)),
         session(lt::session_params(swarm_settings(opts))) {
+    if (opts.download_rate > 0) pacer.emplace(static_cast<uint64_t>(opts.download_rate));
     // libtorrent exempts peers on local networks from rate limits by default; a data
     // centre is one big local network, so the limits must apply to everyone.
     lt::ip_filter everyone;
@@ -167,6 +169,8 @@ struct Swarm::Impl {
   std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
   std::atomic<bool> stop{false};
   std::thread thread;
+  std::mutex pacer_mu;
+  std::optional<RatePacer> pacer;  // with a download_rate
 };
 
 void Swarm::Impl::run() {
@@ -369,7 +373,7 @@ bool Swarm::prioritize(const Digest& d, PieceIndex first, uint32_t count) {
   return true;
 }
 
-std::optional<Swarm::HeldPieces> Swarm::held_or_seen(const Digest& d, uint32_t endgame) const {
+std::optional<Swarm::PieceView> Swarm::pieces_of(const Digest& d) const {
   std::optional<lt::torrent_handle> h;
   {
     std::lock_guard lock(impl_->mu);
@@ -377,17 +381,11 @@ std::optional<Swarm::HeldPieces> Swarm::held_or_seen(const Digest& d, uint32_t e
     h = impl_->handles.at(d);
   }
   lt::torrent_status st = h->status(lt::torrent_handle::query_pieces);
-  std::vector<int> avail;
-  h->piece_availability(avail);
-  HeldPieces out;
-  out.bits.resize(static_cast<size_t>(st.pieces.size()));
-  const auto missing = static_cast<size_t>(st.pieces.size() - st.pieces.count());
-  out.endgame = missing <= endgame;
-  out.have = static_cast<uint32_t>(st.pieces.count());
-  for (size_t i = 0; i < out.bits.size(); ++i) {
-    const lt::piece_index_t p(static_cast<int>(i));
-    out.bits[i] = st.pieces[p] || (!out.endgame && i < avail.size() && avail[i] > 0);
-  }
+  PieceView out;
+  h->piece_availability(out.holders);
+  const auto n = static_cast<size_t>(st.pieces.size());
+  out.have.resize(n);
+  for (size_t i = 0; i < n; ++i) out.have[i] = st.pieces[lt::piece_index_t(static_cast<int>(i))];
   return out;
 }
 
@@ -396,6 +394,17 @@ void Swarm::add_piece(const Digest& d, PieceIndex piece, std::vector<char> data)
   if (!h) return;
   impl_->from_origin += data.size();
   h->add_piece(lt::piece_index_t(static_cast<int>(piece.value)), std::move(data));
+}
+
+std::chrono::steady_clock::duration Swarm::handout_wait(uint64_t bytes) {
+  std::lock_guard lock(impl_->pacer_mu);
+  if (!impl_->pacer) return std::chrono::steady_clock::duration::zero();
+  return impl_->pacer->admit(bytes, impl_->downloaded, std::chrono::steady_clock::now());
+}
+
+void Swarm::handout_refund(uint64_t bytes) {
+  std::lock_guard lock(impl_->pacer_mu);
+  if (impl_->pacer) impl_->pacer->refund(bytes);
 }
 
 void Swarm::flush(const Digest& d) {

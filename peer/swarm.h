@@ -4,6 +4,7 @@
 // Swarm's own; the listener must not block for long.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,18 +82,20 @@ class Swarm {
   // of the download, for a reader waiting on them. False when d is not (or no longer)
   // downloading.
   bool prioritize(const Digest& d, PieceIndex first, uint32_t count);
-  // Per piece: held, or announced by a connected peer (origins hidden by hide_origin
-  // excepted); only held once at most `endgame` pieces are missing (then `endgame` is
-  // set in the answer). nullopt when d is not downloading.
-  struct HeldPieces {
-    std::vector<bool> bits;
-    bool endgame = false;
-    uint32_t have = 0;  // pieces held
+  // Per piece: held, and how many connected peers announce it (origins hidden by
+  // hide_origin excepted). nullopt when d is not downloading.
+  struct PieceView {
+    std::vector<bool> have;
+    std::vector<int> holders;
   };
-  std::optional<HeldPieces> held_or_seen(const Digest& d, uint32_t endgame = 0) const;
+  std::optional<PieceView> pieces_of(const Digest& d) const;
   // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash
   // (a mismatch is a hash_failed event) and announces it. Counted as from the origin.
   void add_piece(const Digest& d, PieceIndex piece, std::vector<char> data);
+  // How long the hand-out must wait before `bytes` more may come in under
+  // download_rate, shared with BitTorrent (zero: go ahead, they are counted).
+  std::chrono::steady_clock::duration handout_wait(uint64_t bytes);
+  void handout_refund(uint64_t bytes);
   void flush(const Digest& d);
   void move(const Digest& d, const std::string& save_dir);
   // Stops the torrent; the file stays where it is.
