@@ -16,7 +16,7 @@
 namespace shoal::http::detail {
 namespace {
 
-constexpr size_t kBurstBytes = 64 * 1024;  // one GSO send: the kernel's limit is 64 KiB
+constexpr size_t kBurstBytes = 64 * 1024;  // the buffer one GSO send is written into
 // ngtcp2 lets a packet go up to this long before its pacing slot (NGTCP2_PKT_PACING_OVERHEAD).
 constexpr auto kPacingSlack = std::chrono::milliseconds(1);
 constexpr size_t kRecvBatch = 16;          // datagrams per recvmmsg
@@ -58,6 +58,8 @@ h3::SessionOptions h3_options(const ServerOptions& o) {
     case CongestionControl::cubic: s.congestion_control = NGTCP2_CC_ALGO_CUBIC; break;
     case CongestionControl::bbr2: s.congestion_control = NGTCP2_CC_ALGO_BBR2; break;
   }
+  s.datagrams.fixed = o.h3_max_udp_payload;
+  s.datagrams.loopback = h3::loopback_udp_payload();
   return s;
 }
 
@@ -437,7 +439,7 @@ void H3Connection::write_out() {
     pending_.size = 0;
   }
   const size_t max_packets =
-      std::max<size_t>(1, kBurstBytes / std::max<size_t>(1, session_->max_udp_payload()));
+      std::max<size_t>(1, h3::kMaxGsoBytes / std::max<size_t>(1, session_->max_udp_payload()));
   for (;;) {
     auto b = session_->write(out_.get(), kBurstBytes, max_packets, h2::Clock::now());
     if (!b) {

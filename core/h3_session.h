@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/h2_headers.h"
 #include "core/h2_stream.h"
+#include "core/h3_datagram_size.h"
 #include "core/h3_tls.h"
 
 struct nghttp3_conn;
@@ -60,6 +61,7 @@ struct SessionOptions {
   size_t qpack_table = 4096;  // QPACK dynamic table the client's encoder may use
   size_t qpack_blocked_streams = 100;
   ngtcp2_cc_algo congestion_control = NGTCP2_CC_ALGO_BBR2;
+  DatagramSizing datagrams;  // how large the datagrams sent on a path may be
   std::string server_name = "shoal";
 };
 

@@ -264,6 +264,11 @@ Result<void> Session::start(const TlsContext& tls, const Accepted& a, Clock::tim
   settings.max_window = opts_.connection_window;
   settings.max_stream_window = opts_.stream_window;
   if (a.odcid != nullptr) settings.token = a.hd.token;  // a valid Retry token: address validated
+  if (size_t known = udp_payload_for(opts_.datagrams, a.path.local.addr, a.path.remote.addr);
+      known > 0) {
+    settings.max_tx_udp_payload_size = known;
+    settings.no_tx_udp_payload_size_shaping = 1;  // the path's MTU is known: no discovery
+  }
 
   ngtcp2_transport_params params;
   ngtcp2_transport_params_default(&params);

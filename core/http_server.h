@@ -59,6 +59,10 @@ struct ServerOptions {
   // CUBIC (ngtcp2 0.12) now and then leaves slow start early on RTT jitter and crawls
   // at a fifth of it (docs/BENCHMARKS.md); Reno and CUBIC are there for comparison.
   CongestionControl h3_congestion_control = CongestionControl::bbr2;
+  // QUIC datagram payload sent to every client without path MTU discovery (a network
+  // whose MTU is known: 8952 for jumbo frames); 0: discover, and send the loopback
+  // MTU's worth to clients on this host (core/h3_datagram_size.h).
+  uint32_t h3_max_udp_payload = 0;
   // A second listener without TLS next to a TLS one (the edge serves local clients
   // in plain HTTP/1.1); empty host: none. Port 0 picks a free port.
   std::string plain_host;

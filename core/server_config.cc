@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/h3_datagram_size.h"
 #include "core/log.h"
 #include "core/url.h"
 
@@ -31,6 +32,10 @@ std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
        "QUIC address validation: new clients first get a Retry (one more round trip)"},
       {"h3_congestion_control", ConfigType::string, "bbr2",
        "QUIC congestion control: bbr2, cubic or reno"},
+      {"h3_max_udp_payload", ConfigType::size, "0",
+       "QUIC datagram payload sent to every client without path MTU discovery (1200 to "
+       "65507; 8952 for jumbo frames); 0: discover up to 1452, and about 16KiB to clients on this "
+       "host"},
       {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
   };
 }
@@ -69,6 +74,12 @@ http::ServerOptions server_options_from(const Config& cfg) {
   o.http3 = cfg.boolean("http3");
   o.h3_retry = cfg.boolean("h3_retry");
   o.h3_congestion_control = congestion_control(cfg.str("h3_congestion_control"));
+  const uint64_t payload = cfg.size("h3_max_udp_payload");
+  if (payload != 0 && (payload < 1200 || payload > http::h3::kMaxGsoBytes)) {
+    throw ConfigError("invalid value \"" + cfg.str("h3_max_udp_payload") +
+                      "\" for h3_max_udp_payload: expected 0 or 1200 to 65507");
+  }
+  o.h3_max_udp_payload = static_cast<uint32_t>(payload);
   int64_t streams = cfg.integer("h2_max_concurrent_streams");
   if (streams < 1 || streams > 10000) {
     throw ConfigError("invalid value \"" + cfg.str("h2_max_concurrent_streams") +

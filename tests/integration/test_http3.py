@@ -95,10 +95,39 @@ class Http3(EdgeTestCase):
     def test_64mib_under_loss(self):
         d = self.blob(64 * MiB, 4)
         self.curl(self.https(self.edge, f"/blobs/{d}"))  # warm the cache: measure QUIC, not the fill
+        # gtlsclient drops that share of the datagrams it receives and sends at random,
+        # so the edge must detect the losses and send again under congestion control:
+        # with the 16 KiB datagrams a client on this host gets, and with the 1452-byte
+        # ones of an Internet path.
+        self.gtls(d, "-q", "--rx-loss=0.01", "--tx-loss=0.01", timeout=300)
+        self.edge = self.start_edge("--h3-max-udp-payload=1452", name="small-datagrams")
+        self.curl(self.https(self.edge, f"/blobs/{d}"))
         for loss in ("0.01", "0.05"):
-            # gtlsclient drops that share of the datagrams it receives and sends at random,
-            # so the edge must detect the losses and send again under congestion control.
             self.gtls(d, "-q", f"--rx-loss={loss}", f"--tx-loss={loss}", timeout=300)
+
+    def test_datagram_size_follows_the_path(self):
+        d = self.blob(4 * MiB, 12)
+        self.curl(self.https(self.edge, f"/blobs/{d}"))
+
+        def datagrams_for_one_fetch(edge):
+            before = edge.metrics().value("shoal_http3_datagrams_sent_total") or 0
+            self.gtls(d, "-q")
+            return edge.metrics().value("shoal_http3_datagrams_sent_total") - before
+
+        # A client on this host: the loopback MTU is known, 16 KiB datagrams from the
+        # start (about 260 for 4 MiB), where discovery stops at 1452 bytes (about 2900).
+        self.assertLess(datagrams_for_one_fetch(self.edge), 600)
+        # An operator's size wins; 1452 is what discovery reaches on an Internet path.
+        small = self.start_edge("--h3-max-udp-payload=1452", name="fixed-1452")
+        self.curl(self.https(small, f"/blobs/{d}"))
+        self.edge = small
+        self.assertGreater(datagrams_for_one_fetch(small), 4 * MiB // 1452)
+        for bad in ("1000", "70000", "big"):
+            p = subprocess.run([SHOAL_BIN, "edge", "--origin", self.origin.url, "--data",
+                                self.mkdir(f"bad-payload-{bad}"), f"--h3-max-udp-payload={bad}"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, bad)
+            self.assertIn("h3_max_udp_payload", p.stderr)
 
     def test_every_congestion_control_recovers_from_loss(self):
         d = self.blob(8 * MiB, 11)
