@@ -143,10 +143,11 @@ sb_run_shoal() {
   done
   SB_EXTRA=",\"piece_bytes\":${piece:-0},\"origin_payload_bytes\":$(( $(sb_origin_sent "$src") - up0 ))"
   SB_EXTRA+=",\"peers_from_origin_bytes\":$from_origin,\"peers_from_peers_bytes\":$from_peers"
-  # Why each hand-out piece went (ARCHITECTURE, "Hand-out"): first copies, again to an
-  # piece nobody reported, again because a transfer was stuck, to an agent in its endgame.
+  # Why each hand-out piece went (ARCHITECTURE, "Hand-out"): first copies, again as a
+  # piece nobody reported, again because a transfer was stuck, to an agent in its endgame,
+  # to an agent that waited on a peer for it too long.
   local why
-  for why in first unseen stuck endgame; do
+  for why in first unseen stuck endgame overdue; do
     SB_EXTRA+=",\"handout_$why\":$(sb_metric 1 "$src" shoal_origin_handout_pieces_total "reason=\"$why\"")"
   done
 }
