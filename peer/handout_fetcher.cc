@@ -69,7 +69,7 @@ std::optional<PieceWatch::Ask> HandoutFetcher::what_to_ask() {
   auto view = swarm_.pieces_of(digest_);
   if (!view) return std::nullopt;
   std::lock_guard lock(mu_);
-  return watch_.observe(view->have, view->holders, PieceWatch::Clock::now());
+  return watch_.observe(view->have, view->holders, PieceWatch::Clock::now(), view->requested);
 }
 
 void HandoutFetcher::run() {

@@ -31,9 +31,10 @@ class PieceWatch {
     bool endgame = false;       // bits lists only what is held
     uint32_t have = 0;
   };
-  // have[i]: the agent holds piece i; holders[i]: how many connected peers announce it.
-  Ask observe(const std::vector<bool>& have, const std::vector<int>& holders,
-              Clock::time_point now);
+  // have[i]: the agent holds piece i; holders[i]: how many connected peers announce it;
+  // requested[i]: blocks of it are requested from a peer (libtorrent's download queue).
+  Ask observe(const std::vector<bool>& have, const std::vector<int>& holders, Clock::time_point now,
+              const std::vector<bool>& requested = {});
 
   // Piece i came from the origin: how long it waited says nothing of how fast peers
   // deliver (and counting it would stretch the limit each time it is reached).
@@ -41,6 +42,11 @@ class PieceWatch {
 
   // How long a seen piece may stay missing before it is overdue.
   Clock::duration overdue_after() const;
+  // How long a requested piece may take before it is overdue. Waits from first sighting
+  // include the agent's own queue (rarest first fetches some pieces seconds after it
+  // saw them); from request to arrival they do not, so a piece stuck at a slow or
+  // silent peer shows within a second or so.
+  Clock::duration overdue_after_request() const;
 
  private:
   void seen_to_held(Clock::duration took);
@@ -51,7 +57,9 @@ class PieceWatch {
   std::vector<bool> had_;
   std::vector<bool> from_origin_;
   double usual_ms_ = 0;  // smoothed time from the first sighting of a piece to holding it
+  double request_ms_ = 0;  // smoothed time from requesting a piece to holding it
   std::vector<Clock::time_point> first_seen_;
+  std::vector<Clock::time_point> requested_since_;  // while missing: since when it is requested
 };
 
 }  // namespace shoal::peer

@@ -386,6 +386,13 @@ std::optional<Swarm::PieceView> Swarm::pieces_of(const Digest& d) const {
   const auto n = static_cast<size_t>(st.pieces.size());
   out.have.resize(n);
   for (size_t i = 0; i < n; ++i) out.have[i] = st.pieces[lt::piece_index_t(static_cast<int>(i))];
+  out.requested.resize(n);
+  std::vector<lt::partial_piece_info> queue;
+  h->get_download_queue(queue);
+  for (const auto& p : queue) {
+    const auto i = static_cast<size_t>(static_cast<int>(p.piece_index));
+    if (i < n) out.requested[i] = true;
+  }
   return out;
 }
 

@@ -87,6 +87,7 @@ class Swarm {
   struct PieceView {
     std::vector<bool> have;
     std::vector<int> holders;
+    std::vector<bool> requested;  // in libtorrent's download queue: blocks asked of peers
   };
   std::optional<PieceView> pieces_of(const Digest& d) const;
   // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash

@@ -78,6 +78,30 @@ TEST(PieceWatch, APieceFromTheOriginDoesNotStretchTheUsualWait) {
   EXPECT_EQ(w.observe(have, holders, t0 + ms(3'000)).overdue.size(), 8u);
 }
 
+TEST(PieceWatch, ARequestedPieceIsOverdueAfterThreeTimesTheUsualRequestTime) {
+  // Every piece was seen long ago (a slow sighting-to-arrival average, from the agent's
+  // own queue), but pieces come 100 ms after they are requested: one requested 1 s ago
+  // from a slow peer is overdue, long before the sighting rule would say so.
+  PieceWatch w(8, 0);
+  std::vector<bool> have(8), asked(8);
+  const std::vector<int> holders(8, 1);
+  w.observe(have, holders, t0, asked);
+  asked[0] = true;
+  w.observe(have, holders, t0 + ms(5'000), asked);
+  have[0] = true;
+  asked[0] = false;
+  w.observe(have, holders, t0 + ms(5'100), asked);  // seen 5.1 s, requested 0.1 s
+  EXPECT_EQ(w.overdue_after(), ms(15'300));
+  EXPECT_EQ(w.overdue_after_request(), ms(1'000));
+  asked[1] = true;
+  w.observe(have, holders, t0 + ms(5'200), asked);
+  EXPECT_TRUE(w.observe(have, holders, t0 + ms(6'199), asked).overdue.empty());
+  auto a = w.observe(have, holders, t0 + ms(6'200), asked);
+  ASSERT_EQ(a.overdue.size(), 8u);
+  EXPECT_TRUE(a.overdue[1]);
+  EXPECT_FALSE(a.overdue[2]);  // seen as long, never requested
+}
+
 TEST(PieceWatch, ShortAnswersFromLibtorrentCountAsNothing) {
   PieceWatch w(4, 0);
   auto a = w.observe({}, {}, t0);
