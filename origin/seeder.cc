@@ -12,6 +12,7 @@
 #include <libtorrent/torrent_status.hpp>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -54,6 +55,9 @@ struct Seeder::Impl {
   std::map<Digest, Seeded> seeded;
   // The alert thread's way from a handle to its blob's counts (map nodes do not move).
   std::map<lt::torrent_handle, SentPieces*> sent_by_handle;
+  // Seeding starts in the background after a commit, and an agent may be handed pieces
+  // before it does: they count once the blob is seeded (remove() forgets them).
+  std::map<Digest, std::set<PieceIndex>> sent_before_seeding;
   std::atomic<bool> stop{false};
   std::thread alerts;
 };
@@ -108,11 +112,15 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
   auto [it, added] =
       impl_->seeded.insert_or_assign(digest, Impl::Seeded{h, SentPieces(total, piece_length)});
   impl_->sent_by_handle.insert_or_assign(h, &it->second.sent);
+  if (auto early = impl_->sent_before_seeding.extract(digest)) {
+    for (PieceIndex piece : early.mapped()) it->second.sent.record_piece(piece);
+  }
   return {};
 }
 
 void Seeder::remove(const Digest& digest) {
   std::lock_guard lock(impl_->mu);
+  impl_->sent_before_seeding.erase(digest);
   auto it = impl_->seeded.find(digest);
   if (it == impl_->seeded.end()) return;
   impl_->session.remove_torrent(it->second.handle);
@@ -123,7 +131,11 @@ void Seeder::remove(const Digest& digest) {
 void Seeder::mark_sent(const Digest& digest, PieceIndex piece) {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->seeded.find(digest);
-  if (it != impl_->seeded.end()) it->second.sent.record_piece(piece);
+  if (it != impl_->seeded.end()) {
+    it->second.sent.record_piece(piece);
+  } else {
+    impl_->sent_before_seeding[digest].insert(piece);
+  }
 }
 
 size_t Seeder::torrents() const {
