@@ -13,6 +13,17 @@ constexpr milliseconds kOverdueFloor{1'000};
 // Until one seen piece has arrived, assume it takes this long.
 constexpr double kFirstUsualMs = 1'000;
 constexpr PieceWatch::Clock::time_point kNotSeen = PieceWatch::Clock::time_point::min();
+
+double smooth(double avg, PieceWatch::Clock::duration took) {
+  const auto ms = static_cast<double>(std::chrono::duration_cast<milliseconds>(took).count());
+  return avg == 0 ? ms : 0.875 * avg + 0.125 * ms;
+}
+
+PieceWatch::Clock::duration limit_for(double usual_ms) {
+  const double usual = usual_ms > 0 ? usual_ms : kFirstUsualMs;
+  return std::max<PieceWatch::Clock::duration>(
+      kOverdueFloor, milliseconds(static_cast<int64_t>(kOverdueFactor * usual)));
+}
 }  // namespace
 
 PieceWatch::PieceWatch(uint32_t pieces, uint32_t endgame_pieces)
@@ -27,26 +38,11 @@ void PieceWatch::from_origin(uint32_t i) {
   if (i < from_origin_.size()) from_origin_[i] = true;
 }
 
-namespace {
-double smooth(double avg, PieceWatch::Clock::duration took) {
-  const auto ms = static_cast<double>(std::chrono::duration_cast<milliseconds>(took).count());
-  return avg == 0 ? ms : 0.875 * avg + 0.125 * ms;
-}
-
-PieceWatch::Clock::duration limit_for(double usual_ms) {
-  const double usual = usual_ms > 0 ? usual_ms : kFirstUsualMs;
-  return std::max<PieceWatch::Clock::duration>(
-      kOverdueFloor, milliseconds(static_cast<int64_t>(kOverdueFactor * usual)));
-}
-}  // namespace
-
 PieceWatch::Clock::duration PieceWatch::overdue_after() const { return limit_for(usual_ms_); }
 
 PieceWatch::Clock::duration PieceWatch::overdue_after_request() const {
   return limit_for(request_ms_);
 }
-
-void PieceWatch::seen_to_held(Clock::duration took) { usual_ms_ = smooth(usual_ms_, took); }
 
 PieceWatch::Ask PieceWatch::observe(const std::vector<bool>& have, const std::vector<int>& holders,
                                     Clock::time_point now, const std::vector<bool>& requested) {
@@ -57,7 +53,7 @@ PieceWatch::Ask PieceWatch::observe(const std::vector<bool>& have, const std::ve
     const int seen_at = i < holders.size() ? holders[i] : 0;
     if (i < have.size() && have[i]) {
       if (!had_[i] && !from_origin_[i] && first_seen_[i] != kNotSeen)
-        seen_to_held(now - first_seen_[i]);
+        usual_ms_ = smooth(usual_ms_, now - first_seen_[i]);
       if (!had_[i] && !from_origin_[i] && requested_since_[i] != kNotSeen)
         request_ms_ = smooth(request_ms_, now - requested_since_[i]);
       requested_since_[i] = kNotSeen;

@@ -49,8 +49,6 @@ class PieceWatch {
   Clock::duration overdue_after_request() const;
 
  private:
-  void seen_to_held(Clock::duration took);
-
   uint32_t endgame_pieces_;
   // While missing: since when some peer has announced it (cleared when none does).
   std::vector<Clock::time_point> since_;
