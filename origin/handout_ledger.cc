@@ -1,9 +1,7 @@
 #include "origin/handout_ledger.h"
 
 #include <algorithm>
-#include <cstddef>
 #include <optional>
-#include <vector>
 
 namespace shoal::origin {
 
@@ -23,12 +21,6 @@ constexpr HandoutLedger::Duration kUnreportedFor{10'000};
 // peer finds it overdue at about the same time, and one copy, spreading over
 // BitTorrent, is enough for all of them.
 constexpr HandoutLedger::Duration kOverdueGap{500};
-// An agent receiving at under 1/kSlowerFactor of the others' median rate gets no first
-// copies. On the test bed a host on a link a tenth of the others' is 5-10 times slower;
-// a fast agent wrongly counted slow costs nothing but its share of first copies.
-constexpr double kSlowerFactor = 3;
-// What an agent said of its rate counts this long (it says it again with every request).
-constexpr HandoutLedger::Duration kRateFresh{10'000};
 
 double ewma(double avg, double sample) { return avg == 0 ? sample : 0.875 * avg + 0.125 * sample; }
 }  // namespace
@@ -63,26 +55,7 @@ HandoutLedger::Clock::time_point HandoutLedger::ready_at(const Entry& e, Clock::
 
 bool HandoutLedger::slow(AgentId agent, Clock::time_point now) const {
   auto it = slow_until_.find(agent);
-  return (it != slow_until_.end() && now < it->second) || slower_than_the_others(agent, now);
-}
-
-bool HandoutLedger::slower_than_the_others(AgentId agent, Clock::time_point now) const {
-  auto mine = rates_.find(agent);
-  if (mine == rates_.end() || now - mine->second.at >= kRateFresh) return false;
-  std::vector<double> others;
-  for (const auto& [id, r] : rates_) {
-    if (id != agent && now - r.at < kRateFresh) others.push_back(r.bytes_per_second);
-  }
-  if (others.empty()) return false;
-  auto mid = others.begin() + static_cast<std::ptrdiff_t>(others.size() / 2);
-  std::nth_element(others.begin(), mid, others.end());
-  return mine->second.bytes_per_second * kSlowerFactor < *mid;
-}
-
-void HandoutLedger::rate(AgentId agent, uint64_t bytes_per_second, Clock::time_point now) {
-  if (agent == 0) return;
-  std::erase_if(rates_, [&](const auto& kv) { return now - kv.second.at >= kRateFresh; });
-  rates_[agent] = Rate{static_cast<double>(bytes_per_second), now};
+  return it != slow_until_.end() && now < it->second;
 }
 
 HandoutLedger::Pick HandoutLedger::hand(uint32_t i, Clock::time_point now, Pick::Reason why) {

@@ -9,9 +9,8 @@
 // lowest index first. A piece goes out again only when no agent has reported it since
 // it left (its holder died, or is slow), when its transfer is stuck, or to an agent in
 // its endgame (a few pieces missing: the one peer that has them may be slow). An
-// agent whose last delivery took several times the usual, or which says it receives
-// several times slower than the others do (Shoal-Rate), is given no first copies for a
-// while: the others would wait on it for pieces only it holds.
+// agent whose last delivery took several times the usual is given no first copies for
+// a while: the others would wait on it for pieces only it holds.
 // Sans-I/O: fed the clock, unit-tested without sockets.
 #pragma once
 
@@ -70,10 +69,6 @@ class HandoutLedger {
   void delivered(PieceIndex p, Clock::time_point handed_at, Clock::time_point now,
                  AgentId agent = 0);
   void aborted(PieceIndex p);
-  // How fast `agent` says it receives hand-out pieces (bytes per second, measured on its
-  // side: a piece that fits in the origin's socket buffer leaves at once however slow
-  // the agent's link). Counts for kRateFresh.
-  void rate(AgentId agent, uint64_t bytes_per_second, Clock::time_point now);
 
   uint32_t pieces() const { return static_cast<uint32_t>(entries_.size()); }
   // Pieces delivered at least once: once this equals pieces(), the blob has left.
@@ -101,7 +96,6 @@ class HandoutLedger {
                              bool endgame) const;
   Duration usual() const;
   bool slow(AgentId agent, Clock::time_point now) const;
-  bool slower_than_the_others(AgentId agent, Clock::time_point now) const;
   Pick hand(uint32_t i, Clock::time_point now, Pick::Reason why);
 
   std::vector<Entry> entries_;
@@ -113,11 +107,6 @@ class HandoutLedger {
   double delivery_ms_ = 0;
   // Agents whose last delivery was slow, and until when they get no first copies.
   std::map<AgentId, Clock::time_point> slow_until_;
-  struct Rate {
-    double bytes_per_second = 0;
-    Clock::time_point at{};
-  };
-  std::map<AgentId, Rate> rates_;  // what each agent said last (agent 0 never counts)
 };
 
 }  // namespace shoal::origin

@@ -2,8 +2,7 @@
 // Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/piece_bits.h)
 // Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one) and
 // Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds) and Shoal-Overdue
-// (optional: pieces the agent sees at a peer that does not deliver them, same format)
-// and Shoal-Rate (optional: bytes per second at which the agent receives hand-outs).
+// (optional: pieces the agent sees at a peer that does not deliver them, same format).
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -38,17 +37,6 @@ std::optional<HandoutLedger::AgentId> parse_agent_id(std::string_view text) {
   if (ec != std::errc() || end != text.data() + text.size() || text.size() > 16)
     return std::nullopt;
   return id;
-}
-
-// Absent: 0, not known. Decimal; 2^53 B/s is beyond any link and keeps the double exact.
-std::optional<uint64_t> parse_rate(std::string_view text) {
-  uint64_t rate = 0;
-  if (text.empty()) return rate;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
-  if (ec != std::errc() || end != text.data() + text.size() || rate == 0 ||
-      rate > (uint64_t{1} << 53))
-    return std::nullopt;
-  return rate;
 }
 
 }  // namespace
@@ -133,16 +121,9 @@ awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_
     co_return co_await ex.respond_error(status::bad_request, "OVERDUE_INVALID",
                                         "Shoal-Overdue: " + overdue.error().message);
   }
-  const auto rate_text = ex.request()["Shoal-Rate"];
-  auto rate = parse_rate(std::string_view(rate_text.data(), rate_text.size()));
-  if (!rate) {
-    co_return co_await ex.respond_error(status::bad_request, "RATE_INVALID",
-                                        "Shoal-Rate: expected bytes per second, 1 to 2^53");
-  }
   {
     std::lock_guard lock(handout_mu_);
     h.ledger.report(*held, Clock::now(), *agent);
-    if (*rate > 0) h.ledger.rate(*agent, *rate, Clock::now());
   }
   co_await take_handout_slot(h);
   // Released however this coroutine ends, a client gone mid-body included.

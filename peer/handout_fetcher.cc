@@ -32,7 +32,7 @@ std::optional<uint64_t> number(const std::string& text) {
 }  // namespace
 
 HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g,
-                               unsigned window, uint64_t agent, ReceiveRate& rate)
+                               unsigned window, uint64_t agent)
     : swarm_(swarm),
       origin_(std::move(origin)),
       digest_(d),
@@ -42,7 +42,6 @@ HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, Handou
         auto end = std::to_chars(buf, buf + 16, agent, 16).ptr;
         return std::string(buf, end);
       }()),
-      rate_(rate),
       watch_(g.pieces, kEndgamePieces) {
   running_ = window;
   for (unsigned i = 0; i < window; ++i) threads_.emplace_back([this] { run(); });
@@ -93,15 +92,8 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
   if (auto wait = swarm_.handout_wait(geometry_.piece_size); wait > wait.zero())
     return std::chrono::ceil<milliseconds>(wait);
   std::vector<char> piece;
-  // The first chunk may have waited in the socket: the clock starts after it.
-  PieceWatch::Clock::time_point first_chunk_at;
-  size_t first_chunk = 0;
   const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
-    if (piece.empty()) {
-      piece.reserve(geometry_.piece_size);  // not for a 204
-      first_chunk_at = PieceWatch::Clock::now();
-      first_chunk = n;
-    }
+    if (piece.empty()) piece.reserve(geometry_.piece_size);  // not for a 204
     if (piece.size() + n > geometry_.piece_size)
       return Error(Errc::protocol_error, "hand-out body longer than a piece");
     piece.insert(piece.end(), p, p + n);
@@ -111,8 +103,6 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
                         {"Shoal-Agent", agent_},
                         {"Shoal-Endgame", held->endgame ? "1" : "0"}};
   if (!held->overdue.empty()) headers.emplace_back("Shoal-Overdue", piece_bits_hex(held->overdue));
-  if (auto rate = rate_.bytes_per_second())
-    headers.emplace_back("Shoal-Rate", std::to_string(*rate));
   auto r = client.download("/blobs/" + digest_.str() + "/handout", headers, sink);
   if (piece.size() < geometry_.piece_size)
     swarm_.handout_refund(geometry_.piece_size - piece.size());
@@ -136,7 +126,6 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     log::warn("hand-out answer does not fit the blob", {{"digest", digest_.str()}});
     return kErrorBackoff;
   }
-  rate_.sample(piece.size() - first_chunk, PieceWatch::Clock::now() - first_chunk_at);
   {
     std::lock_guard lock(mu_);
     watch_.from_origin(static_cast<uint32_t>(*index));

@@ -21,7 +21,6 @@
 #include "core/http_client.h"
 #include "core/url.h"
 #include "peer/piece_watch.h"
-#include "peer/receive_rate.h"
 #include "peer/swarm.h"
 
 namespace shoal::peer {
@@ -35,9 +34,8 @@ struct HandoutGeometry {
 class HandoutFetcher {
  public:
   // `agent`: this agent's id for the origin (Shoal-Agent), the same for every blob.
-  // `rate`: the agent's hand-out receive rate, fed and reported by every fetcher.
   HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g, unsigned window,
-                 uint64_t agent, ReceiveRate& rate);
+                 uint64_t agent);
   ~HandoutFetcher();  // stop() and wait for the threads
   HandoutFetcher(const HandoutFetcher&) = delete;
   HandoutFetcher& operator=(const HandoutFetcher&) = delete;
@@ -58,7 +56,6 @@ class HandoutFetcher {
   const Digest digest_;
   const HandoutGeometry geometry_;
   const std::string agent_;
-  ReceiveRate& rate_;
   std::atomic<bool> stop_{false};
   std::atomic<unsigned> running_{0};
   std::mutex mu_;

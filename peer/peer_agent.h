@@ -25,7 +25,6 @@
 #include "peer/download.h"
 #include "peer/handout_fetcher.h"
 #include "peer/manifest_cache.h"
-#include "peer/receive_rate.h"
 #include "peer/swarm.h"
 #include "peer/upstream.h"
 
@@ -107,8 +106,6 @@ class PeerAgent {
   std::map<Digest, std::shared_ptr<Download>> inflight_;
   CacheIndex cache_;
   ManifestCache manifests_{16u << 20};
-  // How fast hand-out pieces arrive (Shoal-Rate); outlives the fetchers that feed it.
-  ReceiveRate handout_rate_;
   // Hand-out threads of downloads in flight, and of ended ones until their last
   // request returns (housekeeping() reaps them). Guarded by mu_.
   std::map<Digest, std::unique_ptr<HandoutFetcher>> handouts_;

@@ -57,7 +57,7 @@ void PeerAgent::start_handout(const Digest& d, const ParsedMetainfo& m) {
   if (opts_.handout_window == 0) return;
   auto h = std::make_unique<HandoutFetcher>(*swarm_, opts_.origin, d,
                                             HandoutGeometry{m.size, m.piece_size, m.piece_count},
-                                            opts_.handout_window, agent_id_, handout_rate_);
+                                            opts_.handout_window, agent_id_);
   std::lock_guard lock(mu_);
   handouts_[d] = std::move(h);
 }

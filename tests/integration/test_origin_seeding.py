@@ -192,25 +192,6 @@ class Seeding(TrackerTestCase):
         self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
         self.assertEqual(self.origin.metrics().sum("shoal_origin_handout_pieces_total"), 6)
 
-    def test_an_agent_far_slower_than_the_others_gets_no_first_copy(self):
-        piece = 256 * 1024
-        data = make_bytes(4 * piece, seed=16)
-        digest, _ = self.push(data)
-        path = f"/blobs/{digest}/handout"
-        fast = {"Shoal-Held": "00", "Shoal-Agent": "a1", "Shoal-Rate": "12000000"}
-        slow = {"Shoal-Held": "00", "Shoal-Agent": "a2", "Shoal-Rate": "1000000"}
-        r = self.origin.request("GET", path, headers=fast)
-        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "0"), r)
-        # Three pieces never left, but not to an agent at a twelfth of the other's rate.
-        r = self.origin.request("GET", path, headers=slow)
-        self.assertEqual(r.status, 204, r)
-        self.assertGreater(int(r.header("Shoal-Retry-After-Ms")), 0)
-        r = self.origin.request("GET", path, headers={**slow, "Shoal-Rate": "5000000"})
-        self.assertEqual((r.status, r.header("Shoal-Piece")), (200, "1"), r)
-        for bad in ("0", "fast", "-1", "1.5", str(2**53 + 1)):
-            r = self.origin.request("GET", path, headers={**fast, "Shoal-Rate": bad})
-            self.assertEqual((r.status, r.json()["error"]), (400, "RATE_INVALID"), (bad, r))
-
     def test_piece_size_sets_the_metainfo_pieces(self):
         self.origin = self.start_origin("--tracker", f"http://127.0.0.1:{self.tracker.port}",
                                         "--piece-size", "1MiB")
