@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/url.h"
 
 namespace shoal::cli {

@@ -4,7 +4,7 @@
 #include "cli/client_common.h"
 #include "cli/commands.h"
 #include "core/log.h"
-#include "core/server_config.h"
+#include "http/server_config.h"
 #include "core/url.h"
 #include "edge/edge.h"
 

@@ -20,7 +20,7 @@
 #include "cli/get_transport.h"
 #include "cli/output_file.h"
 #include "core/file_io.h"
-#include "core/hash_writer.h"
+#include "core/store/hash_writer.h"
 
 namespace shoal::cli {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "core/h2_client.h"
-#include "core/h3_client.h"
+#include "http/h2/client.h"
+#include "http/h3/client.h"
 
 namespace shoal::cli::get {
 namespace {

@@ -1,6 +1,6 @@
 // `shoal get`'s view of a connection: one server, requests one after another, over
-// whichever HTTP version was chosen. Each protocol's client (core/http_client.h,
-// core/h2_client.h, core/h3_client.h) has the same download(); a Transport only
+// whichever HTTP version was chosen. Each protocol's client (http/client.h,
+// http/h2/client.h, http/h3/client.h) has the same download(); a Transport only
 // adds which protocol it is, so the command and its load generator never branch on it.
 #pragma once
 
@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "core/h2_client.h"
-#include "core/http_client.h"
+#include "http/h2/client.h"
+#include "http/client.h"
 #include "core/url.h"
 
 namespace shoal::cli::get {
@@ -19,7 +19,7 @@ enum class Protocol { automatic, http1, http2, http3 };
 // "http/1.1", "h2", "h3" (the ALPN names, as the edge's metrics label them).
 std::string_view protocol_name(Protocol p);
 
-// One GET of a batch; the same shape for every protocol (see core/h2_client.h).
+// One GET of a batch; the same shape for every protocol (see http/h2/client.h).
 using BatchItem = http::h2::StreamRequest;
 using NextItem = http::h2::NextRequest;
 

@@ -11,7 +11,7 @@
 
 #include "cli/client_common.h"
 #include "cli/hls_ingest.h"
-#include "core/oci.h"
+#include "core/oci/oci.h"
 
 namespace shoal::cli {
 namespace {

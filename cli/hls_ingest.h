@@ -17,9 +17,9 @@
 #include "cli/commands.h"
 #include "cli/hls_ffmpeg.h"
 #include "core/config.h"
-#include "core/hls_m3u8.h"
-#include "core/hls_package.h"
-#include "core/http_client.h"
+#include "core/hls/m3u8.h"
+#include "core/hls/package.h"
+#include "http/client.h"
 
 namespace shoal::cli {
 

@@ -3,8 +3,8 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "core/metainfo.h"
-#include "core/server_config.h"
+#include "core/torrent/metainfo.h"
+#include "http/server_config.h"
 #include "core/url.h"
 #include "origin/origin.h"
 

@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "core/server_config.h"
+#include "http/server_config.h"
 #include "core/url.h"
 #include "peer/peer_agent.h"
 

@@ -17,7 +17,7 @@
 #include "cli/output_file.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
-#include "core/hash_writer.h"
+#include "core/store/hash_writer.h"
 #include "core/sha256.h"
 #include "origin/names.h"
 

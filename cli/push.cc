@@ -16,10 +16,11 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
-#include "core/hash_writer.h"
-#include "core/http_util.h"
+#include "core/store/hash_writer.h"
+#include "http/util.h"
 #include "core/sha256.h"
 #include "origin/names.h"
+#include "core/text.h"
 
 namespace shoal::cli {
 namespace {
@@ -178,7 +179,7 @@ Result<std::string> Push::start_session() {
   if (!r->success()) return refused(*r);
   auto id = upload_id_from(*r);
   if (!id) return Error(Errc::protocol_error, "origin answered POST /uploads without an upload id");
-  std::string state = "{\"id\":\"" + *id + "\",\"file\":\"" + http::json_escape(abs_path_) +
+  std::string state = "{\"id\":\"" + *id + "\",\"file\":\"" + text::json_escape(abs_path_) +
                       "\",\"origin\":\"" + origin_.str() + "\"}\n";
   if (auto ok = write_file_atomic(state_file_, state); !ok) return ok.error();
   return *id;

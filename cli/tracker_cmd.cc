@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "core/server_config.h"
+#include "http/server_config.h"
 #include "tracker/memory_peer_store.h"
 #include "tracker/tracker.h"
 

@@ -19,8 +19,9 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/file_io.h"
-#include "core/http_util.h"
-#include "core/self_signed.h"
+#include "http/util.h"
+#include "core/tls/self_signed.h"
+#include "core/text.h"
 
 namespace shoal::cli {
 namespace {
@@ -286,7 +287,7 @@ UniqueFd lock_dir(const fs::path& dir) {
   return fd;
 }
 
-std::string json_string(std::string_view s) { return "\"" + http::json_escape(s) + "\""; }
+std::string json_string(std::string_view s) { return "\"" + text::json_escape(s) + "\""; }
 
 std::string component_json(const Component& c, std::string extra) {
   std::string j = "{\"name\":" + json_string(c.spec.name) + ",\"pid\":" + std::to_string(c.pid) +

@@ -2,8 +2,8 @@
 
 #include <thread>
 
-#include "core/http_failure.h"
-#include "core/http_util.h"
+#include "http/failure.h"
+#include "http/util.h"
 #include "core/log.h"
 #include "edge/edge_counters.h"
 

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/http_server.h"
+#include "http/server.h"
 #include "core/metrics.h"
-#include "core/request_recorder.h"
+#include "http/request_recorder.h"
 #include "edge/fill.h"
 #include "edge/hls_catalog.h"
 #include "edge/tiers.h"

@@ -1,10 +1,10 @@
 // GET/HEAD /blobs/<digest>: the RAM tier, the disk tier, or a fill (joined or new).
 #include <thread>
 
-#include "core/blob_response.h"
+#include "http/blob_response.h"
 #include "core/file_io.h"
-#include "core/http_failure.h"
-#include "core/http_util.h"
+#include "http/failure.h"
+#include "http/util.h"
 #include "core/log.h"
 #include "edge/edge.h"
 #include "edge/edge_counters.h"

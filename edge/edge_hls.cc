@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <charconv>
 
-#include "core/http_failure.h"
-#include "core/oci.h"
+#include "http/failure.h"
+#include "core/oci/oci.h"
 #include "edge/edge.h"
 #include "edge/edge_counters.h"
 #include "edge/hls_playlist.h"
+#include "http/offload.h"
 
 namespace shoal::edge {
 namespace {

@@ -17,11 +17,11 @@
 #include <optional>
 #include <string>
 
-#include "core/blob_store.h"
+#include "core/store/blob_store.h"
 #include "core/change_signal.h"
 #include "core/digest.h"
 #include "core/error.h"
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/url.h"
 
 namespace shoal::edge {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/hls_package.h"
+#include "core/hls/package.h"
 #include "edge/fill.h"
 
 namespace shoal::edge {

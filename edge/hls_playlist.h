@@ -1,4 +1,4 @@
-// The playlists the edge serves, made from a package manifest (core/hls_package.h).
+// The playlists the edge serves, made from a package manifest (core/hls/package.h).
 // Pure functions: the same package and filter always give the same bytes, so every
 // edge serves identical playlists and caches in front of them agree.
 #pragma once
@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "core/hls_package.h"
+#include "core/hls/package.h"
 
 namespace shoal::hls {
 

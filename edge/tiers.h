@@ -14,7 +14,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/blob_store.h"
+#include "core/store/blob_store.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "edge/s3fifo.h"

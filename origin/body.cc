@@ -3,9 +3,9 @@
 #include <memory>
 #include <optional>
 
-#include "core/http_util.h"
+#include "http/util.h"
 #include "core/log.h"
-#include "core/pipelined_sink.h"
+#include "core/store/pipelined_sink.h"
 
 namespace shoal::origin {
 

@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "core/error.h"
-#include "core/http_failure.h"
-#include "core/http_server.h"
+#include "http/failure.h"
+#include "http/server.h"
 
 namespace shoal::origin {
 

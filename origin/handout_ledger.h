@@ -19,7 +19,7 @@
 #include <map>
 #include <vector>
 
-#include "core/piece_index.h"
+#include "core/torrent/piece_index.h"
 
 namespace shoal::origin {
 

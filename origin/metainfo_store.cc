@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "core/file_io.h"
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 
 namespace shoal::origin {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/blob_store.h"
+#include "core/store/blob_store.h"
 #include "core/digest.h"
 #include "core/error.h"
 

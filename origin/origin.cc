@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
-#include "core/http_util.h"
+#include "http/util.h"
 #include "core/log.h"
-#include "core/oci.h"
+#include "core/oci/oci.h"
 #include "origin/body.h"
 #include "origin/names.h"
 

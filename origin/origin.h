@@ -10,11 +10,11 @@
 #include <mutex>
 #include <string>
 
-#include "core/blob_store.h"
+#include "core/store/blob_store.h"
 #include "core/change_signal.h"
-#include "core/http_server.h"
+#include "http/server.h"
 #include "core/metrics.h"
-#include "core/request_recorder.h"
+#include "http/request_recorder.h"
 #include "origin/auth.h"
 #include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"

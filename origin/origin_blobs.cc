@@ -1,6 +1,7 @@
 // Blob routes: monolithic PUT, GET/HEAD with ranges and conditional requests, DELETE.
-#include "core/blob_response.h"
-#include "core/http_util.h"
+#include "http/blob_response.h"
+#include "http/offload.h"
+#include "http/util.h"
 #include "origin/body.h"
 #include "origin/origin.h"
 

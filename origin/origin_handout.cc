@@ -1,5 +1,5 @@
 // GET /blobs/<digest>/handout: the origin's side of the hand-out (HandoutLedger).
-// Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/piece_bits.h)
+// Headers: Shoal-Held (the pieces the agent holds or sees at a peer, core/torrent/piece_bits.h)
 // Shoal-Agent (an id the agent chose, hex, so that a slow agent is known as one) and
 // Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds) and Shoal-Overdue
 // (optional: pieces the agent sees at a peer that does not deliver them, same format).
@@ -7,8 +7,9 @@
 #include <charconv>
 #include <optional>
 
-#include "core/metainfo.h"
-#include "core/piece_bits.h"
+#include "core/torrent/metainfo.h"
+#include "core/torrent/piece_bits.h"
+#include "http/offload.h"
 #include "origin/body.h"
 #include "origin/origin.h"
 

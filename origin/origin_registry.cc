@@ -4,11 +4,12 @@
 // origin_registry_uploads.cc.
 #include <charconv>
 
-#include "core/http_util.h"
+#include "http/offload.h"
+#include "http/util.h"
 #include "core/log.h"
-#include "core/oci.h"
-#include "core/oci_http.h"
-#include "core/oci_manifest.h"
+#include "core/oci/oci.h"
+#include "http/oci_response.h"
+#include "core/oci/manifest.h"
 #include "origin/body.h"
 #include "origin/origin.h"
 

@@ -2,7 +2,7 @@
 // chunked POST/PATCH/PUT, status, cancel, and cross-repository mounts. Sessions are
 // the origin's own resumable uploads (UploadManager), so both APIs share one
 // implementation of ordering, hashing and the verified commit.
-#include "core/oci.h"
+#include "core/oci/oci.h"
 #include "origin/body.h"
 #include "origin/names.h"
 #include "origin/origin.h"

@@ -1,8 +1,10 @@
 // Tag routes: PUT|GET|HEAD|DELETE /tags/<name>.
-#include "core/http_util.h"
+#include "http/offload.h"
+#include "http/util.h"
 #include "origin/body.h"
 #include "origin/names.h"
 #include "origin/origin.h"
+#include "core/text.h"
 
 namespace shoal::origin {
 namespace {
@@ -21,7 +23,7 @@ std::string_view trim(std::string_view s) {
 
 awaitable<void> Origin::tags(http::Exchange& ex, std::string_view raw_name) {
   // Clients may percent-encode ':' and '/'; the decoded name is what must pass the grammar.
-  auto name = http::percent_decode(raw_name);
+  auto name = text::percent_decode(raw_name);
   if (!name || !valid_tag_name(*name)) {
     co_return co_await ex.respond_error(status::bad_request, "NAME_INVALID",
                                         "tag names are [A-Za-z0-9_][A-Za-z0-9._-]* components "

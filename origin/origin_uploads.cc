@@ -1,6 +1,7 @@
 // Resumable upload routes: POST /uploads, GET|PATCH|PUT|DELETE /uploads/<id>.
-#include "core/http_range.h"
-#include "core/http_util.h"
+#include "http/offload.h"
+#include "http/range.h"
+#include "http/util.h"
 #include "core/log.h"
 #include "origin/body.h"
 #include "origin/names.h"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/bt_settings.h"
+#include "core/torrent/bt_settings.h"
 #include "core/log.h"
 #include "origin/sent_pieces.h"
 

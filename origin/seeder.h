@@ -12,7 +12,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
-#include "core/piece_index.h"
+#include "core/torrent/piece_index.h"
 
 namespace shoal::origin {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/piece_index.h"
+#include "core/torrent/piece_index.h"
 
 namespace shoal::origin {
 

@@ -12,10 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "core/blob_store.h"
+#include "core/store/blob_store.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "core/http_range.h"
+#include "http/range.h"
 #include "core/sha256.h"
 
 namespace shoal::origin {

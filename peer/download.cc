@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 
 namespace shoal::peer {
 

@@ -23,7 +23,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 #include "core/sha256.h"
 #include "peer/piece_tracker.h"
 #include "peer/swarm.h"

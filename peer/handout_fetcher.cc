@@ -4,9 +4,9 @@
 #include <charconv>
 #include <optional>
 
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/log.h"
-#include "core/piece_bits.h"
+#include "core/torrent/piece_bits.h"
 
 namespace shoal::peer {
 namespace {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/url.h"
 #include "peer/piece_watch.h"
 #include "peer/swarm.h"

@@ -4,11 +4,12 @@
 #include <stdexcept>
 
 #include "core/file_io.h"
-#include "core/http_failure.h"
-#include "core/http_util.h"
+#include "http/failure.h"
+#include "http/offload.h"
+#include "http/util.h"
 #include "core/log.h"
-#include "core/metainfo.h"
-#include "core/oci.h"
+#include "core/torrent/metainfo.h"
+#include "core/oci/oci.h"
 
 namespace shoal::peer {
 namespace {

@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 
-#include "core/blob_store.h"
-#include "core/http_server.h"
+#include "core/store/blob_store.h"
+#include "http/server.h"
 #include "core/metrics.h"
-#include "core/request_recorder.h"
+#include "http/request_recorder.h"
 #include "core/url.h"
 #include "peer/cache_index.h"
 #include "peer/download.h"

@@ -1,8 +1,9 @@
 // GET/HEAD /blobs/<digest>: from the cache with sendfile, or streamed from the file
 // of an in-flight download as its pieces become readable.
-#include "core/blob_response.h"
-#include "core/http_failure.h"
+#include "http/blob_response.h"
+#include "http/failure.h"
 #include "core/log.h"
+#include "http/offload.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {

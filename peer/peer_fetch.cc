@@ -3,6 +3,7 @@
 
 #include "core/file_io.h"
 #include "core/log.h"
+#include "http/offload.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {

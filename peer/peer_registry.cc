@@ -3,10 +3,11 @@
 // streamed as pieces arrive (get_blob); manifests and tag lists are small and come
 // from the origin, manifests checked against their digest and kept by digest. The
 // agent takes no pushes: those go to the origin.
-#include "core/http_failure.h"
-#include "core/oci.h"
-#include "core/oci_http.h"
+#include "http/failure.h"
+#include "core/oci/oci.h"
+#include "http/oci_response.h"
 #include "core/sha256.h"
+#include "http/offload.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {

@@ -1,7 +1,7 @@
 // Peer code names the piece index by its old home; the type lives in core (origin uses it too).
 #pragma once
 
-#include "core/piece_index.h"
+#include "core/torrent/piece_index.h"
 
 namespace shoal::peer {
 using shoal::PieceIndex;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 
 namespace shoal::peer {
 

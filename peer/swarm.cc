@@ -23,7 +23,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "core/bt_settings.h"
+#include "core/torrent/bt_settings.h"
 #include "core/log.h"
 #include "peer/rate_pacer.h"
 

@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/log.h"
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 
 namespace shoal::peer {
 namespace {

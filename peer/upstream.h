@@ -9,7 +9,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/url.h"
 
 namespace shoal::peer {

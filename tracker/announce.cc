@@ -7,7 +7,8 @@
 #include <cstring>
 #include <limits>
 
-#include "core/http_util.h"
+#include "http/util.h"
+#include "core/text.h"
 
 namespace shoal::tracker {
 namespace {
@@ -45,7 +46,7 @@ const Param* find(const std::vector<Param>& params, std::string_view key) {
 Result<std::string> hash_field(const std::vector<Param>& params, std::string_view key) {
   const Param* p = find(params, key);
   if (p == nullptr) return bad("missing " + std::string(key));
-  auto raw = http::percent_decode(p->value, false);
+  auto raw = text::percent_decode(p->value, false);
   if (!raw) return bad("invalid " + std::string(key) + ": bad percent-encoding");
   if (raw->size() != kHashBytes) {
     return bad("invalid " + std::string(key) + ": must be 20 bytes, got " + std::to_string(raw->size()));
@@ -111,7 +112,7 @@ Result<AnnounceEvent> event_field(const std::vector<Param>& params) {
 Result<std::string> ip_field(const std::vector<Param>& params, std::string_view key, bool v6_only) {
   const Param* p = find(params, key);
   if (p == nullptr || p->value.empty()) return std::string();
-  auto text = http::percent_decode(p->value, false);
+  auto text = text::percent_decode(p->value, false);
   std::optional<std::string> raw;
   if (text) raw = parse_ip(*text);
   if (!raw || (v6_only && raw->size() != 16)) {
@@ -184,7 +185,7 @@ Result<std::vector<std::string>> parse_scrape(std::string_view query, size_t max
     if (hashes.size() == max_hashes) {
       return bad("too many info_hash values: at most " + std::to_string(max_hashes));
     }
-    auto raw = http::percent_decode(p.value, false);
+    auto raw = text::percent_decode(p.value, false);
     if (!raw) return bad("invalid info_hash: bad percent-encoding");
     if (raw->size() != kHashBytes) {
       return bad("invalid info_hash: must be 20 bytes, got " + std::to_string(raw->size()));

@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "core/http_util.h"
+#include "http/util.h"
 #include "core/log.h"
 
 namespace shoal::tracker {

@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "core/http_server.h"
+#include "http/server.h"
 #include "core/metrics.h"
-#include "core/request_recorder.h"
+#include "http/request_recorder.h"
 #include "core/url.h"
 #include "tracker/announce.h"
 #include "tracker/handout.h"

@@ -2,8 +2,9 @@
 // served from a bounded in-memory cache. The blocking HTTP client runs on the
 // blocking pool (http::offload), never on the event loop.
 #include "core/digest.h"
-#include "core/http_client.h"
+#include "http/client.h"
 #include "core/log.h"
+#include "http/offload.h"
 #include "tracker/bencode.h"
 #include "tracker/tracker.h"
 

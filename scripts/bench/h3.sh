@@ -15,7 +15,7 @@
 #   3. The reference: the same file served by Debian's `gtlsserver` (ngtcp2 0.12 example
 #      server, GnuTLS) to the same `gtlsclient`. Goal: Shoal's HTTP/3 transfer at least
 #      as fast as this. The edge sends a client on this host 16 KiB datagrams (the
-#      loopback MTU is known; core/h3_datagram_size.h), gtlsserver by default 1452-byte
+#      loopback MTU is known; http/h3/datagram_size.h), gtlsserver by default 1452-byte
 #      ones, and datagram size sets the client's cost per byte. So a second gtlsserver
 #      runs with the edge's size, --max-udp-payload-size=16376, to compare like with
 #      like, and --max-gso-dgrams=4: its default of 64 makes bursts over the 65507

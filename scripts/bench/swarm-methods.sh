@@ -187,7 +187,7 @@ EOF
 }
 
 # --- aria2: opentracker + aria2c seeder on host 1, aria2c on every receiver ---------------
-# Same piece size as Shoal's origin picks (core/metainfo.cc piece_size_for: at least
+# Same piece size as Shoal's origin picks (core/torrent/metainfo.cc piece_size_for: at least
 # 256 KiB, doubled while the blob has over 2048 pieces, at most 16 MiB).
 sb_piece_size() {
   awk -v s="$1" 'BEGIN { p = 262144; while (p < 16777216 && (s + p - 1) / p > 2048) p *= 2; print p }'

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/http_range.h"
+#include "http/range.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t blob_size = 0;

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/oci.h"
+#include "core/oci/oci.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/oci.h"
-#include "core/oci_manifest.h"
+#include "core/oci/oci.h"
+#include "core/oci/manifest.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/metainfo.h"
+#include "core/torrent/metainfo.h"
 #include "core/sha256.h"
 #include "tests/unit/support/temp_dir.h"
 

@@ -1,0 +1,31 @@
+// Blocking work off the event loop: a shared pool for calls that may block for long
+// (fsync, rename, reading a directory), resuming the caller on its own executor.
+#pragma once
+
+#include <optional>
+#include <type_traits>
+
+#include "core/asio.h"
+
+namespace shoal::http {
+
+asio::thread_pool& blocking_pool();
+
+// Runs fn on blocking_pool() and resumes the caller on its own executor afterwards.
+template <class F>
+awaitable<std::invoke_result_t<F>> offload(F fn) {
+  using R = std::invoke_result_t<F>;
+  std::optional<R> result;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&](auto handler) {
+        asio::post(blocking_pool(), [&, h = std::move(handler)]() mutable {
+          result.emplace(fn());
+          auto ex = asio::get_associated_executor(h);
+          asio::dispatch(ex, std::move(h));
+        });
+      },
+      asio::use_awaitable);
+  co_return std::move(*result);
+}
+
+}  // namespace shoal::http

@@ -1,0 +1,77 @@
+#include "http/range.h"
+
+#include <charconv>
+
+namespace shoal::http {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Digits only (no sign, no spaces), no overflow.
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+RangeDecision decide_range(std::string_view header, uint64_t size) {
+  header = trim(header);
+  constexpr std::string_view kUnit = "bytes=";
+  if (!header.starts_with(kUnit)) return {};
+  std::string_view spec = trim(header.substr(kUnit.size()));
+  if (spec.find(',') != std::string_view::npos) return {};
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return {};
+  std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+
+  if (a.empty()) {  // suffix: the last N bytes
+    auto n = parse_u64(b);
+    if (!n) return {};
+    if (*n == 0 || size == 0) return {RangeDecision::unsatisfiable, {}};
+    uint64_t len = *n < size ? *n : size;
+    return {RangeDecision::partial, {size - len, size - 1}};
+  }
+  auto first = parse_u64(a);
+  if (!first) return {};
+  std::optional<uint64_t> last;
+  if (!b.empty()) {
+    last = parse_u64(b);
+    if (!last || *last < *first) return {};
+  }
+  if (*first >= size) return {RangeDecision::unsatisfiable, {}};
+  uint64_t end = (!last || *last >= size) ? size - 1 : *last;
+  return {RangeDecision::partial, {*first, end}};
+}
+
+std::optional<ByteRange> parse_content_range(std::string_view header) {
+  std::string_view s = trim(header);
+  std::optional<uint64_t> total;
+  if (s.starts_with("bytes ")) {
+    s = trim(s.substr(6));
+    size_t slash = s.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    std::string_view total_text = s.substr(slash + 1);
+    if (total_text != "*") {
+      total = parse_u64(total_text);
+      if (!total) return std::nullopt;
+    }
+    s = s.substr(0, slash);
+  }
+  size_t dash = s.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto first = parse_u64(s.substr(0, dash));
+  auto last = parse_u64(s.substr(dash + 1));
+  if (!first || !last || *last < *first) return std::nullopt;
+  if (total && *last >= *total) return std::nullopt;  // a chunk past the declared end
+  return ByteRange{*first, *last};
+}
+
+}  // namespace shoal::http
