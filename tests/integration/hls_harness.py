@@ -6,10 +6,9 @@ import json
 import os
 import shutil
 import subprocess
-import unittest
 
 from edge_harness import EdgeTestCase
-from shoal_harness import HOST, run_cli
+from shoal_harness import HOST, missing_tool, run_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 E2E = os.path.normpath(os.path.join(HERE, "..", "e2e", "hls"))
@@ -37,7 +36,7 @@ class HlsTestCase(EdgeTestCase):
     def setUp(self):
         super().setUp()
         if not (FFMPEG and FFPROBE):
-            raise unittest.SkipTest("ffmpeg/ffprobe not installed (scripts/install-deps.sh)")
+            missing_tool("ffmpeg/ffprobe (Debian package ffmpeg)")
         self.start_cluster(peers=1)
         self.edge = self.start_edge(peer=self.peers[0], tls=False)
 

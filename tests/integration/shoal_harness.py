@@ -49,6 +49,53 @@ def require_binary(testcase=None):
 
 
 # --------------------------------------------------------------------------------------
+# Tests that need a third-party tool
+#
+# scripts/install-deps.sh installs every tool the tests use, so in CI (the CI runner sets
+# CI=true) a missing tool means a broken install: the test fails there instead of
+# skipping. Everywhere else it skips and says what to install. Skips for other reasons
+# (not root, no tmpfs, not enough disk) are not about tools and stay plain skips.
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing_tool(what):
+    """Skips the running test because `what` is not installed; fails it under CI=true."""
+    hint = f"{what} is not installed (scripts/install-deps.sh installs it)"
+    if IN_CI:
+        raise AssertionError(f"CI=true and {hint}: the CI image is broken")
+    raise unittest.SkipTest(hint)
+
+
+def require_tool(name, package=None):
+    """The path of the command `name`; skips the test (fails it under CI=true) when it is
+    not on PATH. `package` is the Debian package that provides it, when named otherwise."""
+    path = shutil.which(name)
+    if path is None:
+        missing_tool(f"{name} (Debian package {package})" if package else name)
+    return path
+
+
+def requires_tool(available, what):
+    """Decorator for a test class or method: unittest.skipUnless(available, ...) for a
+    missing tool, except that the test fails under CI=true (see missing_tool)."""
+    def decorate(obj):
+        if available:
+            return obj
+        if isinstance(obj, type):
+            def setUp(self):
+                missing_tool(what)
+            obj.setUp = setUp
+            return obj
+
+        def test(*args, **kwargs):
+            missing_tool(what)
+        test.__name__, test.__qualname__, test.__doc__ = obj.__name__, obj.__qualname__, obj.__doc__
+        return test
+    return decorate
+
+
+# --------------------------------------------------------------------------------------
 # Digests and test content
 
 
