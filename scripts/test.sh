@@ -5,8 +5,22 @@
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh -L unit      only tests with a ctest label (extra args go to ctest)
+#
+# CI runs this through .ci/run with CI=true in the environment (this script sets nothing):
+# a test that needs a tool scripts/install-deps.sh installs then fails instead of skipping
+# (tests/integration/shoal_harness.py: require_tool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Layering: the components see the HTTP stack only through http/exchange.h, http/server.h,
+# http/client.h, http/offload.h and the protocol-neutral helpers in http/, never through
+# the protocol internals in http/h1, h2, h3 and mux.
+if layering=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]http/(h1|h2|h3|mux)/' \
+                origin tracker peer edge); then
+  echo "test.sh: origin/tracker/peer/edge must not include http/{h1,h2,h3,mux}/ internals:" >&2
+  echo "$layering" >&2
+  exit 1
+fi
 
 scripts/install-deps.sh
 build_dir=${SHOAL_TEST_BUILD_DIR:-build-asan}
