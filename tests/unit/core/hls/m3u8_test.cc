@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 namespace shoal::hls {
@@ -103,20 +104,85 @@ TEST(HlsM3u8, RefusesWhatCannotBeRepublished) {
   EXPECT_FALSE(parse_multivariant("#EXTM3U\n"));
 }
 
-// Truncations and byte flips of real playlists: an error or a result, never a crash.
-TEST(HlsM3u8, MangledInputNeverCrashes) {
+// What a parse of untrusted text must give: a playlist that keeps the parser's promises
+// (checked by `valid`), or a bad_request error that says what was wrong.
+template <class T, class Check>
+::testing::AssertionResult parsed_or_refused(std::string_view text, const Result<T>& r,
+                                             Check valid) {
+  if (!r) {
+    if (!r.error().is(Errc::bad_request)) {
+      return ::testing::AssertionFailure() << "refused with " << r.error().code.message();
+    }
+    if (r.error().message.empty()) return ::testing::AssertionFailure() << "refused, no reason";
+    return ::testing::AssertionSuccess();
+  }
+  if (!text.starts_with("#EXTM3U")) return ::testing::AssertionFailure() << "no #EXTM3U";
+  return valid(*r);
+}
+
+// A URI the parser kept is one whole line of the input: not a tag, no line break,
+// no trailing blank.
+bool uri_line_of(std::string_view text, std::string_view uri) {
+  return !uri.empty() && uri.front() != '#' && uri.find('\n') == std::string_view::npos &&
+         uri.back() != '\r' && uri.back() != ' ' && uri.back() != '\t' &&
+         text.find(uri) != std::string_view::npos;
+}
+
+::testing::AssertionResult valid_media(std::string_view text, const MediaPlaylist& p) {
+  if (p.target_duration == 0) return ::testing::AssertionFailure() << "no target duration";
+  for (const auto& seg : p.segments) {
+    if (!uri_line_of(text, seg.uri)) {
+      return ::testing::AssertionFailure() << "segment URI \"" << seg.uri << "\"";
+    }
+    if (!std::isfinite(seg.duration) || seg.duration < 0) {
+      return ::testing::AssertionFailure() << "segment duration " << seg.duration;
+    }
+  }
+  if (!p.playlist_type.empty() && text.find(p.playlist_type) == std::string_view::npos) {
+    return ::testing::AssertionFailure() << "playlist type \"" << p.playlist_type << "\"";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult valid_multivariant(std::string_view text,
+                                              const MultivariantPlaylist& p) {
+  if (p.variants.empty()) return ::testing::AssertionFailure() << "no variants";
+  for (const auto& v : p.variants) {
+    if (!uri_line_of(text, v.uri)) {
+      return ::testing::AssertionFailure() << "variant URI \"" << v.uri << "\"";
+    }
+    if (!std::isfinite(v.frame_rate) || v.frame_rate < 0) {
+      return ::testing::AssertionFailure() << "frame rate " << v.frame_rate;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Truncations and byte flips of real playlists: each gives a playlist that keeps the
+// invariants or an error with a reason, and both outcomes occur (the mangling reaches
+// past the first line).
+TEST(HlsM3u8, MangledInputGivesAValidPlaylistOrAReason) {
   std::mt19937 rng(7);
   for (std::string_view base : {kFfmpegMaster, kFfmpegMedia}) {
-    for (size_t cut = 0; cut <= base.size(); ++cut) {
-      (void)parse_media(base.substr(0, cut));
-      (void)parse_multivariant(base.substr(0, cut));
-    }
+    int parsed = 0, refused = 0;
+    auto check = [&](std::string_view text) {
+      auto media = parse_media(text);
+      EXPECT_TRUE(parsed_or_refused(text, media, [&](auto& p) { return valid_media(text, p); }))
+          << testing::PrintToString(std::string(text));
+      auto multi = parse_multivariant(text);
+      EXPECT_TRUE(parsed_or_refused(text, multi,
+                                    [&](auto& p) { return valid_multivariant(text, p); }))
+          << testing::PrintToString(std::string(text));
+      (base == kFfmpegMedia ? media.ok() : multi.ok()) ? ++parsed : ++refused;
+    };
+    for (size_t cut = 0; cut <= base.size(); ++cut) check(base.substr(0, cut));
     for (int i = 0; i < 2000; ++i) {
       std::string s(base);
       s[rng() % s.size()] = static_cast<char>(rng());
-      (void)parse_media(s);
-      (void)parse_multivariant(s);
+      check(s);
     }
+    EXPECT_GT(parsed, 0);
+    EXPECT_GT(refused, 0);
   }
 }
 
