@@ -1,6 +1,8 @@
 // The peer agent's blocking calls to the tracker and the origin: a blob's metainfo
 // and tag lookups. One short-lived connection per call (these are rare next to the
-// bytes, which come through the swarm). Call through http::offload.
+// bytes, which come through the swarm). Call through http::outbound, not
+// http::offload: an origin that does not answer must not hold the threads that
+// commit to disk.
 #pragma once
 
 #include <optional>

@@ -1,10 +1,10 @@
 // GET /metainfo/<digest>: the blob's metainfo, fetched once from the origin and then
 // served from a bounded in-memory cache. The blocking HTTP client runs on the
-// blocking pool (http::offload), never on the event loop.
+// outbound pool (http::outbound), never on the event loop.
 #include "core/digest.h"
 #include "http/client.h"
 #include "core/log.h"
-#include "http/offload.h"
+#include "http/outbound.h"
 #include "tracker/bencode.h"
 #include "tracker/tracker.h"
 
@@ -58,7 +58,7 @@ awaitable<void> Tracker::metainfo(http::Exchange& ex, std::string_view digest_te
     // Captures by reference, as the origin does: g++ 12 mishandles a lambda
     // temporary with non-trivial captures inside a co_await expression.
     auto fetch = [&] { return fetch_from_origin(*opts_.origin, key, opts_.origin_timeout); };
-    Fetched f = co_await http::offload(fetch);
+    Fetched f = co_await http::outbound(fetch);
     if (f.status == 404) {
       counter("not_found").inc();
       co_await ex.respond_error(status::not_found, "METAINFO_UNKNOWN",
