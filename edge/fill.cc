@@ -3,34 +3,14 @@
 #include <fcntl.h>
 
 #include <algorithm>
-#include <charconv>
 #include <vector>
 
 #include "core/log.h"
+#include "core/text.h"
+#include "http/range.h"
 
 namespace shoal::edge {
 namespace {
-
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// "bytes FIRST-LAST/TOTAL" → FIRST and TOTAL.
-std::optional<std::pair<uint64_t, uint64_t>> parse_content_range(std::string_view v) {
-  if (!v.starts_with("bytes ")) return std::nullopt;
-  v.remove_prefix(6);
-  size_t dash = v.find('-');
-  size_t slash = v.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash)
-    return std::nullopt;
-  auto first = parse_u64(v.substr(0, dash));
-  auto total = parse_u64(v.substr(slash + 1));
-  if (!first || !total) return std::nullopt;
-  return std::pair{*first, *total};
-}
 
 const char* source_name(Fill::Source s) { return s == Fill::Source::peer ? "peer" : "origin"; }
 
@@ -69,6 +49,12 @@ void Fill::run(const FillSources& sources, const Commit& commit, const std::atom
   order.emplace_back(Source::origin, sources.origin);
   Result<void> outcome = Error(Errc::unavailable, "no upstream");
   for (const auto& [source, url] : order) {
+    // A fill may wait in the outbound pool's queue: one the edge stopped meanwhile
+    // must not start a request it would then have to wait for.
+    if (stop.load(std::memory_order_relaxed)) {
+      outcome = Error(Errc::cancelled, "the edge is stopping");
+      break;
+    }
     source_.store(source, std::memory_order_release);
     outcome = fetch_from(url, sources.client, stop);
     if (outcome || !worth_another_source(outcome.error())) break;
@@ -93,8 +79,8 @@ Result<void> Fill::fetch_from(const Url& base, const http::ClientOptions& opts,
   };
   auto hook = [&](const http::Response& head) -> Result<void> {
     if (from == 0) return on_head(head);
-    auto range = parse_content_range(head.header("content-range"));
-    if (head.status != 206 || !range || range->first != from || range->second != size()) {
+    auto range = http::parse_content_range(head.header("content-range"));
+    if (head.status != 206 || !range || range->first != from || range->total != size()) {
       return Error(Errc::protocol_error,
                    "the upstream did not resume at byte " + std::to_string(from));
     }
@@ -114,7 +100,7 @@ Result<void> Fill::fetch_from(const Url& base, const http::ClientOptions& opts,
 }
 
 Result<void> Fill::on_head(const http::Response& head) {
-  auto length = parse_u64(head.header("content-length"));
+  auto length = text::parse_uint<uint64_t>(head.header("content-length"));
   if (head.status != 200 || !length) {
     return Error(Errc::protocol_error, "the upstream answered without a whole body's length");
   }

@@ -1,8 +1,9 @@
 // One cache fill: the bytes of a blob the edge does not hold, fetched from the
 // co-located peer agent (the swarm) and, when it cannot serve them, from the origin,
 // written to a temporary file of the disk tier while every waiting client reads them
-// from that file. A fill runs on its own thread with Shoal's blocking HTTP client;
-// clients wait on its ChangeSignal.
+// from that file. A fill holds a thread for its whole run (Shoal's blocking HTTP
+// client), never one of the disk pool's (http/offload.h): the place for it is the
+// outbound pool (http::post_outbound). Clients wait on its ChangeSignal.
 //
 // The last byte stays invisible until the whole blob has matched its digest, so a
 // client never receives a complete body that failed it.
@@ -58,7 +59,8 @@ class Fill {
   ChangeSignal& changed() { return changed_; }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
-  // Fetches on the calling thread until complete or failed; `stop` aborts.
+  // Fetches on the calling thread until complete or failed; `stop` aborts, and a
+  // fill that starts after it was set fails at once (Errc::cancelled).
   void run(const FillSources& sources, const Commit& commit, const std::atomic<bool>& stop);
 
  private:

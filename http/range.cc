@@ -51,7 +51,7 @@ RangeDecision decide_range(std::string_view header, uint64_t size) {
   return {RangeDecision::partial, {*first, end}};
 }
 
-std::optional<ByteRange> parse_content_range(std::string_view header) {
+std::optional<ContentRange> parse_content_range(std::string_view header) {
   std::string_view s = trim(header);
   std::optional<uint64_t> total;
   if (s.starts_with("bytes ")) {
@@ -71,7 +71,7 @@ std::optional<ByteRange> parse_content_range(std::string_view header) {
   auto last = parse_u64(s.substr(dash + 1));
   if (!first || !last || *last < *first) return std::nullopt;
   if (total && *last >= *total) return std::nullopt;  // a chunk past the declared end
-  return ByteRange{*first, *last};
+  return ContentRange{{*first, *last}, total};
 }
 
 }  // namespace shoal::http

@@ -25,8 +25,15 @@ struct RangeDecision {
 
 RangeDecision decide_range(std::string_view header, uint64_t size);
 
-// Upload chunk position from Content-Range: "bytes A-B/*", "bytes A-B/TOTAL", or the
-// OCI form "A-B". nullopt when malformed or B < A.
-std::optional<ByteRange> parse_content_range(std::string_view header);
+// A Content-Range, of a 206 response (RFC 9110 section 14.4) or of an upload chunk:
+// "bytes A-B/TOTAL", "bytes A-B/*", or the OCI form "A-B". `total` is absent for "*"
+// and the OCI form. ("bytes */TOTAL", of a 416, carries no range and is not accepted.)
+struct ContentRange : ByteRange {
+  std::optional<uint64_t> total;
+  friend bool operator==(const ContentRange&, const ContentRange&) = default;
+};
+
+// nullopt when malformed, B < A, or B at or past TOTAL.
+std::optional<ContentRange> parse_content_range(std::string_view header);
 
 }  // namespace shoal::http

@@ -39,15 +39,30 @@ TEST(DecideRange, IgnoredHeadersServeWhole) {
 }
 
 TEST(ContentRange, AcceptedForms) {
-  EXPECT_EQ(parse_content_range("bytes 0-1023/*"), (ByteRange{0, 1023}));
-  EXPECT_EQ(parse_content_range("bytes 10-19/100"), (ByteRange{10, 19}));
-  EXPECT_EQ(parse_content_range("0-9"), (ByteRange{0, 9}));
+  EXPECT_EQ(parse_content_range("bytes 0-1023/*"), (ContentRange{{0, 1023}, std::nullopt}));
+  EXPECT_EQ(parse_content_range("bytes 10-19/100"), (ContentRange{{10, 19}, 100}));
+  EXPECT_EQ(parse_content_range("0-9"), (ContentRange{{0, 9}, std::nullopt}));
+  EXPECT_EQ(parse_content_range(" bytes 99-99/100 "), (ContentRange{{99, 99}, 100}));
+}
+
+// What a resumed fill checks of a 206: where the bytes start and the whole size.
+TEST(ContentRange, ResponseFormGivesFirstAndTotal) {
+  auto r = parse_content_range("bytes 1048576-2097151/2097152");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->first, 1048576u);
+  EXPECT_EQ(r->length(), 1048576u);
+  EXPECT_EQ(r->total, 2097152u);
+  r = parse_content_range("bytes 0-18446744073709551614/18446744073709551615");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->total, 18446744073709551615u);
 }
 
 TEST(ContentRange, Malformed) {
   for (const char* h : {"", "bytes", "bytes 0-9", "bytes 0-9/x", "9-0", "a-b", "-5", "5-",
                         "bytes */100", "0-99999999999999999999",
-                        "bytes 0-4/3", "bytes 0-3/3"}) {
+                        "bytes 0-4/3", "bytes 0-3/3", "bytes -1-5/10", "bytes 0-5/+10",
+                        "bytes 0-5/10/20", "bytes 0-5 /10", "bytes 0x1-5/10", "bytes 0-5/*1",
+                        "bytes 0-5/18446744073709551616"}) {
     EXPECT_FALSE(parse_content_range(h).has_value()) << h;
   }
 }
