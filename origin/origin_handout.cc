@@ -4,9 +4,9 @@
 // Shoal-Endgame (1: Shoal-Held lists only the pieces the agent holds) and Shoal-Overdue
 // (optional: pieces the agent sees at a peer that does not deliver them, same format).
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
+#include "core/text.h"
 #include "core/torrent/metainfo.h"
 #include "core/torrent/piece_bits.h"
 #include "http/offload.h"
@@ -32,12 +32,9 @@ constexpr uint32_t kSendingSlots = 4;
 
 // Absent: 0, an agent that says nothing of itself.
 std::optional<HandoutLedger::AgentId> parse_agent_id(std::string_view text) {
-  HandoutLedger::AgentId id = 0;
-  if (text.empty()) return id;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
-  if (ec != std::errc() || end != text.data() + text.size() || text.size() > 16)
-    return std::nullopt;
-  return id;
+  if (text.empty()) return HandoutLedger::AgentId{0};
+  if (text.size() > 16) return std::nullopt;
+  return text::parse_uint<HandoutLedger::AgentId>(text, 16);
 }
 
 }  // namespace

@@ -2,11 +2,10 @@
 // Layers and manifests are ordinary blobs in the one store; "<name>:<tag>" is an
 // ordinary tag; RepoIndex adds what only the registry needs. Uploads are in
 // origin_registry_uploads.cc.
-#include <charconv>
-
 #include "http/offload.h"
 #include "http/util.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/oci/oci.h"
 #include "http/oci_response.h"
 #include "core/oci/manifest.h"
@@ -26,13 +25,6 @@ std::string manifest_path(std::string_view name, const Digest& d) {
 
 std::string tag_key(std::string_view name, std::string_view tag) {
   return std::string(name) + ":" + std::string(tag);
-}
-
-std::optional<size_t> parse_count(std::string_view s) {
-  size_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
 }
 
 awaitable<void> respond_oci(http::Exchange& ex, status st, std::string_view code,
@@ -183,7 +175,7 @@ awaitable<void> Origin::tag_list(http::Exchange& ex, std::string_view name) {
   }
   size_t limit = SIZE_MAX;
   if (auto n = ex.query_param("n")) {
-    auto parsed = parse_count(*n);
+    auto parsed = text::parse_uint<size_t>(*n);
     if (!parsed) co_return co_await respond_oci(ex, status::bad_request, "PAGINATION_NUMBER_INVALID", "n must be a number");
     limit = *parsed;
   }

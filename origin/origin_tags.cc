@@ -13,12 +13,6 @@ using bhttp::field;
 using bhttp::status;
 using bhttp::verb;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 awaitable<void> Origin::tags(http::Exchange& ex, std::string_view raw_name) {
@@ -48,7 +42,7 @@ awaitable<void> Origin::tags(http::Exchange& ex, std::string_view raw_name) {
     };
     auto got = co_await stream_body(ex, 256, sink);
     if (!got) co_return co_await respond_failure(ex, got.error(), "");
-    auto d = Digest::parse(trim(body));
+    auto d = Digest::parse(text::trim_space(body));
     if (!d) co_return co_await respond_failure(ex, d.error(), "");
     if (!store_->contains(*d)) {
       co_return co_await ex.respond_error(status::not_found, "BLOB_UNKNOWN",
