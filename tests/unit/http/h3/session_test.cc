@@ -1,6 +1,6 @@
 // The sans-I/O HTTP/3 session driven by an in-memory ngtcp2 + nghttp3 client over
-// GnuTLS: datagrams move between the two in memory, no sockets, no threads, and the
-// time is a steady_clock time point stepped by hand.
+// GnuTLS (tests/unit/support/quic_client.h): datagrams move between the two in memory,
+// no sockets, no threads, and the time is a steady_clock time point stepped by hand.
 #include "http/h3/session.h"
 
 #include <arpa/inet.h>
@@ -14,8 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -26,585 +24,28 @@
 #include <vector>
 
 #include "core/tls/self_signed.h"
+#include "tests/unit/support/quic_client.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace shoal::http::h3 {
 namespace {
 
 using namespace std::chrono_literals;
-using Datagram = std::vector<uint8_t>;
+using test::quic::Addresses;
+using test::quic::Client;
+using test::quic::Datagram;
+using test::quic::Reply;
 
 constexpr size_t kBurstBytes = 64 * 1024;  // what h3_server hands write() per call
 // The longest step the pump takes to the next timer (ACK delay, pacing, loss
 // detection); a later one (the idle timeout) means the connection is quiet.
 constexpr auto kMaxStep = 1s;
 
-ngtcp2_tstamp ts(Clock::time_point t) {
-  return static_cast<ngtcp2_tstamp>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
-Clock::time_point from_ts(ngtcp2_tstamp t) {
-  if (t == UINT64_MAX) return Clock::time_point::max();
-  return Clock::time_point(
-      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(t)));
-}
-
 std::string pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7919 + i / 4096) & 0xff);
   return s;
 }
-
-// The two ends' addresses; the client's port tells connections apart.
-struct Addresses {
-  explicit Addresses(uint16_t client_port) {
-    client.sin_family = AF_INET;
-    client.sin_addr.s_addr = htonl(0x0a000001);  // 10.0.0.1
-    client.sin_port = htons(client_port);
-    server.sin_family = AF_INET;
-    server.sin_addr.s_addr = htonl(0x0a000002);  // 10.0.0.2
-    server.sin_port = htons(443);
-  }
-  ngtcp2_path client_path() {
-    return {{reinterpret_cast<ngtcp2_sockaddr*>(&client), sizeof client},
-            {reinterpret_cast<ngtcp2_sockaddr*>(&server), sizeof server},
-            nullptr};
-  }
-  ngtcp2_path server_path() {
-    return {{reinterpret_cast<ngtcp2_sockaddr*>(&server), sizeof server},
-            {reinterpret_cast<ngtcp2_sockaddr*>(&client), sizeof client},
-            nullptr};
-  }
-  sockaddr_in client{};
-  sockaddr_in server{};
-};
-
-struct Reply {
-  std::map<std::string, std::string> headers;
-  std::string body;
-  bool ended = false;       // the response ended with FIN (nghttp3 end_stream)
-  bool closed = false;      // the stream is closed at both ends
-  uint64_t close_code = 0;  // ... with this HTTP/3 error code
-  bool reset = false;       // the server sent RESET_STREAM
-  uint64_t reset_code = 0;
-};
-
-// An HTTP/3 client: ngtcp2 client connection, GnuTLS without certificate checks,
-// nghttp3 on top. Datagrams go out through write() and come in through read().
-class Client {
- public:
-  // What a first connection leaves for resuming with 0-RTT.
-  struct Resumption {
-    std::vector<uint8_t> session;  // GnuTLS session data with the server's ticket
-    ngtcp2_transport_params params{};
-  };
-
-  struct Options {
-    const Resumption* resume = nullptr;  // resume this session, request in 0-RTT
-    uint64_t stream_window = 16u << 20;
-    uint64_t connection_window = 32u << 20;
-    bool manual_consume = false;  // response body credit returns only through consume()
-    const char* alpn = "h3";
-  };
-
-  Client(Addresses& addr, Clock::time_point now) : Client(addr, now, Options{}) {}
-  Client(Addresses& addr, Clock::time_point now, Options o)
-      : addr_(addr), manual_(o.manual_consume) {
-    gnutls_certificate_allocate_credentials(&creds_);
-    gnutls_init(&tls_, GNUTLS_CLIENT | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA);
-    gnutls_handshake_set_hook_function(tls_, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
-                                       on_ticket);
-    if (o.resume != nullptr) {
-      gnutls_session_set_data(tls_, o.resume->session.data(), o.resume->session.size());
-    }
-    gnutls_priority_set_direct(
-        tls_,
-        "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-        "+CHACHA20-POLY1305:%DISABLE_TLS13_COMPAT_MODE",
-        nullptr);
-    ngtcp2_crypto_gnutls_configure_client_session(tls_);
-    ref_ = ngtcp2_crypto_conn_ref{get_conn, this};
-    gnutls_session_set_ptr(tls_, &ref_);
-    gnutls_credentials_set(tls_, GNUTLS_CRD_CERTIFICATE, creds_);
-    gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(o.alpn)),
-                        static_cast<unsigned>(std::strlen(o.alpn))};
-    gnutls_alpn_set_protocols(tls_, &alpn, 1, GNUTLS_ALPN_MANDATORY);
-    gnutls_server_name_set(tls_, GNUTLS_NAME_DNS, "localhost", 9);
-
-    ngtcp2_callbacks cb{};
-    cb.client_initial = ngtcp2_crypto_client_initial_cb;
-    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-    cb.encrypt = ngtcp2_crypto_encrypt_cb;
-    cb.decrypt = ngtcp2_crypto_decrypt_cb;
-    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-    cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
-    cb.update_key = ngtcp2_crypto_update_key_cb;
-    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-    cb.rand = [](uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) {
-      gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
-    };
-    cb.get_new_connection_id = [](ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len,
-                                  void*) {
-      cid->datalen = len;
-      gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, len);
-      gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN);
-      return 0;
-    };
-    cb.recv_rx_key = on_rx_key;
-    cb.handshake_completed = [](ngtcp2_conn*, void* u) {
-      self(u).handshake_done = true;
-      return 0;
-    };
-    cb.recv_stream_data = on_stream_data;
-    cb.acked_stream_data_offset = on_acked;
-    cb.stream_close = on_stream_close;
-    cb.stream_reset = on_stream_reset;
-    cb.stream_stop_sending = on_stop_sending;
-    cb.extend_max_stream_data = on_extend_stream_data;
-
-    ngtcp2_cid dcid, scid;
-    dcid.datalen = 18;
-    scid.datalen = 17;
-    gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
-    gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
-    ngtcp2_settings settings;
-    ngtcp2_settings_default(&settings);
-    settings.initial_ts = ts(now);
-    settings.log_printf = log;  // counts datagrams the client could not read
-    settings.max_window = o.connection_window;
-    settings.max_stream_window = o.stream_window;
-    ngtcp2_transport_params params;
-    ngtcp2_transport_params_default(&params);
-    params.initial_max_data = o.connection_window;
-    params.initial_max_stream_data_bidi_local = o.stream_window;
-    params.initial_max_stream_data_uni = 1u << 20;
-    params.initial_max_streams_bidi = 0;
-    params.initial_max_streams_uni = 8;
-    params.max_idle_timeout = 0;  // the server's idle timeout governs
-    ngtcp2_path path = addr_.client_path();
-    int rv = ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb,
-                                    &settings, &params, nullptr, this);
-    if (rv != 0)
-      throw std::runtime_error(std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv));
-    ngtcp2_conn_set_tls_native_handle(conn_, tls_);
-    if (o.resume != nullptr) {
-      ngtcp2_conn_set_early_remote_transport_params(conn_, &o.resume->params);
-      if (init_h3() != 0) throw std::runtime_error("nghttp3 for 0-RTT");
-    }
-  }
-
-  // After the handshake and the server's ticket: what a later connection resumes.
-  std::optional<Resumption> resumption() const {
-    if (ticket_.empty()) return std::nullopt;
-    Resumption r{ticket_, *ngtcp2_conn_get_remote_transport_params(conn_)};
-    r.params.version_info = {};  // points into this connection
-    r.params.version_info_present = 0;
-    return r;
-  }
-  bool early_data_accepted() const {
-    return (gnutls_session_get_flags(tls_) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
-  }
-
-  ~Client() {
-    nghttp3_conn_del(h3_);
-    ngtcp2_conn_del(conn_);
-    gnutls_deinit(tls_);
-    gnutls_certificate_free_credentials(creds_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  bool ready() const { return handshake_done && h3_ != nullptr && !dead(); }
-  bool dead() const { return draining || closed_by_us || !error.empty(); }
-  uint64_t bidi_left() const { return ngtcp2_conn_get_streams_bidi_left(conn_); }
-
-  // A request on a new stream; -1 without stream credit.
-  int64_t request(const std::string& method, const std::string& path,
-                  std::vector<std::pair<std::string, std::string>> extra = {},
-                  const std::string* body = nullptr) {
-    std::vector<std::pair<std::string, std::string>> fields = {
-        {":method", method}, {":scheme", "https"}, {":authority", "example.com"}, {":path", path}};
-    fields.insert(fields.end(), extra.begin(), extra.end());
-    return submit(std::move(fields), body);
-  }
-
-  // A request with exactly these fields, pseudo-headers included.
-  int64_t submit(std::vector<std::pair<std::string, std::string>> fields,
-                 const std::string* body = nullptr) {
-    int64_t id = -1;
-    if (ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return -1;
-    std::vector<nghttp3_nv> nva;
-    for (auto& [n, v] : fields) {
-      nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()),
-                     n.size(), v.size(), NGHTTP3_NV_FLAG_NONE});
-    }
-    static constexpr nghttp3_data_reader kReader{read_upload};
-    if (body != nullptr) uploads_[id] = Upload{body, 0};
-    replies[id];
-    int rv = nghttp3_conn_submit_request(h3_, id, nva.data(), nva.size(), body ? &kReader : nullptr,
-                                         nullptr);
-    if (rv != 0)
-      throw std::runtime_error(std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv));
-    return id;
-  }
-
-  // NAT rebinding: the client's packets now come from another port, without notice.
-  void rebind(uint16_t port) {
-    addr_.client.sin_port = htons(port);
-    ngtcp2_addr a{reinterpret_cast<ngtcp2_sockaddr*>(&addr_.client), sizeof addr_.client};
-    ngtcp2_conn_set_local_addr(conn_, &a);
-  }
-
-  // Response body bytes read: credit for the server (manual_consume).
-  void consume(int64_t id, size_t n) {
-    ngtcp2_conn_extend_max_stream_offset(conn_, id, n);
-    ngtcp2_conn_extend_max_offset(conn_, n);
-  }
-
-  // Gives up on a request: RESET_STREAM and STOP_SENDING.
-  void cancel(int64_t id) {
-    nghttp3_conn_shutdown_stream_read(h3_, id);
-    ngtcp2_conn_shutdown_stream(conn_, id, NGHTTP3_H3_REQUEST_CANCELLED);
-  }
-
-  // CONNECTION_CLOSE with an HTTP/3 code; the client is done after that.
-  void close(uint64_t h3_error, Clock::time_point now) {
-    ngtcp2_connection_close_error err;
-    ngtcp2_connection_close_error_set_application_error(&err, h3_error, nullptr, 0);
-    Datagram dg(max_payload());
-    ngtcp2_pkt_info pi{};
-    auto n = ngtcp2_conn_write_connection_close(conn_, nullptr, &pi, dg.data(), dg.size(), &err,
-                                                ts(now));
-    if (n > 0) {
-      dg.resize(static_cast<size_t>(n));
-      outbox_.push_back(std::move(dg));
-    }
-    closed_by_us = true;
-  }
-
-  // A request stream nghttp3 knows nothing about, for bytes written by hand.
-  int64_t open_raw() {
-    int64_t id = -1;
-    if (ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return -1;
-    raw_.insert(id);
-    return id;
-  }
-
-  // `bytes` on stream `id` as they are, bypassing nghttp3's framing.
-  void send_raw(int64_t id, std::span<const uint8_t> bytes, bool fin, Clock::time_point now) {
-    size_t off = 0;
-    for (int i = 0; i < 100 && (off < bytes.size() || fin); ++i) {
-      ngtcp2_vec v{const_cast<uint8_t*>(bytes.data() + off), bytes.size() - off};
-      ngtcp2_path_storage ps;
-      ngtcp2_path_storage_zero(&ps);
-      ngtcp2_pkt_info pi{};
-      ngtcp2_ssize taken = -1;
-      Datagram dg(max_payload());
-      auto n = ngtcp2_conn_writev_stream(
-          conn_, &ps.path, &pi, dg.data(), dg.size(), &taken,
-          fin ? NGTCP2_WRITE_STREAM_FLAG_FIN : NGTCP2_WRITE_STREAM_FLAG_NONE, id, &v, 1, ts(now));
-      if (n <= 0) {
-        if (n < 0) error = std::string("raw write: ") + ngtcp2_strerror(static_cast<int>(n));
-        return;
-      }
-      dg.resize(static_cast<size_t>(n));
-      outbox_.push_back(std::move(dg));
-      if (taken > 0) off += static_cast<size_t>(taken);
-      if (off == bytes.size() && taken >= 0) fin = false;  // written along with the last bytes
-    }
-  }
-
-  // Every datagram the client wants to send now.
-  std::vector<Datagram> write(Clock::time_point now) {
-    std::vector<Datagram> out = std::move(outbox_);
-    outbox_.clear();
-    if (dead()) return out;
-    // One buffer for the whole loop: after NGTCP2_ERR_WRITE_MORE (and the other
-    // errors under FLAG_MORE) ngtcp2 goes on with the packet it has begun in it.
-    Datagram dg(max_payload());
-    for (int guard = 0; guard < 100000; ++guard) {
-      int64_t id = -1;
-      int fin = 0;
-      nghttp3_vec vec[16];
-      nghttp3_ssize nvec = 0;
-      if (h3_ != nullptr && ngtcp2_conn_get_max_data_left(conn_) > 0) {
-        nvec = nghttp3_conn_writev_stream(h3_, &id, &fin, vec, 16);
-        if (nvec < 0) {
-          error = std::string("nghttp3_conn_writev_stream: ") +
-                  nghttp3_strerror(static_cast<int>(nvec));
-          return out;
-        }
-      }
-      uint32_t flags =
-          NGTCP2_WRITE_STREAM_FLAG_MORE | (fin != 0 ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
-      ngtcp2_path_storage ps;
-      ngtcp2_path_storage_zero(&ps);
-      ngtcp2_pkt_info pi{};
-      ngtcp2_ssize taken = -1;
-      auto n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dg.data(), dg.size(), &taken, flags,
-                                         id, reinterpret_cast<const ngtcp2_vec*>(vec),
-                                         static_cast<size_t>(nvec), ts(now));
-      if (n < 0) {
-        switch (n) {
-          case NGTCP2_ERR_STREAM_DATA_BLOCKED: nghttp3_conn_block_stream(h3_, id); continue;
-          case NGTCP2_ERR_STREAM_SHUT_WR: nghttp3_conn_shutdown_stream_write(h3_, id); continue;
-          case NGTCP2_ERR_WRITE_MORE:
-            nghttp3_conn_add_write_offset(h3_, id, static_cast<uint64_t>(taken));
-            continue;
-          default:
-            error =
-                std::string("ngtcp2_conn_writev_stream: ") + ngtcp2_strerror(static_cast<int>(n));
-            return out;
-        }
-      }
-      if (taken >= 0 && id >= 0)
-        nghttp3_conn_add_write_offset(h3_, id, static_cast<uint64_t>(taken));
-      if (n == 0) break;
-      out.emplace_back(dg.begin(), dg.begin() + n);
-    }
-    ngtcp2_conn_update_pkt_tx_time(conn_, ts(now));
-    return out;
-  }
-
-  void read(std::span<const uint8_t> dg, Clock::time_point now) {
-    if (dead()) return;
-    ngtcp2_path path = addr_.client_path();
-    ngtcp2_pkt_info pi{};
-    int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, dg.data(), dg.size(), ts(now));
-    if (rv == 0) return;
-    if (rv == NGTCP2_ERR_DRAINING) {
-      draining = true;
-      ngtcp2_conn_get_connection_close_error(conn_, &peer_close);
-      return;
-    }
-    error = std::string("ngtcp2_conn_read_pkt: ") + ngtcp2_strerror(rv);
-  }
-
-  Clock::time_point expiry() const {
-    return dead() ? Clock::time_point::max() : from_ts(ngtcp2_conn_get_expiry(conn_));
-  }
-  void handle_expiry(Clock::time_point now) {
-    if (dead()) return;
-    if (int rv = ngtcp2_conn_handle_expiry(conn_, ts(now)); rv != 0) {
-      error = std::string("ngtcp2_conn_handle_expiry: ") + ngtcp2_strerror(rv);
-    }
-  }
-
-  bool handshake_done = false;
-  bool draining = false;  // the server closed the connection
-  bool closed_by_us = false;
-  int64_t goaway_id = -1;  // the server's GOAWAY, if any
-  size_t unreadable = 0;   // datagrams ngtcp2 could not decode or decrypt
-  std::vector<std::string> unreadable_lines;
-  ngtcp2_connection_close_error peer_close{};
-  std::string error;
-  std::map<int64_t, Reply> replies;
-
- private:
-  struct Upload {
-    const std::string* body;
-    size_t pos;
-  };
-
-  static Client& self(void* u) { return *static_cast<Client*>(u); }
-
-  // ngtcp2's log: a datagram it drops as undecodable or undecryptable is a packet
-  // the server framed wrongly (or a burst cut at the wrong place).
-  static void log(void* u, const char* format, ...) {
-    va_list ap;
-    va_start(ap, format);
-    char line[512];
-    std::vsnprintf(line, sizeof line, format, ap);
-    va_end(ap);
-    if (std::strstr(line, "could not decode") != nullptr ||
-        std::strstr(line, "could not decrypt") != nullptr) {
-      ++self(u).unreadable;
-      if (self(u).unreadable_lines.size() < 5) self(u).unreadable_lines.emplace_back(line);
-    }
-  }
-  static ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) { return self(ref->user_data).conn_; }
-  size_t max_payload() const { return ngtcp2_conn_get_max_tx_udp_payload_size(conn_); }
-
-  static int on_ticket(gnutls_session_t session, unsigned, unsigned, unsigned,
-                       const gnutls_datum_t*) {
-    auto* ref = static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(session));
-    gnutls_datum_t data{};
-    if (gnutls_session_get_data2(session, &data) == 0) {
-      self(ref->user_data).ticket_.assign(data.data, data.data + data.size);
-      gnutls_free(data.data);
-    }
-    return 0;
-  }
-
-  static int on_rx_key(ngtcp2_conn*, ngtcp2_crypto_level level, void* user) {
-    if (level != NGTCP2_CRYPTO_LEVEL_APPLICATION) return 0;
-    Client& client = self(user);
-    if (client.h3_ != nullptr) return 0;  // set up for 0-RTT already
-    return client.init_h3() == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
-  }
-
-  int init_h3() {
-    Client& client = *this;
-    ngtcp2_conn* conn = conn_;
-    nghttp3_callbacks cb{};
-    cb.recv_header = [](nghttp3_conn*, int64_t id, int32_t, nghttp3_rcbuf* name,
-                        nghttp3_rcbuf* value, uint8_t, void* u, void*) {
-      auto n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
-      self(u).replies[id].headers[std::string(reinterpret_cast<const char*>(n.base), n.len)] =
-          std::string(reinterpret_cast<const char*>(v.base), v.len);
-      return 0;
-    };
-    cb.recv_data = [](nghttp3_conn*, int64_t id, const uint8_t* data, size_t len, void* u, void*) {
-      Client& c = self(u);
-      c.replies[id].body.append(reinterpret_cast<const char*>(data), len);
-      if (!c.manual_) c.consume(id, len);
-      return 0;
-    };
-    cb.deferred_consume = [](nghttp3_conn*, int64_t id, size_t n, void* u, void*) {
-      ngtcp2_conn_extend_max_stream_offset(self(u).conn_, id, n);
-      ngtcp2_conn_extend_max_offset(self(u).conn_, n);
-      return 0;
-    };
-    cb.end_stream = [](nghttp3_conn*, int64_t id, void* u, void*) {
-      self(u).replies[id].ended = true;
-      return 0;
-    };
-    cb.stream_close = [](nghttp3_conn*, int64_t id, uint64_t code, void* u, void*) {
-      auto& r = self(u).replies[id];
-      r.closed = true;
-      r.close_code = code;
-      return 0;
-    };
-    cb.shutdown = [](nghttp3_conn*, int64_t id, void* u) {
-      self(u).goaway_id = id;
-      return 0;
-    };
-    cb.stop_sending = [](nghttp3_conn*, int64_t id, uint64_t code, void* u, void*) {
-      ngtcp2_conn_shutdown_stream_read(self(u).conn_, id, code);
-      return 0;
-    };
-    cb.reset_stream = [](nghttp3_conn*, int64_t id, uint64_t code, void* u, void*) {
-      ngtcp2_conn_shutdown_stream_write(self(u).conn_, id, code);
-      return 0;
-    };
-    nghttp3_settings settings;
-    nghttp3_settings_default(&settings);
-    settings.qpack_max_dtable_capacity = 4096;
-    settings.qpack_blocked_streams = 16;
-    if (nghttp3_conn_client_new(&client.h3_, &cb, &settings, nghttp3_mem_default(), &client) != 0) {
-      return -1;
-    }
-    int64_t control = -1, enc = -1, dec = -1;
-    if (ngtcp2_conn_open_uni_stream(conn, &control, nullptr) != 0 ||
-        nghttp3_conn_bind_control_stream(client.h3_, control) != 0 ||
-        ngtcp2_conn_open_uni_stream(conn, &enc, nullptr) != 0 ||
-        ngtcp2_conn_open_uni_stream(conn, &dec, nullptr) != 0 ||
-        nghttp3_conn_bind_qpack_streams(client.h3_, enc, dec) != 0) {
-      return -1;
-    }
-    return 0;
-  }
-
-  static int on_stream_data(ngtcp2_conn* conn, uint32_t flags, int64_t id, uint64_t,
-                            const uint8_t* data, size_t len, void* u, void*) {
-    Client& c = self(u);
-    if (c.raw_.count(id) != 0) {  // the server's answer as bytes: kept, not parsed
-      auto& r = c.replies[id];
-      r.body.append(reinterpret_cast<const char*>(data), len);
-      if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0) r.ended = true;
-      c.consume(id, len);
-      return 0;
-    }
-    if (c.h3_ == nullptr) return 0;
-    auto n =
-        nghttp3_conn_read_stream(c.h3_, id, data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
-    if (n < 0) {
-      c.error = std::string("nghttp3_conn_read_stream: ") + nghttp3_strerror(static_cast<int>(n));
-      return NGTCP2_ERR_CALLBACK_FAILURE;
-    }
-    ngtcp2_conn_extend_max_stream_offset(conn, id, static_cast<uint64_t>(n));
-    ngtcp2_conn_extend_max_offset(conn, static_cast<uint64_t>(n));
-    return 0;
-  }
-
-  static int on_acked(ngtcp2_conn*, int64_t id, uint64_t, uint64_t len, void* u, void*) {
-    Client& c = self(u);
-    if (c.h3_ != nullptr && nghttp3_conn_add_ack_offset(c.h3_, id, len) != 0)
-      return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-  }
-
-  static int on_stream_close(ngtcp2_conn*, uint32_t flags, int64_t id, uint64_t code, void* u,
-                             void*) {
-    Client& c = self(u);
-    if ((flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) == 0) code = NGHTTP3_H3_NO_ERROR;
-    if (auto it = c.replies.find(id); it != c.replies.end()) {
-      it->second.closed = true;
-      it->second.close_code = code;
-    }
-    if (c.h3_ == nullptr) return 0;
-    int rv = nghttp3_conn_close_stream(c.h3_, id, code);
-    if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-  }
-
-  static int on_stream_reset(ngtcp2_conn*, int64_t id, uint64_t, uint64_t code, void* u, void*) {
-    Client& c = self(u);
-    auto& r = c.replies[id];
-    r.reset = true;
-    r.reset_code = code;
-    // Not an error for a raw stream nghttp3 never saw.
-    if (c.h3_ != nullptr) nghttp3_conn_shutdown_stream_read(c.h3_, id);
-    return 0;
-  }
-
-  // ngtcp2 0.12: the client no longer reads the stream (not: STOP_SENDING arrived).
-  static int on_stop_sending(ngtcp2_conn*, int64_t id, uint64_t, void* u, void*) {
-    Client& c = self(u);
-    if (c.h3_ != nullptr) nghttp3_conn_shutdown_stream_read(c.h3_, id);
-    return 0;
-  }
-
-  static int on_extend_stream_data(ngtcp2_conn*, int64_t id, uint64_t, void* u, void*) {
-    Client& c = self(u);
-    if (c.h3_ != nullptr && nghttp3_conn_unblock_stream(c.h3_, id) != 0)
-      return NGTCP2_ERR_CALLBACK_FAILURE;
-    return 0;
-  }
-
-  static nghttp3_ssize read_upload(nghttp3_conn*, int64_t id, nghttp3_vec* vec, size_t veccnt,
-                                   uint32_t* flags, void* u, void*) {
-    Client& c = self(u);
-    auto it = c.uploads_.find(id);
-    if (it == c.uploads_.end() || veccnt == 0) {
-      *flags |= NGHTTP3_DATA_FLAG_EOF;
-      return 0;
-    }
-    Upload& up = it->second;
-    size_t n = std::min<size_t>(64 * 1024, up.body->size() - up.pos);
-    vec[0] =
-        nghttp3_vec{reinterpret_cast<uint8_t*>(const_cast<char*>(up.body->data() + up.pos)), n};
-    up.pos += n;
-    if (up.pos == up.body->size()) *flags |= NGHTTP3_DATA_FLAG_EOF;
-    return n > 0 ? 1 : 0;
-  }
-
-  Addresses& addr_;
-  bool manual_;
-  gnutls_certificate_credentials_t creds_ = nullptr;
-  gnutls_session_t tls_ = nullptr;
-  ngtcp2_crypto_conn_ref ref_{};
-  ngtcp2_conn* conn_ = nullptr;
-  nghttp3_conn* h3_ = nullptr;
-  std::map<int64_t, Upload> uploads_;
-  std::vector<Datagram> outbox_;
-  std::vector<uint8_t> ticket_;
-  std::set<int64_t> raw_;  // streams written by hand, unknown to nghttp3
-};
 
 // The connection IDs a session registers, as h3_server's endpoint would route them.
 class Cids final : public CidRegistry {
@@ -671,7 +112,7 @@ class H3Session : public ::testing::Test {
       auto* remote = reinterpret_cast<ngtcp2_sockaddr*>(&c->addr.client);
       auto tokenlen = ngtcp2_crypto_generate_retry_token(token, secret.data(), secret.size(),
                                                          hd.version, remote, sizeof c->addr.client,
-                                                         &scid, &hd.dcid, ts(now));
+                                                         &scid, &hd.dcid, timestamp(now));
       EXPECT_GT(tokenlen, 0);
       Datagram pkt(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
       auto n = ngtcp2_crypto_write_retry(pkt.data(), pkt.size(), hd.version, &hd.scid, &scid,
@@ -685,7 +126,7 @@ class H3Session : public ::testing::Test {
       EXPECT_GT(hd.token.len, 0u);
       EXPECT_EQ(ngtcp2_crypto_verify_retry_token(
                     &odcid, hd.token.base, hd.token.len, secret.data(), secret.size(), hd.version,
-                    remote, sizeof c->addr.client, &hd.dcid, 10 * NGTCP2_SECONDS, ts(now)),
+                    remote, sizeof c->addr.client, &hd.dcid, 10 * NGTCP2_SECONDS, timestamp(now)),
                 0);
     }
     Accepted a{hd, retry ? &odcid : nullptr, c->addr.server_path()};
@@ -779,7 +220,8 @@ class H3Session : public ::testing::Test {
   void respond(Conn& c, Stream& s, unsigned status, const std::string& body) {
     Head head;
     head.result(status);
-    ASSERT_TRUE(c.server->respond(s, mux::response_fields(head, "shoal", body.size()), body.size()));
+    ASSERT_TRUE(
+        c.server->respond(s, mux::response_fields(head, "shoal", body.size()), body.size()));
     if (!body.empty()) c.server->provide(s, BodySource{body.data(), -1, 0, body.size()}, now);
   }
 
