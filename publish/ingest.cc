@@ -1,25 +1,17 @@
-#include "cli/hls_ingest.h"
-
-#include <fcntl.h>
-#include <sys/stat.h>
+#include "publish/ingest.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 
-#include "cli/client_common.h"
 #include "core/file_io.h"
-#include "core/sha256.h"
 
-namespace shoal::cli {
+namespace shoal::publish {
 namespace {
 
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxPlaylist = 64u << 20;  // a day of 1 s segments is ~5 MiB
-constexpr uint64_t kMaxPackage = 256u << 20;
-
-std::string tag_of(const std::string& name) { return "hls/" + name; }
 
 std::string unique_name(std::string wanted, size_t index, const std::vector<VariantSource>& taken) {
   auto used = [&](const std::string& n) {
@@ -83,7 +75,7 @@ Result<std::string> top_playlist(const std::string& dir) {
                                       "give the one to publish as INPUT");
 }
 
-Result<hls::Rendition> ingest_rendition(const VariantSource& v, HlsOrigin& origin,
+Result<hls::Rendition> ingest_rendition(const VariantSource& v, BlobSink& origin,
                                         const IngestHints& hints, uint32_t& target,
                                         std::optional<hls::SegmentFormat>& format) {
   auto media = read_media_playlist(v.playlist_path);
@@ -114,7 +106,7 @@ Result<hls::Rendition> ingest_rendition(const VariantSource& v, HlsOrigin& origi
                    blob.error().message + " (listed in " + v.playlist_path + ")");
     return blob;
   };
-  auto r = describe_rendition(v, init_path, files[0], hints.frame_rate);
+  auto r = describe_rendition(v, init_path, files[0], hints.frame_rate, hints.probe);
   if (!r) return r.error();
   if (init_path) {
     auto blob = upload(*init_path);
@@ -137,127 +129,6 @@ Result<hls::Rendition> ingest_rendition(const VariantSource& v, HlsOrigin& origi
 }
 
 }  // namespace
-
-HlsOrigin::HlsOrigin(Url url, http::Headers auth, const http::ClientOptions& options)
-    : url_(std::move(url)), auth_(std::move(auth)), client_(url_, options) {}
-
-http::Headers HlsOrigin::with_auth(http::Headers h) const {
-  h.insert(h.end(), auth_.begin(), auth_.end());
-  return h;
-}
-
-Error HlsOrigin::refused(std::string_view what, const http::Response& r) const {
-  return Error(http::errc_for_status(r.status), refusal("origin", url_, what, r));
-}
-
-Result<bool> HlsOrigin::has_blob(const Digest& d) {
-  if (known_.contains(d)) return true;
-  auto r = client_.request("HEAD", "/blobs/" + d.str(), with_auth({}));
-  if (!r) return r.error();
-  if (r->status == 404) return false;
-  if (!r->success()) return refused("HEAD of " + d.str(), *r);
-  known_.insert(d);
-  return true;
-}
-
-Result<hls::BlobRef> HlsOrigin::put_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return errno_error(errno, "open " + path);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error(errno, "stat " + path);
-  if (!S_ISREG(st.st_mode)) return Error(Errc::bad_request, path + " is not a regular file");
-  const auto size = static_cast<uint64_t>(st.st_size);
-  auto digest = Sha256::of_fd(fd.get());
-  if (!digest) return Error(digest.error().code, "read " + path + ": " + digest.error().message);
-  auto have = has_blob(*digest);
-  if (!have) return have.error();
-  if (*have) {
-    ++counts_.present;
-    return hls::BlobRef{*digest, size};
-  }
-  // Read a second time while sending: segments are small and the page cache has them.
-  uint64_t at = 0;
-  http::BodySource source = [&](char* buf, size_t len) -> Result<size_t> {
-    auto n = pread_some(fd.get(), buf, std::min<uint64_t>(len, size - at), at);
-    if (!n) return Error(n.error().code, "read " + path + ": " + n.error().message);
-    if (*n == 0) return Error(Errc::conflict, path + " got shorter while it was uploaded");
-    at += *n;
-    return n;
-  };
-  auto r = client_.upload("PUT", "/blobs/" + digest->str(),
-                          with_auth({{"Content-Type", "application/octet-stream"}}), size, source);
-  if (!r) return r.error();
-  if (!r->success()) return refused("upload of " + path, *r);
-  known_.insert(*digest);
-  ++counts_.uploaded;
-  counts_.bytes_uploaded += size;
-  return hls::BlobRef{*digest, size};
-}
-
-Result<hls::BlobRef> HlsOrigin::put_bytes(std::string_view bytes) {
-  Digest d = Sha256::of(bytes.data(), bytes.size());
-  auto have = has_blob(d);
-  if (!have) return have.error();
-  if (*have) {
-    ++counts_.present;
-    return hls::BlobRef{d, bytes.size()};
-  }
-  auto r = client_.request("PUT", "/blobs/" + d.str(),
-                           with_auth({{"Content-Type", "application/octet-stream"}}), bytes);
-  if (!r) return r.error();
-  if (!r->success()) return refused("upload of the package manifest", *r);
-  known_.insert(d);
-  ++counts_.uploaded;
-  counts_.bytes_uploaded += bytes.size();
-  return hls::BlobRef{d, bytes.size()};
-}
-
-Result<void> HlsOrigin::put_tag(const std::string& tag, const Digest& d) {
-  auto r =
-      client_.request("PUT", "/tags/" + tag, with_auth({{"Content-Type", "text/plain"}}), d.str());
-  if (!r) return r.error();
-  if (!r->success()) return refused("tag " + tag, *r);
-  return {};
-}
-
-Result<std::string> HlsOrigin::get_blob(const Digest& d, uint64_t max_bytes) {
-  std::string body;
-  auto sink = [&](const char* data, size_t n) -> Result<void> {
-    if (body.size() + n > max_bytes)
-      return Error(Errc::too_large, d.str() + " is larger than a package manifest can be");
-    body.append(data, n);
-    return {};
-  };
-  auto r = client_.download("/blobs/" + d.str(), with_auth({}), sink);
-  if (!r) return r.error();
-  if (!r->success()) return refused("download of " + d.str(), *r);
-  if (Sha256::of(body.data(), body.size()) != d)
-    return Error(Errc::digest_mismatch,
-                 "origin " + url_.str() + " sent bytes that are not " + d.str());
-  return body;
-}
-
-Result<std::optional<std::pair<Digest, hls::Package>>> HlsOrigin::current(const std::string& name) {
-  using Current = std::optional<std::pair<Digest, hls::Package>>;
-  auto r = client_.request("GET", "/tags/" + tag_of(name), with_auth({}));
-  if (!r) return r.error();
-  if (r->status == 404) return Current{};
-  if (!r->success()) return refused("lookup of tag " + tag_of(name), *r);
-  auto d = Digest::parse(trim(r->body));
-  if (!d) return Error(Errc::protocol_error, "tag " + tag_of(name) + " holds no valid digest");
-  auto body = get_blob(*d, kMaxPackage);
-  if (!body) return body.error();
-  auto p = hls::parse_package(*body);
-  if (!p) return Error(p.error().code, "package " + d->str() + ": " + p.error().message);
-  return Current{std::pair{*d, std::move(*p)}};
-}
-
-Result<Digest> HlsOrigin::publish(const hls::Package& package) {
-  auto blob = put_bytes(hls::to_json(package));
-  if (!blob) return blob.error();
-  if (auto ok = put_tag(tag_of(package.name), blob->digest); !ok) return ok.error();
-  return blob->digest;
-}
 
 std::string normalise_rendition_name(std::string_view text) {
   std::string n;
@@ -319,7 +190,7 @@ Result<std::vector<VariantSource>> find_variants(const std::string& input) {
 Result<hls::Rendition> describe_rendition(const VariantSource& v,
                                           const std::optional<std::string>& init,
                                           const std::string& first_segment,
-                                          double known_frame_rate) {
+                                          double known_frame_rate, const SegmentProbe& probe) {
   hls::Rendition r;
   r.name = v.name;
   r.width = v.entry.width;
@@ -327,7 +198,7 @@ Result<hls::Rendition> describe_rendition(const VariantSource& v,
   r.frame_rate = known_frame_rate > 0 ? known_frame_rate : v.entry.frame_rate;
   r.codecs = v.entry.codecs;
   if (r.width && r.height && r.frame_rate > 0 && !r.codecs.empty()) return r;
-  auto probed = probe_segment(init, first_segment);
+  auto probed = probe(init, first_segment);
   if (!probed) {
     // Without ffprobe the package is still playable; players probe what CODECS omits.
     if (probed.error().is(Errc::not_found)) return r;
@@ -348,7 +219,7 @@ uint32_t target_duration(uint32_t declared, const std::vector<hls::Segment>& seg
   return t;
 }
 
-Result<hls::Package> ingest(const std::string& input, HlsOrigin& origin, const IngestHints& hints) {
+Result<hls::Package> ingest(const std::string& input, BlobSink& origin, const IngestHints& hints) {
   auto variants = find_variants(input);
   if (!variants) return variants.error();
   hls::Package p;
@@ -366,4 +237,4 @@ Result<hls::Package> ingest(const std::string& input, HlsOrigin& origin, const I
   return p;
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal::publish

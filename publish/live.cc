@@ -1,44 +1,32 @@
-// `shoal hls live INPUT --name NAME`: ffmpeg encodes the ladder at real time into a
-// temporary directory, keeping every segment in its playlists (-hls_list_size 0); we
-// poll those playlists and, each time every rendition has finished a new segment,
-// upload it and move hls/NAME to a package holding the newest --window segments.
+#include "publish/live.h"
+
 // ffmpeg's own sliding window would delete files we may not have uploaded yet, and
 // its per-rendition playlists advance separately; publishing only segments that all
 // renditions have keeps the variants in step for players switching between them.
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 
-#include "cli/client_common.h"
-#include "cli/hls_ingest.h"
-#include "cli/progress.h"
+#include "publish/ffmpeg.h"
+#include "publish/ingest.h"
+#include "publish/runner.h"
+#include "publish/scratch_dir.h"
 
-namespace shoal::cli {
+namespace shoal::publish {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-constexpr const char* kCmd = "hls live";
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
-
-std::vector<ConfigKey> live_keys() {
-  auto keys = hls_keys("2");
-  keys.push_back(
-      {"window", ConfigType::integer, "6", "segments in the live playlist (at least 3)"});
-  keys.push_back(
-      {"duration", ConfigType::string, "",
-       "stop after this many seconds (default: at the end of INPUT, or when interrupted)"});
-  return keys;
-}
 
 class LivePublisher {
  public:
-  LivePublisher(const HlsSettings& s, HlsOrigin& origin, std::string dir, std::vector<Rung> rungs,
+  LivePublisher(const Settings& s, Origin& origin, const LiveHooks& hooks, std::string dir, std::vector<Rung> rungs,
                 double frame_rate, size_t window)
       : s_(s),
         origin_(origin),
+        hooks_(hooks),
         dir_(std::move(dir)),
         rungs_(std::move(rungs)),
         frame_rate_(frame_rate),
@@ -61,10 +49,11 @@ class LivePublisher {
   Result<bool> load_tracks();
   Result<void> upload(Track& t, const hls::MediaPlaylist& media, uint64_t until);
   Result<Digest> publish(bool ended);
-  void print_segment(uint64_t index, const Digest& package) const;
+  void report_segment(uint64_t index, const Digest& package) const;
 
-  const HlsSettings& s_;
-  HlsOrigin& origin_;
+  const Settings& s_;
+  Origin& origin_;
+  const LiveHooks& hooks_;
   std::string dir_;
   std::vector<Rung> rungs_;
   double frame_rate_;
@@ -151,7 +140,7 @@ Result<void> LivePublisher::poll() {
   published_ = until;
   auto digest = publish(false);
   if (!digest) return digest.error();
-  for (uint64_t k = first; k < until; ++k) print_segment(k, *digest);
+  for (uint64_t k = first; k < until; ++k) report_segment(k, *digest);
   return {};
 }
 
@@ -178,17 +167,15 @@ Result<Digest> LivePublisher::publish(bool ended) {
   return origin_.publish(p);
 }
 
-void LivePublisher::print_segment(uint64_t index, const Digest& package) const {
-  if (s_.quiet) return;
-  std::string sizes;
+void LivePublisher::report_segment(uint64_t index, const Digest& package) const {
+  if (!hooks_.on_segment) return;
+  std::vector<std::pair<std::string, uint64_t>> sizes;
   for (const auto& t : tracks_) {
-    const auto& seg = t.rendition.segments[index];
-    sizes += (sizes.empty() ? "" : ", ") + t.rendition.name + " " + format_bytes(seg.blob.size);
+    sizes.emplace_back(t.rendition.name, t.rendition.segments[index].blob.size);
   }
   double duration = tracks_.empty() ? 0 : tracks_[0].rendition.segments[index].duration;
-  std::printf("segment %llu  %.3f s  %s  hls/%s -> %s\n", static_cast<unsigned long long>(index),
-              duration, sizes.c_str(), s_.name.c_str(), package.str().c_str());
-  std::fflush(stdout);
+  LiveSegment seg{index, duration, std::move(sizes), package};
+  hooks_.on_segment(seg);
 }
 
 Result<void> LivePublisher::finish() {
@@ -196,29 +183,27 @@ Result<void> LivePublisher::finish() {
     return Error(Errc::io_error, "ffmpeg finished no segment; nothing was published");
   auto digest = publish(true);
   if (!digest) return digest.error();
-  if (!s_.quiet)
-    std::fprintf(stderr, "ended: hls/%s after %llu segments\n", s_.name.c_str(),
-                 static_cast<unsigned long long>(published_));
-  std::printf("%s\n", digest->str().c_str());
+  if (hooks_.on_ended) hooks_.on_ended(*digest, published_);
   return {};
 }
 
 // Stops ffmpeg the way Ctrl-C would (it finishes the segment in progress) and waits.
-void stop(Subprocess& ffmpeg) {
+void stop(Process& ffmpeg) {
   ffmpeg.signal(SIGINT);
   ffmpeg.wait();
 }
 
-int run_live(const HlsSettings& s, HlsOrigin& origin, TranscodeJob job, size_t window) {
-  auto ffmpeg = Subprocess::spawn(ffmpeg_args(job));
-  if (!ffmpeg) return fail(kCmd, ffmpeg.error().message);
-  LivePublisher live(s, origin, job.out_dir, job.rungs, job.source.frame_rate, window);
+Result<void> run(const Settings& s, Origin& origin, const TranscodeJob& job, size_t window,
+                 const LiveHooks& hooks) {
+  auto ffmpeg = Process::spawn(ffmpeg_args(job), kFfmpegInstallHint);
+  if (!ffmpeg) return ffmpeg.error();
+  LivePublisher live(s, origin, hooks, job.out_dir, job.rungs, job.source.frame_rate, window);
   bool interrupted = false;
   auto next_poll = Clock::now();
   for (bool running = true; running;) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
     running = ffmpeg->pump(std::max(wait, std::chrono::milliseconds(0)));
-    if (stop_requested() && !interrupted) {
+    if (hooks.cancelled && hooks.cancelled() && !interrupted) {
       interrupted = true;
       ffmpeg->signal(SIGINT);
     }
@@ -227,88 +212,42 @@ int run_live(const HlsSettings& s, HlsOrigin& origin, TranscodeJob job, size_t w
     if (auto ok = live.poll(); !ok) {
       stop(*ffmpeg);
       if (live.published() > 0) (void)live.finish();
-      return fail(kCmd, ok.error().message);
+      return ok.error();
     }
   }
-  if (auto ok = live.poll(); !ok) return fail(kCmd, ok.error().message);  // the last segment
-  bool ffmpeg_ok = interrupted || exited_ok(ffmpeg->status());
-  std::string why = "ffmpeg " + describe_status(ffmpeg->status());
-  if (std::string tail = ffmpeg->stderr_tail(4); !tail.empty()) why += ": " + tail;
-  if (live.published() == 0 && !ffmpeg_ok) return fail(kCmd, why);
-  if (auto ok = live.finish(); !ok) return fail(kCmd, ok.error().message);
-  if (!ffmpeg_ok) return fail(kCmd, why);
-  if (!s.quiet) {
-    const auto& c = origin.counts();
-    std::fprintf(stderr, "%llu blobs uploaded (%s), %llu already present\n",
-                 static_cast<unsigned long long>(c.uploaded),
-                 format_bytes(c.bytes_uploaded).c_str(),
-                 static_cast<unsigned long long>(c.present));
-  }
-  return 0;
-}
-
-Result<std::optional<double>> parse_duration_flag(const Config& cfg) {
-  std::string text = cfg.str("duration");
-  if (text.empty()) return std::optional<double>{};
-  char* end = nullptr;
-  double d = std::strtod(text.c_str(), &end);
-  if (*end != '\0' || !std::isfinite(d) || d <= 0)
-    return Error(Errc::bad_request,
-                 "invalid --duration \"" + text + "\" (expected seconds, e.g. 60)");
-  return std::optional<double>{d};
+  if (auto ok = live.poll(); !ok) return ok.error();  // the last segment
+  auto ended = interrupted ? Result<void>()
+                           : exit_result(ffmpeg->program(), ffmpeg->status(),
+                                         ffmpeg->stderr_tail(4));
+  if (live.published() == 0 && !ended) return ended.error();
+  if (auto ok = live.finish(); !ok) return ok.error();
+  return ended;
 }
 
 }  // namespace
 
-int hls_live_main(const Args& args) {
-  Config cfg(live_keys());
-  cfg.parse_args(expand_short_flags(args, {{'q', "quiet"}}));
-  if (cfg.help_requested()) {
-    std::printf(
-        "usage: shoal hls live INPUT|testsrc --name NAME [flags]\n\n"
-        "INPUT is read at real time; testsrc is a 1280x720 30 fps test pattern with a\n"
-        "1 kHz tone. Ctrl-C ends the stream: the last package is published as ended.\n\n%s",
-        cfg.usage().c_str());
-    return 0;
-  }
-  if (cfg.positional().size() != 1) {
-    fail(kCmd, "expected exactly one INPUT or testsrc (usage: shoal hls live INPUT --name NAME)");
-    return 2;
-  }
-  auto settings = hls_settings(cfg);
-  auto duration = parse_duration_flag(cfg);
-  int64_t window = cfg.integer("window");
-  if (!settings || !duration || window < 3) {
-    fail(kCmd, !settings   ? settings.error().message
-               : !duration ? duration.error().message
-                           : "--window must be at least 3 segments (players keep 3 target "
-                             "durations from the live edge)");
-    return 2;
-  }
-  auto origin = connect_origin(cfg);
-  if (!origin) return fail(kCmd, origin.error().message);
-  const std::string& input = cfg.positional()[0];
+Result<void> run_live(const Settings& s, Origin& origin, const LiveOptions& options,
+                      const LiveHooks& hooks) {
   TranscodeJob job;
-  if (input == "testsrc") {
+  if (options.input == "testsrc") {
     job.inputs = testsrc_inputs();
     job.source = testsrc_info();
     job.audio_map = "1:a:0";
   } else {
-    auto info = probe_source(input);
-    if (!info) return fail(kCmd, info.error().message);
-    job.inputs = file_inputs(input, true);
+    auto info = probe_source(options.input);
+    if (!info) return info.error();
+    job.inputs = file_inputs(options.input, true);
     job.source = *info;
     job.audio_map = info->has_audio ? "0:a:0" : "";
   }
-  job.rungs = fit_ladder(settings->ladder, job.source);
-  job.segment_seconds = settings->segment_seconds;
+  job.rungs = fit_ladder(s.ladder, job.source.size());
+  job.segment_seconds = s.segment_seconds;
   job.live = true;
-  job.duration = *duration;
-  auto dir = TempDir::create("shoal-hls-live-");
-  if (!dir) return fail(kCmd, dir.error().message);
+  job.duration = options.duration;
+  auto dir = ScratchDir::create("shoal-hls-live-");
+  if (!dir) return dir.error();
   job.out_dir = dir->path();
-  install_stop_handlers();
-  return run_live(*settings, **origin, std::move(job), static_cast<size_t>(window));
+  return run(s, origin, job, options.window, hooks);
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal::publish
