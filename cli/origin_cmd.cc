@@ -52,7 +52,8 @@ origin::OriginOptions origin_options(const Config& cfg) {
                       "\" for piece_size: expected 0 or a power of two from 256KiB to 16MiB");
   }
   o.piece_size = static_cast<uint32_t>(piece);
-  if (o.bt_listen.empty()) o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
+  if (o.bt_listen.empty())
+    o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
   return o;
 }
@@ -72,7 +73,8 @@ int origin_main(const Args& args) {
     origin.seed_all();
   }
   auto sweep = std::min(std::chrono::milliseconds(30'000), cfg.duration("upload_idle_timeout") / 2);
-  server.every(std::max(sweep, std::chrono::milliseconds(100)), [&origin] { origin.sweep_uploads(); });
+  server.every(std::max(sweep, std::chrono::milliseconds(100)),
+               [&origin] { origin.sweep_uploads(); });
   server.run();
   return 0;
 }

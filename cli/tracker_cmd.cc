@@ -12,10 +12,12 @@ namespace {
 
 std::vector<ConfigKey> tracker_keys() {
   auto keys = server_config_keys("127.0.0.1:4200");
-  keys.push_back({"origin", ConfigType::string, "", "origin URL that GET /metainfo/<digest> is fetched from"});
+  keys.push_back(
+      {"origin", ConfigType::string, "", "origin URL that GET /metainfo/<digest> is fetched from"});
   keys.push_back({"peer_ttl", ConfigType::duration, "5m",
                   "a peer that has not announced for this long is forgotten"});
-  keys.push_back({"announce_interval", ConfigType::duration, "30s", "re-announce interval told to peers"});
+  keys.push_back(
+      {"announce_interval", ConfigType::duration, "30s", "re-announce interval told to peers"});
   keys.push_back({"max_numwant", ConfigType::integer, "200", "most peers handed out per announce"});
   keys.push_back({"max_peers", ConfigType::integer, "1000000", "most peers tracked in all swarms"});
   keys.push_back({"metainfo_cache_size", ConfigType::size, "64MiB", "memory for cached metainfo"});
@@ -43,7 +45,9 @@ tracker::TrackerOptions tracker_options(const Config& cfg) {
   tracker::TrackerOptions o;
   if (!cfg.str("origin").empty()) {
     auto url = Url::parse(cfg.str("origin"));
-    if (!url) throw ConfigError("invalid value \"" + cfg.str("origin") + "\" for origin: " + url.error().message);
+    if (!url)
+      throw ConfigError("invalid value \"" + cfg.str("origin") +
+                        "\" for origin: " + url.error().message);
     o.origin = *url;
   }
   o.announce_interval = positive_duration(cfg, "announce_interval");
@@ -61,12 +65,14 @@ int tracker_main(const Args& args) {
   auto server_opts = server_options_from(cfg);
   auto ttl = positive_duration(cfg, "peer_ttl");
   auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
-  tracker::Tracker tracker(tracker_options(cfg), std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
+  tracker::Tracker tracker(tracker_options(cfg),
+                           std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
   http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });
   server.export_metrics(tracker.metrics());
   log_listening(server, "tracker");
   // Expired peers are already invisible; pruning only frees their memory.
-  auto prune = std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));
+  auto prune =
+      std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));
   server.every(prune, [&tracker] { tracker.prune(); });
   server.run();
   return 0;

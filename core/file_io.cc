@@ -65,7 +65,8 @@ Result<void> write_file_atomic(const std::string& path, const std::string& conte
   if (!fd.valid()) return errno_error(errno, "creating " + tmp);
   auto ok = write_all(fd.get(), contents.data(), contents.size());
   if (ok) ok = fsync_fd(fd.get(), tmp);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = errno_error(errno, "renaming to " + path);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0)
+    ok = errno_error(errno, "renaming to " + path);
   if (!ok) {
     ::unlink(tmp.c_str());
     return ok;

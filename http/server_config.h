@@ -19,7 +19,8 @@ void configure_logging(const Config& cfg);
 // The start-up every server command shares: parses flags (and --config), prints the
 // usage for --help (then returns false), rejects positional arguments and applies
 // log_level. Throws ConfigError.
-bool parse_server_command(Config& cfg, const std::vector<std::string>& args, const std::string& command);
+bool parse_server_command(Config& cfg, const std::vector<std::string>& args,
+                          const std::string& command);
 // Logs the "listening" line scripts and tests look for (component, addr, url, and
 // the data directory when there is one).
 void log_listening(const http::Server& server, std::string_view component,

@@ -5,7 +5,8 @@
 namespace shoal::http {
 
 std::string error_json(std::string_view code, std::string_view message) {
-  return R"({"error":")" + text::json_escape(code) + R"(","message":")" + text::json_escape(message) + "\"}";
+  return R"({"error":")" + text::json_escape(code) + R"(","message":")" +
+         text::json_escape(message) + "\"}";
 }
 
 std::pair<std::string_view, std::string_view> split_route(std::string_view path) {

@@ -39,8 +39,8 @@ std::string rendition_json(const Rendition& r) {
   out += R"(,"media_sequence":)" + std::to_string(r.media_sequence) + R"(,"segments":[)";
   for (size_t i = 0; i < r.segments.size(); ++i) {
     const Segment& s = r.segments[i];
-    out += (i ? "," : "") + std::string(R"({"duration":)") + fixed3(s.duration) +
-           R"(,"digest":")" + s.blob.digest.str() + R"(","size":)" + std::to_string(s.blob.size) + "}";
+    out += (i ? "," : "") + std::string(R"({"duration":)") + fixed3(s.duration) + R"(,"digest":")" +
+           s.blob.digest.str() + R"(","size":)" + std::to_string(s.blob.size) + "}";
   }
   return out + "]}";
 }
@@ -70,7 +70,8 @@ Result<T> field(const json& obj, const char* key, std::string_view where) {
     if (it->is_boolean()) return it->get<bool>();
   } else {
     if (it->is_number_unsigned()) return static_cast<T>(it->get<uint64_t>());
-    if (it->is_number_integer() && it->get<int64_t>() >= 0) return static_cast<T>(it->get<int64_t>());
+    if (it->is_number_integer() && it->get<int64_t>() >= 0)
+      return static_cast<T>(it->get<int64_t>());
   }
   return invalid(std::string(where) + ": \"" + key + "\" has the wrong type");
 }
@@ -91,7 +92,8 @@ Result<Segment> read_segment(const json& obj, std::string_view where) {
   if (!blob) return blob.error();
   auto duration = field<double>(obj, "duration", where);
   if (!duration) return duration.error();
-  if (!std::isfinite(*duration) || *duration <= 0) return invalid(std::string(where) + ": duration must be > 0");
+  if (!std::isfinite(*duration) || *duration <= 0)
+    return invalid(std::string(where) + ": duration must be > 0");
   return Segment{*duration, *blob};
 }
 
@@ -110,10 +112,11 @@ Result<Rendition> read_rendition(const json& obj, size_t index) {
   auto bandwidth = field<uint64_t>(obj, "bandwidth", where);
   auto average = field<uint64_t>(obj, "average_bandwidth", where);
   auto sequence = field<uint64_t>(obj, "media_sequence", where);
-  for (const Error* e : {width ? nullptr : &width.error(), height ? nullptr : &height.error(),
-                         rate ? nullptr : &rate.error(), codecs ? nullptr : &codecs.error(),
-                         bandwidth ? nullptr : &bandwidth.error(), average ? nullptr : &average.error(),
-                         sequence ? nullptr : &sequence.error()}) {
+  for (const Error* e :
+       {width ? nullptr : &width.error(), height ? nullptr : &height.error(),
+        rate ? nullptr : &rate.error(), codecs ? nullptr : &codecs.error(),
+        bandwidth ? nullptr : &bandwidth.error(), average ? nullptr : &average.error(),
+        sequence ? nullptr : &sequence.error()}) {
     if (e) return *e;
   }
   if (!std::isfinite(*rate) || *rate < 0) return invalid(where + ": frame_rate must be >= 0");
@@ -130,7 +133,8 @@ Result<Rendition> read_rendition(const json& obj, size_t index) {
     r.init = *b;
   }
   auto segments = obj.find("segments");
-  if (segments == obj.end() || !segments->is_array()) return invalid(where + " has no segments array");
+  if (segments == obj.end() || !segments->is_array())
+    return invalid(where + " has no segments array");
   for (size_t i = 0; i < segments->size(); ++i) {
     auto s = read_segment((*segments)[i], where + " segment " + std::to_string(i));
     if (!s) return s.error();
@@ -146,8 +150,10 @@ Result<void> check_consistency(const Package& p) {
   std::set<std::string> names;
   for (const auto& r : p.renditions) {
     if (!names.insert(r.name).second) return invalid("rendition " + r.name + " appears twice");
-    if (p.format == SegmentFormat::fmp4 && !r.init) return invalid("fMP4 rendition " + r.name + " has no init");
-    if (p.format == SegmentFormat::ts && r.init) return invalid("TS rendition " + r.name + " has an init");
+    if (p.format == SegmentFormat::fmp4 && !r.init)
+      return invalid("fMP4 rendition " + r.name + " has no init");
+    if (p.format == SegmentFormat::ts && r.init)
+      return invalid("TS rendition " + r.name + " has an init");
     for (const auto& s : r.segments) {
       // RFC 8216 4.3.3.1: every EXTINF, rounded, is at most the target duration.
       if (std::lround(s.duration) > static_cast<long>(p.target_duration)) {

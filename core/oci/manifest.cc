@@ -12,7 +12,8 @@ using nlohmann::json;
 Error invalid(std::string why) { return Error(Errc::bad_request, std::move(why)); }
 
 bool supported(std::string_view type) {
-  return type == kOciManifest || type == kOciIndex || type == kDockerManifest || type == kDockerList;
+  return type == kOciManifest || type == kOciIndex || type == kDockerManifest ||
+         type == kDockerList;
 }
 
 bool is_index_type(std::string_view type) { return type == kOciIndex || type == kDockerList; }
@@ -96,8 +97,8 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
   std::string declared = declared_type(doc);
   std::string_view sent = without_parameters(content_type);
   if (!declared.empty() && !sent.empty() && declared != sent) {
-    return invalid("Content-Type " + std::string(sent) + " does not match the manifest's mediaType " +
-                   declared);
+    return invalid("Content-Type " + std::string(sent) +
+                   " does not match the manifest's mediaType " + declared);
   }
   // Docker's schema 2 always names itself; a type only the header gives must be an
   // OCI one, or the manifest would later be served (by its shape) as something else.

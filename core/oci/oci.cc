@@ -77,17 +77,19 @@ std::optional<Route> parse_route(std::string_view path) {
   std::string_view rest = path.substr(kPrefix.size());
 
   // Suffixes without a variable part first: "<name>/tags/list", "<name>/blobs/uploads/".
-  for (auto [suffix, endpoint] : {std::pair{std::string_view("/tags/list"), Endpoint::tags},
-                                  std::pair{std::string_view("/blobs/uploads/"), Endpoint::upload_new},
-                                  std::pair{std::string_view("/blobs/uploads"), Endpoint::upload_new}}) {
+  for (auto [suffix, endpoint] :
+       {std::pair{std::string_view("/tags/list"), Endpoint::tags},
+        std::pair{std::string_view("/blobs/uploads/"), Endpoint::upload_new},
+        std::pair{std::string_view("/blobs/uploads"), Endpoint::upload_new}}) {
     if (rest.ends_with(suffix) && rest.size() > suffix.size()) {
       return Route{endpoint, rest.substr(0, rest.size() - suffix.size()), {}};
     }
   }
-  for (auto [marker, endpoint] : {std::pair{std::string_view("/blobs/uploads/"), Endpoint::upload},
-                                  std::pair{std::string_view("/manifests/"), Endpoint::manifest},
-                                  std::pair{std::string_view("/blobs/"), Endpoint::blob},
-                                  std::pair{std::string_view("/referrers/"), Endpoint::referrers}}) {
+  for (auto [marker, endpoint] :
+       {std::pair{std::string_view("/blobs/uploads/"), Endpoint::upload},
+        std::pair{std::string_view("/manifests/"), Endpoint::manifest},
+        std::pair{std::string_view("/blobs/"), Endpoint::blob},
+        std::pair{std::string_view("/referrers/"), Endpoint::referrers}}) {
     size_t at = rest.rfind(marker);
     if (at == std::string_view::npos || at == 0) continue;
     std::string_view arg = rest.substr(at + marker.size());

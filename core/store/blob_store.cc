@@ -64,7 +64,8 @@ Result<void> BlobStore::scan() {
       ++count;
     }
   }
-  if (ec) return Error(Errc::io_error, "scanning " + (root_ / "blobs").string() + ": " + ec.message());
+  if (ec)
+    return Error(Errc::io_error, "scanning " + (root_ / "blobs").string() + ": " + ec.message());
   bytes_ = bytes;
   count_ = count;
   return {};
@@ -128,7 +129,8 @@ Result<BlobStore::Committed> BlobStore::place(const std::string& from, const Dig
   if (contains(d)) return Committed::already_present;
   std::string dir = fs::path(to).parent_path().string();
   if (auto ok = make_dir(dir); !ok) return ok.error();
-  if (::rename(from.c_str(), to.c_str()) != 0) return errno_error(errno, "renaming blob into place");
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return errno_error(errno, "renaming blob into place");
   if (auto ok = fsync_dir(dir); !ok) return ok.error();
   bytes_ += size;
   ++count_;

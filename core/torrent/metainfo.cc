@@ -170,7 +170,8 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
   std::vector<Hash> pieces;
   if (blocks <= kLeavesPerGranule) {
     if (granules_.empty()) {
-      pieces.push_back(merkle_root(node_, leaves_.data(), leaf_count_, next_pow2(leaf_count_), Hash{}));
+      pieces.push_back(
+          merkle_root(node_, leaves_.data(), leaf_count_, next_pow2(leaf_count_), Hash{}));
     } else {
       pieces.push_back(granules_.front());  // exactly one full granule
     }
@@ -201,7 +202,8 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
     fs.add_file(digest.hex(), static_cast<std::int64_t>(size));
     lt::create_torrent ct(fs, static_cast<int>(piece_size),
                           hybrid ? lt::create_flags_t{} : lt::create_torrent::v2_only);
-    if (ct.files().num_files() != 1 || static_cast<size_t>(ct.files().num_pieces()) != pieces.size() ||
+    if (ct.files().num_files() != 1 ||
+        static_cast<size_t>(ct.files().num_pieces()) != pieces.size() ||
         (hybrid && v1.size() != pieces.size())) {
       return Error(Errc::io_error, "libtorrent laid out the blob differently than expected");
     }
@@ -255,7 +257,8 @@ Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& diges
   return builder.finish(digest, options);
 }
 
-std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size, bool only_piece) {
+std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size,
+                                      bool only_piece) {
   Sha256 leaf;
   std::vector<Hash> leaves;
   leaves.reserve((len + kMetainfoBlockSize - 1) / kMetainfoBlockSize);

@@ -131,7 +131,8 @@ class MetainfoBuilder {
 // The BEP 52 hash of one piece from its bytes, to compare with
 // ParsedMetainfo::piece_hashes: the Merkle root of its 16 KiB blocks, padded with
 // zero leaves to a full piece (or, for a blob of one piece, to a power of two).
-std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size, bool only_piece);
+std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size,
+                                      bool only_piece);
 
 // Streams the file at `path` (1 MiB reads) through a MetainfoBuilder.
 Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& digest,

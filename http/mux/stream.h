@@ -1,7 +1,7 @@
-// One request stream (HTTP/2 or HTTP/3) as the protocol session and its handler share it: the request as it
-// arrives, request body bytes not yet read, and the response body bytes the handler
-// lends until they are framed. Plain state: a protocol session (HTTP/2 or
-// HTTP/3) changes it, StreamExchange waits on it.
+// One request stream (HTTP/2 or HTTP/3) as the protocol session and its handler
+// share it: the request as it arrives, request body bytes not yet read, and the
+// response body bytes the handler lends until they are framed. Plain state: a
+// protocol session (HTTP/2 or HTTP/3) changes it, StreamExchange waits on it.
 #pragma once
 
 #include <chrono>

@@ -36,7 +36,8 @@ bool StreamExchange::expects_continue() const {
 }
 
 Error StreamExchange::read_error(std::string_view what) const {
-  return Error(Errc::io_error, std::string(what) + " after " + std::to_string(body_read_) + " body bytes");
+  return Error(Errc::io_error,
+               std::string(what) + " after " + std::to_string(body_read_) + " body bytes");
 }
 
 awaitable<Result<size_t>> StreamExchange::read_body(std::span<char> buf) {
@@ -59,7 +60,8 @@ awaitable<Result<size_t>> StreamExchange::read_body(std::span<char> buf) {
     if (s_->closed) co_return read_error("client reset the stream");
     if (!c_.alive()) co_return read_error("client connection lost");
     if (Clock::now() >= deadline) {
-      co_return Error(Errc::timed_out, "client stalled after " + std::to_string(body_read_) + " body bytes");
+      co_return Error(Errc::timed_out,
+                      "client stalled after " + std::to_string(body_read_) + " body bytes");
     }
     co_await wake_.wait_until(deadline);
   }

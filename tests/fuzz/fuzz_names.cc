@@ -14,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (shoal::origin::tag_file_name(name).find('/') != std::string::npos) std::abort();
   }
-  if (shoal::origin::valid_upload_id(name) && name.find('/') != std::string_view::npos) std::abort();
+  if (shoal::origin::valid_upload_id(name) && name.find('/') != std::string_view::npos)
+    std::abort();
   return 0;
 }

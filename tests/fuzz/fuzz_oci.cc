@@ -20,7 +20,8 @@ std::string rebuild(const shoal::oci::Route& r, std::string_view path) {
     case Endpoint::base: return std::string(path == "/v2" ? "/v2" : "/v2/");
     case Endpoint::manifest: return name + "/manifests/" + arg;
     case Endpoint::blob: return name + "/blobs/" + arg;
-    case Endpoint::upload_new: return name + (path.ends_with('/') ? "/blobs/uploads/" : "/blobs/uploads");
+    case Endpoint::upload_new:
+      return name + (path.ends_with('/') ? "/blobs/uploads/" : "/blobs/uploads");
     case Endpoint::upload: return name + "/blobs/uploads/" + arg;
     case Endpoint::tags: return name + "/tags/list";
     case Endpoint::referrers: return name + "/referrers/" + arg;
@@ -29,7 +30,8 @@ std::string rebuild(const shoal::oci::Route& r, std::string_view path) {
 }
 
 bool has_arg(Endpoint e) {
-  return e == Endpoint::manifest || e == Endpoint::blob || e == Endpoint::upload || e == Endpoint::referrers;
+  return e == Endpoint::manifest || e == Endpoint::blob || e == Endpoint::upload ||
+         e == Endpoint::referrers;
 }
 
 void check_route(std::string_view path) {
@@ -37,15 +39,18 @@ void check_route(std::string_view path) {
   if (!r) return;
   if (rebuild(*r, path) != path) std::abort();
   if (r->endpoint != Endpoint::base && r->name.empty()) std::abort();
-  if (has_arg(r->endpoint) && (r->arg.empty() || r->arg.find('/') != std::string_view::npos)) std::abort();
+  if (has_arg(r->endpoint) && (r->arg.empty() || r->arg.find('/') != std::string_view::npos))
+    std::abort();
 }
 
 // A valid name is a safe relative path.
 void check_name(std::string_view name) {
   if (!shoal::oci::valid_name(name)) return;
   if (name.size() > 255 || name.front() == '/' || name.back() == '/') std::abort();
-  if (name.find("//") != std::string_view::npos || name.find("..") != std::string_view::npos) std::abort();
-  if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-/") != std::string_view::npos) std::abort();
+  if (name.find("//") != std::string_view::npos || name.find("..") != std::string_view::npos)
+    std::abort();
+  if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-/") != std::string_view::npos)
+    std::abort();
   if (name.front() == '.' || name.find("/.") != std::string_view::npos) std::abort();
 }
 
@@ -78,6 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_tag(text);
   check_error(text);
   size_t nl = text.find('\n');
-  if (nl != std::string_view::npos) (void)shoal::oci::error_json(text.substr(0, nl), text.substr(nl + 1));
+  if (nl != std::string_view::npos)
+    (void)shoal::oci::error_json(text.substr(0, nl), text.substr(nl + 1));
   return 0;
 }

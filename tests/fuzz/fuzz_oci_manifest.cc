@@ -12,14 +12,15 @@ namespace {
 
 using namespace shoal::oci;
 
-constexpr std::array<std::string_view, 5> kContentTypes{"", kOciManifest, kOciIndex, kDockerManifest,
-                                                        kDockerList};
+constexpr std::array<std::string_view, 5> kContentTypes{"", kOciManifest, kOciIndex,
+                                                        kDockerManifest, kDockerList};
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  std::string_view content_type = kContentTypes[static_cast<uint8_t>(data[0] - '0') % kContentTypes.size()];
+  std::string_view content_type =
+      kContentTypes[static_cast<uint8_t>(data[0] - '0') % kContentTypes.size()];
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   std::string served = manifest_media_type(body);
   auto m = parse_manifest(body, content_type);

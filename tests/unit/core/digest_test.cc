@@ -7,7 +7,8 @@
 namespace shoal {
 namespace {
 
-constexpr const char* kEmpty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+constexpr const char* kEmpty =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 TEST(Digest, ParsesAndFormatsRoundTrip) {
   auto d = Digest::parse(kEmpty);

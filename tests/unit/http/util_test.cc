@@ -21,8 +21,10 @@ TEST(HttpUtil, PercentDecode) {
 }
 
 TEST(HttpUtil, SplitRoute) {
-  EXPECT_EQ(split_route("/blobs/sha256:ab/metainfo"), std::make_pair(std::string_view("blobs"), std::string_view("sha256:ab/metainfo")));
-  EXPECT_EQ(split_route("/health"), std::make_pair(std::string_view("health"), std::string_view("")));
+  EXPECT_EQ(split_route("/blobs/sha256:ab/metainfo"),
+            std::make_pair(std::string_view("blobs"), std::string_view("sha256:ab/metainfo")));
+  EXPECT_EQ(split_route("/health"),
+            std::make_pair(std::string_view("health"), std::string_view("")));
   EXPECT_EQ(split_route("blobs/x"), std::make_pair(std::string_view(""), std::string_view("")));
   EXPECT_EQ(split_route(""), std::make_pair(std::string_view(""), std::string_view("")));
 }

@@ -27,7 +27,9 @@ json image(std::string_view media_type) {
 }
 
 json index(std::string_view media_type) {
-  json doc = {{"schemaVersion", 2}, {"manifests", json::array({descriptor('a', kOciManifest), descriptor('b', kOciManifest)})}};
+  json doc = {
+      {"schemaVersion", 2},
+      {"manifests", json::array({descriptor('a', kOciManifest), descriptor('b', kOciManifest)})}};
   if (!media_type.empty()) doc["mediaType"] = media_type;
   return doc;
 }
@@ -77,10 +79,12 @@ TEST(OciManifest, MediaTypeFromShapeOrContentType) {
 }
 
 TEST(OciManifest, ContentTypeParametersIgnored) {
-  auto m = parse_manifest(image(kOciManifest).dump(), std::string(kOciManifest) + "; charset=utf-8");
+  auto m =
+      parse_manifest(image(kOciManifest).dump(), std::string(kOciManifest) + "; charset=utf-8");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->media_type, kOciManifest);
-  m = parse_manifest(image(kDockerManifest).dump(), std::string(kDockerManifest) + " ;charset=utf-8");
+  m = parse_manifest(image(kDockerManifest).dump(),
+                     std::string(kDockerManifest) + " ;charset=utf-8");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->media_type, kDockerManifest);
 }
@@ -155,9 +159,11 @@ TEST(OciManifest, BadDescriptors) {
 
 TEST(OciManifest, ForeignLayersAreNotRequired) {
   json doc = image(kDockerManifest);
-  doc["layers"].push_back(descriptor('f', "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"));
+  doc["layers"].push_back(
+      descriptor('f', "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"));
   doc["layers"][2]["urls"] = {"https://example.com/layer"};
-  doc["layers"].push_back(descriptor('e', "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"));
+  doc["layers"].push_back(
+      descriptor('e', "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"));
   doc["layers"][3]["urls"] = {"https://example.com/other"};
   // A distributable type with urls is still a blob that must be pushed.
   doc["layers"].push_back(descriptor('3', "application/vnd.oci.image.layer.v1.tar+gzip"));
@@ -180,7 +186,8 @@ TEST(OciManifest, Subject) {
 }
 
 TEST(OciManifest, NotAJsonObject) {
-  for (std::string_view body : {"", "not json", "[]", "[1,2]", "2", "\"manifest\"", "null", "{\"schemaVersion\":2"}) {
+  for (std::string_view body :
+       {"", "not json", "[]", "[1,2]", "2", "\"manifest\"", "null", "{\"schemaVersion\":2"}) {
     auto m = parse_manifest(body, kOciManifest);
     ASSERT_FALSE(m) << body;
     EXPECT_TRUE(m.error().is(Errc::bad_request));

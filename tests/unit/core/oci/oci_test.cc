@@ -10,17 +10,17 @@ namespace {
 const std::string kDigest = "sha256:" + std::string(64, 'a');
 
 TEST(OciNames, Valid) {
-  for (const char* n : {"a", "library/ubuntu", "a-b", "a--b", "a__b", "a_b", "a.b/c_d", "0", "a/b/c/d",
-                        "blobs", "x/manifests/tags"}) {
+  for (const char* n : {"a", "library/ubuntu", "a-b", "a--b", "a__b", "a_b", "a.b/c_d", "0",
+                        "a/b/c/d", "blobs", "x/manifests/tags"}) {
     EXPECT_TRUE(valid_name(n)) << n;
   }
   EXPECT_TRUE(valid_name(std::string(255, 'a')));
 }
 
 TEST(OciNames, Invalid) {
-  for (const char* n : {"", "A", "library/Ubuntu", "a/", "/a", "a//b", "a___b", "a..b", "a._b", "-a", "a-",
-                        "_a", "a_", ".a", "a.", "..", ".", "../x", "a/../b", "a/./b", "a b", "a:b", "a\\b",
-                        "a@b", "a/-b"}) {
+  for (const char* n : {"", "A", "library/Ubuntu", "a/", "/a", "a//b", "a___b", "a..b", "a._b",
+                        "-a", "a-", "_a", "a_", ".a", "a.", "..", ".", "../x", "a/../b", "a/./b",
+                        "a b", "a:b", "a\\b", "a@b", "a/-b"}) {
     EXPECT_FALSE(valid_name(n)) << n;
   }
   EXPECT_FALSE(valid_name(std::string(256, 'a')));
@@ -29,7 +29,8 @@ TEST(OciNames, Invalid) {
 
 TEST(OciTags, Grammar) {
   for (const char* t : {"latest", "v1.2.3", "_x", "A-b_c.d", "0"}) EXPECT_TRUE(valid_tag(t)) << t;
-  for (const char* t : {"", ".x", "-x", "a/b", "a:b", "a b", "a@b", "a+b"}) EXPECT_FALSE(valid_tag(t)) << t;
+  for (const char* t : {"", ".x", "-x", "a/b", "a:b", "a b", "a@b", "a+b"})
+    EXPECT_FALSE(valid_tag(t)) << t;
   EXPECT_TRUE(valid_tag(std::string(128, 'v')));
   EXPECT_FALSE(valid_tag(std::string(129, 'v')));
 }
@@ -39,7 +40,8 @@ TEST(OciReferences, DigestHasColon) {
   EXPECT_FALSE(is_digest_reference("latest"));
 }
 
-void expect_route(std::string_view path, Endpoint endpoint, std::string_view name, std::string_view arg) {
+void expect_route(std::string_view path, Endpoint endpoint, std::string_view name,
+                  std::string_view arg) {
   auto r = parse_route(path);
   ASSERT_TRUE(r) << path;
   EXPECT_EQ(r->endpoint, endpoint) << path;
@@ -66,15 +68,16 @@ TEST(OciRoutes, NamesMayHoldRouteWords) {
   expect_route("/v2/tags/tags/list", Endpoint::tags, "tags", "");
   expect_route("/v2/a/blobs/x/manifests/v1", Endpoint::manifest, "a/blobs/x", "v1");
   expect_route("/v2/a/manifests/x/blobs/" + kDigest, Endpoint::blob, "a/manifests/x", kDigest);
-  expect_route("/v2/a/blobs/uploads/x/blobs/uploads/", Endpoint::upload_new, "a/blobs/uploads/x", "");
+  expect_route("/v2/a/blobs/uploads/x/blobs/uploads/", Endpoint::upload_new, "a/blobs/uploads/x",
+               "");
   expect_route("/v2/a/blobs/uploads/blobs/" + kDigest, Endpoint::blob, "a/blobs/uploads", kDigest);
 }
 
 TEST(OciRoutes, Rejected) {
   for (const char* p : {"", "/", "/v2x", "/v3/", "/v3/x/manifests/latest", "v2/x/manifests/latest",
-                        "/v2/manifests/x", "/v2/x/manifests/", "/v2/x/manifests/a/b", "/v2/x/blobs/",
-                        "/v2/x/referrers/", "/v2/tags/list", "/v2/blobs/uploads/", "/v2/x/tags",
-                        "/v2/x/unknown/y", "/v2//manifests/latest", "/v2/x"}) {
+                        "/v2/manifests/x", "/v2/x/manifests/", "/v2/x/manifests/a/b",
+                        "/v2/x/blobs/", "/v2/x/referrers/", "/v2/tags/list", "/v2/blobs/uploads/",
+                        "/v2/x/tags", "/v2/x/unknown/y", "/v2//manifests/latest", "/v2/x"}) {
     EXPECT_FALSE(parse_route(p)) << p;
   }
 }

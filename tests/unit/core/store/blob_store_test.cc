@@ -20,7 +20,8 @@ std::unique_ptr<BlobStore> open_store(const fs::path& root) {
 
 size_t files_in(const fs::path& dir) {
   size_t n = 0;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+       ++it) {
     if (it->is_regular_file()) ++n;
   }
   return n;
@@ -45,7 +46,8 @@ TEST(BlobStore, CommitMakesBlobVisibleUnderItsDigest) {
   auto f = store->open_blob(d);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->size, data.size());
-  EXPECT_EQ(store->path_of(d), (dir.path() / "blobs/sha256" / d.hex().substr(0, 2) / d.hex()).string());
+  EXPECT_EQ(store->path_of(d),
+            (dir.path() / "blobs/sha256" / d.hex().substr(0, 2) / d.hex()).string());
 }
 
 TEST(BlobStore, MismatchNeverExposesAndLeavesNoTemp) {

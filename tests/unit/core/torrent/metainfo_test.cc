@@ -54,8 +54,9 @@ Metainfo build(const std::string& data, const Digest& d, const MetainfoOptions& 
 }
 
 lt::torrent_info load(const std::string& bencoded) {
-  return lt::torrent_info(lt::span<const char>(bencoded.data(), static_cast<std::ptrdiff_t>(bencoded.size())),
-                          lt::from_span);
+  return lt::torrent_info(
+      lt::span<const char>(bencoded.data(), static_cast<std::ptrdiff_t>(bencoded.size())),
+      lt::from_span);
 }
 
 // Makes a .torrent for the file <dir>/<name> with libtorrent's own file hashing.
@@ -307,7 +308,8 @@ TEST(Metainfo, ParseAndBindRejectsV1OnlyAndAcceptsHybridTorrents) {
   std::string data = random_bytes(600 * KiB, 10);
   Digest d = Sha256::of(data.data(), data.size());
   write_file(dir.path() / d.hex(), data);
-  std::string v1_only = libtorrent_made(dir.path(), d.hex(), 256 * KiB, lt::create_torrent::v1_only);
+  std::string v1_only =
+      libtorrent_made(dir.path(), d.hex(), 256 * KiB, lt::create_torrent::v1_only);
   ASSERT_TRUE(load(v1_only).v1());
   auto p = parse_and_bind(v1_only, d);
   ASSERT_FALSE(p.ok());
