@@ -1,7 +1,6 @@
 #include "cli/cluster.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <stdexcept>
 
 #include "core/file_io.h"
+#include "publish/runner.h"
 
 namespace shoal::cli {
 namespace {
@@ -19,25 +19,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxTailLineChars = 200;
-
-// Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(int log_fd, char* const* argv, pid_t parent, const sigset_t& mask) {
-  // Dies with `shoal up` even when that is SIGKILLed and cannot stop its children.
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != parent) ::_exit(1);  // the parent died before prctl took effect
-  // A group of its own: Ctrl-C on the terminal reaches only `shoal up`, which then
-  // stops the children in order instead of all of them racing to exit.
-  ::setpgid(0, 0);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-  ::dup2(log_fd, STDOUT_FILENO);
-  ::dup2(log_fd, STDERR_FILENO);
-  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
-  ::execv("/proc/self/exe", argv);
-  static constexpr char kMsg[] = "shoal up: cannot execute /proc/self/exe\n";
-  [[maybe_unused]] auto n = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
-  ::_exit(127);
-}
 
 timespec to_timespec(milliseconds d) {
   auto ms = std::max<int64_t>(d.count(), 0);
@@ -85,17 +66,19 @@ const Child& Supervisor::spawn(ChildSpec spec) {
   if (!log.valid()) {
     throw std::runtime_error("cannot open " + spec.log_path + ": " + std::strerror(errno));
   }
-  // Built before fork: the child may only make async-signal-safe calls.
-  std::string program = "shoal";
-  std::vector<char*> argv{program.data()};
-  for (std::string& a : spec.args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("cannot start " + spec.name + ": fork: " + std::strerror(errno));
-  }
-  if (pid == 0) exec_child(log.get(), argv.data(), parent, old_mask_);
+  // A group of its own (publish/runner.h): Ctrl-C on the terminal reaches only
+  // `shoal up`, which then stops the children in order instead of all of them racing
+  // to exit; and it dies with `shoal up` even when that is SIGKILLed.
+  publish::ChildOptions options;
+  options.argv = {"shoal"};
+  options.argv.insert(options.argv.end(), spec.args.begin(), spec.args.end());
+  options.program = "/proc/self/exe";
+  options.out = options.err = publish::Output::fd;
+  options.output_fd = log.get();
+  options.signal_mask = &old_mask_;
+  auto child = publish::start_child(options);
+  if (!child) throw std::runtime_error("cannot start " + spec.name + ": " + child.error().message);
+  pid_t pid = child->pid;
   children_.push_back(Child{std::move(spec), pid, false, 0});
   return children_.back();
 }

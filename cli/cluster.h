@@ -42,7 +42,7 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Starts `/proc/self/exe ARGS...`. Throws std::runtime_error if the log cannot be
-  // opened or fork fails; an exec failure shows as the child exiting with status 127.
+  // opened or the child cannot be started (publish::start_child: fork or exec failed).
   const Child& spawn(ChildSpec spec);
   // Waits up to `timeout` for SIGINT/SIGTERM or for children to exit (reaped here):
   // child_exited when at least one exited since the last call, last_exited() names one.
