@@ -4,8 +4,8 @@
 // by the same cache code as /blobs/ (so a segment stays fetchable after a live
 // window has moved past it). Every response carries CORS headers for web players.
 #include <algorithm>
-#include <charconv>
 
+#include "core/text.h"
 #include "http/failure.h"
 #include "core/oci/oci.h"
 #include "edge/edge.h"
@@ -27,12 +27,9 @@ std::string_view segment_type(std::string_view file) {
 }
 
 template <class T>
-std::optional<T> parse_number(const std::optional<std::string>& text) {
-  if (!text) return std::nullopt;
-  T v{};
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc{} || end != text->data() + text->size()) return std::nullopt;
-  return v;
+std::optional<T> parse_number(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return text::parse_uint<T>(*s);
 }
 
 // "<name>/<a>[/<b>]" into its parts; nullopt for more parts or empty ones.

@@ -1,24 +1,13 @@
 #include "http/range.h"
 
-#include <charconv>
+#include "core/text.h"
 
 namespace shoal::http {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
-// Digits only (no sign, no spaces), no overflow.
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+std::optional<uint64_t> parse_u64(std::string_view s) { return text::parse_uint<uint64_t>(s); }
 
 }  // namespace
 

@@ -1,9 +1,9 @@
 // HTTP/3 on the h3 client's QUIC connection: nghttp3 set-up, the glue between
 // ngtcp2's stream events and nghttp3, and the response callbacks that fill in the
 // active Exchange.
-#include <charconv>
 #include <string>
 
+#include "core/text.h"
 #include "http/h3/client_conn.h"
 #include "http/h3/client_util.h"
 
@@ -28,11 +28,9 @@ size_t header_bytes(const Response& r) {
 }
 
 // Status line semantics without a status line: exactly three digits, 100-599.
-unsigned parse_status(std::string_view text) {
-  unsigned status = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), status);
-  if (ec != std::errc() || end != text.data() + text.size() || text.size() != 3) return 0;
-  return status >= 100 && status <= 599 ? status : 0;
+unsigned parse_status(std::string_view s) {
+  auto status = s.size() == 3 ? text::parse_uint<unsigned>(s) : std::nullopt;
+  return status && *status >= 100 && *status <= 599 ? *status : 0;
 }
 
 }  // namespace

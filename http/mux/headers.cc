@@ -1,6 +1,6 @@
 #include "http/mux/headers.h"
 
-#include <charconv>
+#include "core/text.h"
 
 namespace shoal::http::mux {
 namespace {
@@ -57,13 +57,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::optional<uint64_t> parse_length(std::string_view s) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
 Error malformed(std::string what) { return Error(Errc::bad_request, "malformed HTTP/2 request: " + what); }
 
 }  // namespace
@@ -115,7 +108,7 @@ Result<Request> RequestBuilder::finish() const {
     if (f.name == "te" && f.value != "trailers") return malformed("te other than trailers");
     if (f.name == "host" && !authority_.empty()) continue;  // :authority wins (RFC 9113 §8.3.1)
     if (f.name == "content-length") {
-      r.content_length = parse_length(f.value);
+      r.content_length = text::parse_uint<uint64_t>(f.value);
       if (!r.content_length) return malformed("invalid content-length");
     }
     r.head.insert(f.name, f.value);
