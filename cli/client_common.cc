@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -34,13 +33,13 @@ http::ClientOptions client_options(const Config& cfg) {
 Result<http::Headers> auth_headers(const Config& cfg) {
   std::string token;
   if (std::string file = cfg.str("token_file"); !file.empty()) {
-    auto text = read_small_file(file, 4096);
-    if (!text) return Error(text.error().code, "token file: " + text.error().message);
-    token = trim(*text);
-    token = trim(token.substr(0, token.find('\n')));  // a server's token file may list several
+    auto contents = read_small_file(file, 4096);
+    if (!contents) return Error(contents.error().code, "token file: " + contents.error().message);
+    std::string_view all = text::trim_space(*contents);
+    token = text::trim_space(all.substr(0, all.find('\n')));  // a server's token file may list several
     if (token.empty()) return Error(Errc::bad_request, "token file " + file + " is empty");
   } else if (const char* env = std::getenv("SHOAL_TOKEN")) {
-    token = trim(env);
+    token = text::trim_space(env);
   }
   if (token.empty()) return http::Headers{};
   return http::Headers{{"Authorization", "Bearer " + token}};
@@ -76,11 +75,8 @@ std::optional<std::string> upload_id_from(const http::Response& r) {
 }
 
 std::optional<uint64_t> upload_offset_from(const http::Response& r) {
-  std::string text = trim(r.header("Upload-Offset"));
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
+  const std::string value = r.header("Upload-Offset");
+  return text::parse_uint<uint64_t>(text::trim(value));
 }
 
 std::string resume_key(std::string_view abs_path, uint64_t size, int64_t mtime_ns,
@@ -104,13 +100,6 @@ std::string refusal(std::string_view role, const Url& url, std::string_view what
                     const http::Response& r) {
   return std::string(role) + " " + url.str() + " refused the " + std::string(what) + ": " +
          http::describe_failure(r);
-}
-
-std::string trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return std::string(s.substr(b, s.find_last_not_of(ws) - b + 1));
 }
 
 bool is_digest_syntax(std::string_view ref) { return ref.starts_with("sha256:"); }

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "http/client.h"
 #include "core/url.h"
 
@@ -47,7 +48,9 @@ std::string default_state_dir();
 std::string refusal(std::string_view role, const Url& url, std::string_view what,
                     const http::Response& r);
 
-std::string trim(std::string_view s);
+// Only for cli/hls_ingest.cc until it calls text::trim_space itself (another owner's file);
+// new code uses core/text.h directly.
+inline std::string_view trim(std::string_view s) { return text::trim_space(s); }
 bool is_digest_syntax(std::string_view ref);  // looks like "sha256:...", valid or not
 
 // Rewrites "-o X" and "-oX" into "--output X" for each (letter, key) given: Config only

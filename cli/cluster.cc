@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "core/file_io.h"
+#include "core/text.h"
 #include "publish/runner.h"
 
 namespace shoal::cli {
@@ -23,13 +24,6 @@ constexpr size_t kMaxTailLineChars = 200;
 timespec to_timespec(milliseconds d) {
   auto ms = std::max<int64_t>(d.count(), 0);
   return {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
-}
-
-std::string_view trim_line(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  return s;
 }
 
 std::vector<std::string_view> lines_of(std::string_view text) {
@@ -172,7 +166,7 @@ std::optional<std::string> listening_url(std::string_view log_text) {
 std::string log_tail(std::string_view log_text, size_t n) {
   std::vector<std::string_view> kept;
   for (std::string_view line : lines_of(log_text)) {
-    line = trim_line(line);
+    line = text::trim_space(line);
     if (!line.empty()) kept.push_back(line);
   }
   size_t first = kept.size() > n ? kept.size() - n : 0;

@@ -4,6 +4,7 @@
 #include "cli/client_common.h"
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "http/server_config.h"
 #include "core/url.h"
 #include "edge/edge.h"
@@ -50,14 +51,15 @@ std::optional<Url> url_flag(const Config& cfg, const std::string& key, bool requ
   return *url;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_list(std::string_view list) {
   std::vector<std::string> out;
   size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string item = trim(text.substr(start, comma == std::string::npos ? comma : comma - start));
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string item(text::trim_space(
+        list.substr(start, comma == std::string_view::npos ? comma : comma - start)));
     if (!item.empty()) out.push_back(std::move(item));
-    if (comma == std::string::npos) break;
+    if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
   return out;

@@ -18,6 +18,7 @@
 #include "cli/progress.h"
 #include "core/file_io.h"
 #include "core/store/hash_writer.h"
+#include "core/text.h"
 #include "core/sha256.h"
 #include "origin/names.h"
 
@@ -94,7 +95,7 @@ Result<Digest> Pull::resolve(const std::string& ref) {
     return Error(http::errc_for_status(r->status),
                  who() + " could not resolve tag " + ref + ": " + http::describe_failure(*r));
   }
-  auto digest = Digest::parse(trim(r->body));
+  auto digest = Digest::parse(text::trim_space(r->body));
   if (!digest)
     return Error(Errc::protocol_error, who() + " answered tag " + ref + " with no valid digest");
   return digest;

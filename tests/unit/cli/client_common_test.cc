@@ -72,10 +72,5 @@ TEST(ClientCommon, ExpandShortFlags) {
   EXPECT_EQ(expand_short_flags(in, {{'o', "output"}, {'q', "quiet"}}), want);
 }
 
-TEST(ClientCommon, Trim) {
-  EXPECT_EQ(trim("  sha256:ab \n"), "sha256:ab");
-  EXPECT_EQ(trim(" \n "), "");
-}
-
 }  // namespace
 }  // namespace shoal::cli
