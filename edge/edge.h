@@ -26,7 +26,7 @@
 #include "edge/fill.h"
 #include "edge/hls_catalog.h"
 #include "edge/tiers.h"
-#include "edge/token_bucket.h"
+#include "edge/client_limiter.h"
 
 namespace shoal::edge {
 

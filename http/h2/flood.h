@@ -1,30 +1,18 @@
 // Rate limits on work an HTTP/2 client can make the server do for free: streams it
 // resets or makes the server reset (CVE-2023-44487 "rapid reset" and its variants),
-// and SETTINGS and PING frames, which each cost an acknowledgement. Sans-I/O: the
-// caller passes the time, so tests step it by hand.
+// and SETTINGS and PING frames, which each cost an acknowledgement. Each is a token
+// bucket (core/token_bucket.h) the session takes one token from per event.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+
+#include "core/token_bucket.h"
 
 namespace shoal::http::h2 {
 
 using Clock = std::chrono::steady_clock;
-
-// Allows `burst` events at once, then `per_second` on average.
-class TokenBucket {
- public:
-  TokenBucket(uint32_t burst, uint32_t per_second);
-  // False when the event is over the rate; it then costs nothing.
-  bool take(Clock::time_point now);
-
- private:
-  double capacity_;
-  double rate_;
-  double tokens_;
-  Clock::time_point last_{};
-  bool started_ = false;
-};
 
 struct FloodLimits {
   // Client RST_STREAMs plus resets the client provoked (malformed requests, refused
@@ -34,6 +22,16 @@ struct FloodLimits {
   uint32_t control_per_second = 50;
   // Bursts are this many seconds' worth of the rate.
   uint32_t burst_seconds = 2;
+
+  TokenBucket::Limits resets() const { return bucket(resets_per_second); }
+  TokenBucket::Limits control() const { return bucket(control_per_second); }
+
+ private:
+  // At least one event, so that a rate of 0 still allows the first.
+  TokenBucket::Limits bucket(uint32_t per_second) const {
+    const double burst = static_cast<double>(per_second) * burst_seconds;
+    return {.rate_per_s = static_cast<double>(per_second), .burst = std::max(burst, 1.0)};
+  }
 };
 
 }  // namespace shoal::http::h2

@@ -14,8 +14,8 @@ Error Session::ng_error(long rv, const std::string& what) {
 
 Session::Session(SessionOptions opts)
     : opts_(std::move(opts)),
-      resets_(opts_.flood.resets_per_second * opts_.flood.burst_seconds, opts_.flood.resets_per_second),
-      control_(opts_.flood.control_per_second * opts_.flood.burst_seconds, opts_.flood.control_per_second) {}
+      resets_(opts_.flood.resets()),
+      control_(opts_.flood.control()) {}
 
 Session::~Session() { nghttp2_session_del(ng_); }
 
@@ -159,13 +159,13 @@ void Session::finish_if_done(Stream& s) {
 }
 
 void Session::count_reset() {
-  if (calm_ || resets_.take(now_)) return;
+  if (calm_ || resets_.try_take(1, now_)) return;
   calm_ = true;
   nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 void Session::count_control() {
-  if (calm_ || control_.take(now_)) return;
+  if (calm_ || control_.try_take(1, now_)) return;
   calm_ = true;
   nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
 }

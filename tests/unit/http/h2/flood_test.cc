@@ -5,20 +5,20 @@
 namespace shoal::http::h2 {
 namespace {
 
-using namespace std::chrono_literals;
+TEST(FloodLimits, BucketsHoldBurstSecondsOfTheRate) {
+  FloodLimits limits{.resets_per_second = 100, .control_per_second = 50, .burst_seconds = 2};
+  EXPECT_EQ(limits.resets().rate_per_s, 100);
+  EXPECT_EQ(limits.resets().burst, 200);
+  EXPECT_EQ(limits.control().rate_per_s, 50);
+  EXPECT_EQ(limits.control().burst, 100);
+}
 
-TEST(H2TokenBucket, BurstThenRate) {
-  TokenBucket bucket(10, 5);
-  auto t = Clock::time_point{} + 1h;
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(bucket.take(t)) << i;
-  EXPECT_FALSE(bucket.take(t));
-  t += 1s;  // five more
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(bucket.take(t)) << i;
-  EXPECT_FALSE(bucket.take(t));
-  t += 1h;  // refills only up to the burst
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(bucket.take(t)) << i;
-  EXPECT_FALSE(bucket.take(t));
-  EXPECT_FALSE(bucket.take(t - 1s));  // time going backwards gives nothing
+TEST(FloodLimits, AZeroRateStillAllowsOneEvent) {
+  FloodLimits limits{.resets_per_second = 0, .control_per_second = 0, .burst_seconds = 2};
+  TokenBucket resets(limits.resets());
+  const auto t = Clock::time_point{} + std::chrono::hours(1);
+  EXPECT_TRUE(resets.try_take(1, t));
+  EXPECT_FALSE(resets.try_take(1, t + std::chrono::hours(1)));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Per-client rate limiting for the edge. Sans-I/O: every call takes the time, so
+// Per-client rate limiting for the edge: a table of token buckets (core/token_bucket.h)
+// keyed by client address, bounded in memory. Sans-I/O: every call takes the time, so
 // tests step a clock by hand and nothing here sleeps or reads a clock.
 #pragma once
 
@@ -11,41 +12,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/token_bucket.h"
+
 namespace shoal::edge {
-
-using SteadyTime = std::chrono::steady_clock::time_point;
-
-// Tokens accrue at `rate_per_s` up to `burst`; a new bucket is full. The balance may
-// go negative through take(): bytes are debited after they are sent, when their
-// number is known, and the debt is paid back before the next admission.
-class TokenBucket {
- public:
-  TokenBucket(double rate_per_s, double burst);
-
-  // Takes n tokens if they are all there.
-  bool try_take(double n, SteadyTime now);
-  // Takes n tokens unconditionally.
-  void take(double n, SteadyTime now);
-  // The balance at `now` (at most burst, negative while in debt).
-  double available(SteadyTime now) const;
-  // How long until n tokens are there: zero if they are now, rounded up to the next
-  // millisecond otherwise, milliseconds::max() if never (n above burst, or rate 0).
-  std::chrono::milliseconds retry_after(double n, SteadyTime now) const;
-  // Whether the bucket is full at `now`, so forgetting it changes nothing.
-  bool full(SteadyTime now) const { return available(now) >= burst_; }
-
-  double rate() const { return rate_; }
-  double burst() const { return burst_; }
-
- private:
-  void refill(SteadyTime now);
-
-  double rate_;
-  double burst_;
-  double tokens_;
-  // The epoch: the first refill tops a new bucket up to burst, which it already is.
-  SteadyTime last_{};
-};
 
 // Per-client limits on requests per second and bytes per second (0 disables a limit;
 // bursts are one second's worth, at least one request). Thread-safe. Memory is

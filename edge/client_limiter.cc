@@ -1,65 +1,16 @@
-#include "edge/token_bucket.h"
+#include "edge/client_limiter.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
+#include <iterator>
 
 namespace shoal::edge {
 namespace {
-
-// Balances are doubles: refills like 0.3 tokens/s × 10/3 s land a hair under the
-// whole number. Waiting exactly retry_after must be enough, so comparisons allow
-// this much.
-constexpr double kSlack = 1e-9;
-
-double seconds_between(SteadyTime from, SteadyTime to) {
-  return std::chrono::duration<double>(to - from).count();
-}
 
 std::chrono::seconds whole_seconds(std::chrono::milliseconds wait) {
   return std::max(std::chrono::ceil<std::chrono::seconds>(wait), std::chrono::seconds(1));
 }
 
 }  // namespace
-
-TokenBucket::TokenBucket(double rate_per_s, double burst)
-    : rate_(std::max(rate_per_s, 0.0)), burst_(std::max(burst, 0.0)), tokens_(burst_) {}
-
-double TokenBucket::available(SteadyTime now) const {
-  // A time before the last one (callers on other threads read the clock earlier but
-  // got the lock later) adds nothing rather than going back.
-  if (now <= last_) return tokens_;
-  return std::min(burst_, tokens_ + rate_ * seconds_between(last_, now));
-}
-
-void TokenBucket::refill(SteadyTime now) {
-  tokens_ = available(now);
-  last_ = std::max(last_, now);
-}
-
-bool TokenBucket::try_take(double n, SteadyTime now) {
-  refill(now);
-  if (tokens_ + kSlack < n) return false;
-  tokens_ -= n;
-  return true;
-}
-
-void TokenBucket::take(double n, SteadyTime now) {
-  refill(now);
-  tokens_ -= n;
-}
-
-std::chrono::milliseconds TokenBucket::retry_after(double n, SteadyTime now) const {
-  using std::chrono::milliseconds;
-  double missing = n - available(now);
-  if (missing <= kSlack) return milliseconds(0);
-  if (rate_ <= 0 || n > burst_ + kSlack) return milliseconds::max();
-  double ms = std::ceil(missing / rate_ * 1000.0);
-  if (ms >= static_cast<double>(std::numeric_limits<milliseconds::rep>::max())) {
-    return milliseconds::max();
-  }
-  return milliseconds(static_cast<milliseconds::rep>(ms));
-}
 
 ClientLimiter::ClientLimiter(double requests_per_s, double bytes_per_s, size_t max_clients)
     : requests_per_s_(std::max(requests_per_s, 0.0)),
@@ -107,8 +58,10 @@ ClientLimiter::Client& ClientLimiter::client_locked(std::string_view key, Steady
   by_recency_.emplace_back(key);
   ++added_since_prune_;
   // A new client starts with full buckets: one second's worth, at least a request.
-  Client fresh{TokenBucket(requests_per_s_, std::max(requests_per_s_, 1.0)),
-               TokenBucket(bytes_per_s_, bytes_per_s_), std::prev(by_recency_.end())};
+  Client fresh{
+      TokenBucket({.rate_per_s = requests_per_s_, .burst = std::max(requests_per_s_, 1.0)}),
+      TokenBucket({.rate_per_s = bytes_per_s_, .burst = bytes_per_s_}),
+      std::prev(by_recency_.end())};
   return clients_.emplace(by_recency_.back(), fresh).first->second;
 }
 

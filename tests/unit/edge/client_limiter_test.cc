@@ -1,4 +1,4 @@
-#include "edge/token_bucket.h"
+#include "edge/client_limiter.h"
 
 #include <gtest/gtest.h>
 
@@ -12,97 +12,10 @@ namespace shoal::edge {
 namespace {
 
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Any fixed point works: the code never reads the clock.
 const SteadyTime t0 = SteadyTime{} + 1000h;
-
-TEST(TokenBucket, StartsFullAndAllowsABurst) {
-  TokenBucket b(10, 5);
-  EXPECT_DOUBLE_EQ(b.available(t0), 5);
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.try_take(1, t0)) << i;
-  EXPECT_FALSE(b.try_take(1, t0));
-  EXPECT_DOUBLE_EQ(b.available(t0), 0) << "a refused take costs nothing";
-}
-
-TEST(TokenBucket, ANewBucketIsFullWhateverTheTime) {
-  TokenBucket b(1, 3);
-  EXPECT_DOUBLE_EQ(b.available(SteadyTime{}), 3);
-  EXPECT_TRUE(b.try_take(3, SteadyTime{}));
-  EXPECT_FALSE(b.try_take(0.5, SteadyTime{}));
-}
-
-TEST(TokenBucket, RefillsAtTheRateUpToTheBurst) {
-  TokenBucket b(10, 5);
-  ASSERT_TRUE(b.try_take(5, t0));
-  EXPECT_FALSE(b.try_take(1, t0 + 99ms));
-  EXPECT_TRUE(b.try_take(1, t0 + 100ms));
-  EXPECT_FALSE(b.try_take(1, t0 + 100ms));
-  EXPECT_DOUBLE_EQ(b.available(t0 + 350ms), 2.5);
-  EXPECT_DOUBLE_EQ(b.available(t0 + 1h), 5) << "idle time beyond a full bucket is lost";
-  EXPECT_TRUE(b.full(t0 + 1h));
-  EXPECT_FALSE(b.full(t0 + 350ms));
-}
-
-TEST(TokenBucket, TakesFractionsOfATokenAndWholeBursts) {
-  TokenBucket b(1, 2);
-  EXPECT_TRUE(b.try_take(1.5, t0));
-  EXPECT_TRUE(b.try_take(0.5, t0));
-  EXPECT_FALSE(b.try_take(0.25, t0));
-  EXPECT_FALSE(b.try_take(2.5, t0 + 1h)) << "more than the burst is never there";
-  EXPECT_TRUE(b.try_take(2, t0 + 1h));
-}
-
-TEST(TokenBucket, TakeGoesIntoDebtThatMustBeRepaid) {
-  TokenBucket b(100, 100);  // say bytes per second
-  b.take(250, t0);          // a response larger than the burst, debited after sending
-  EXPECT_DOUBLE_EQ(b.available(t0), -150);
-  EXPECT_EQ(b.retry_after(1, t0), 1510ms);
-  EXPECT_FALSE(b.try_take(1, t0 + 1500ms));
-  EXPECT_TRUE(b.try_take(1, t0 + 1510ms));
-  b.take(50, t0 + 1510ms);
-  EXPECT_NEAR(b.available(t0 + 1510ms), -50, 1e-9);
-}
-
-TEST(TokenBucket, RetryAfterValues) {
-  TokenBucket b(2, 4);
-  EXPECT_EQ(b.retry_after(1, t0), 0ms) << "available now";
-  b.take(4, t0);
-  EXPECT_EQ(b.retry_after(1, t0), 500ms);
-  EXPECT_EQ(b.retry_after(4, t0), 2000ms);
-  EXPECT_EQ(b.retry_after(1, t0 + 200ms), 300ms);
-  EXPECT_EQ(b.retry_after(0, t0), 0ms) << "not in debt";
-  EXPECT_EQ(b.retry_after(5, t0), milliseconds::max()) << "over the burst: never";
-  TokenBucket thirds(3, 1);
-  thirds.take(1, t0);
-  EXPECT_EQ(thirds.retry_after(1, t0), 334ms) << "rounded up: 333.3 ms would be too early";
-  TokenBucket fixed(0, 1);
-  fixed.take(1, t0);
-  EXPECT_EQ(fixed.retry_after(1, t0 + 1h), milliseconds::max()) << "rate 0 never refills";
-}
-
-TEST(TokenBucket, WaitingRetryAfterIsAlwaysEnough) {
-  for (double rate : {0.3, 1.0, 3.0, 7.0, 1000.0, 12'500'000.0}) {
-    for (double n : {0.1, 1.0, 2.5}) {
-      TokenBucket b(rate, 3);
-      b.take(3 + rate / 7, t0);  // some debt too
-      milliseconds wait = b.retry_after(n, t0);
-      ASSERT_GT(wait, 0ms);
-      EXPECT_TRUE(b.try_take(n, t0 + wait)) << rate << " " << n;
-    }
-  }
-}
-
-TEST(TokenBucket, AnEarlierTimeAddsNothing) {
-  // Threads read the clock before taking the limiter's lock, so times can arrive out
-  // of order; the balance neither refills nor goes back.
-  TokenBucket b(1, 10);
-  b.take(10, t0 + 5s);
-  EXPECT_DOUBLE_EQ(b.available(t0), 0);
-  EXPECT_FALSE(b.try_take(1, t0));
-  EXPECT_TRUE(b.try_take(1, t0 + 6s));
-}
 
 TEST(ClientLimiter, DisabledLimitsAdmitEverythingAndTrackNothing) {
   ClientLimiter limiter(0, 0);
