@@ -93,7 +93,7 @@ TEST_F(Ingest, UploadsEveryInitAndSegmentAndDescribesEachRendition) {
   EXPECT_EQ(r.width, 1280u);
   EXPECT_EQ(r.codecs, "avc1.64001f,mp4a.40.2");
   ASSERT_TRUE(r.init);
-  EXPECT_EQ(r.init->size, 9u);
+  EXPECT_EQ(r.init->size, 10u);  // "init of v0"
   ASSERT_EQ(r.segments.size(), 2u);
   EXPECT_EQ(r.segments[1].blob.size, 3000u);
   EXPECT_DOUBLE_EQ(r.segments[1].duration, 4.6);
