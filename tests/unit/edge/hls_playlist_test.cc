@@ -71,9 +71,10 @@ TEST(HlsPlaylist, FilterThatKeepsNothingLeavesTheLowestVariant) {
 TEST(HlsPlaylist, VodMediaPlaylist) {
   Package p = vod();
   const Rendition& r = p.renditions[0];
-  std::string expected = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n"
-                         "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"" +
-                         r.init->digest.hex() + ".mp4\"\n";
+  std::string expected =
+      "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n"
+      "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"" +
+      r.init->digest.hex() + ".mp4\"\n";
   for (const auto& s : r.segments) expected += "#EXTINF:4.000,\n" + s.blob.digest.hex() + ".m4s\n";
   expected += "#EXT-X-ENDLIST\n";
   EXPECT_EQ(media_playlist(p, r), expected);

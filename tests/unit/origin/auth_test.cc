@@ -35,9 +35,9 @@ TEST(TokenAuth, ChecksBasicPasswords) {
   EXPECT_EQ(a.check("Basic dXNlcjpzM2NyZXQ="), V::allowed);      // user:s3cret
   EXPECT_EQ(a.check("basic dXNlcjpzM2NyZXQ="), V::allowed);      // the scheme is case-insensitive
   EXPECT_EQ(a.check("Basic OnMzY3JldA=="), V::allowed);          // :s3cret, the user is not checked
-  EXPECT_EQ(a.check("Basic dXNlcjp0b2s6ZW4="), V::allowed);      // user:tok:en, the first ':' splits
+  EXPECT_EQ(a.check("Basic dXNlcjp0b2s6ZW4="), V::allowed);      // user:tok:en, first ':' splits
   EXPECT_EQ(a.check("Basic dXNlcjp3cm9uZw=="), V::wrong);        // user:wrong
-  EXPECT_EQ(a.check("Basic dXNlcjpzM2NyZXQK"), V::wrong);        // user:s3cret followed by a newline
+  EXPECT_EQ(a.check("Basic dXNlcjpzM2NyZXQK"), V::wrong);        // user:s3cret and a newline
   EXPECT_EQ(a.check("Basic dXNlcjo="), V::missing);              // user: (empty password)
   EXPECT_EQ(a.check("Basic dXNlcnMzY3JldA=="), V::missing);      // users3cret (no colon)
   EXPECT_EQ(a.check("Basic dXNlcjpzM2NyZXQ"), V::missing);       // padding left out

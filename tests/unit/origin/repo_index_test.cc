@@ -10,7 +10,8 @@ namespace {
 
 Digest digest_of(std::string_view s) { return Sha256::of(s.data(), s.size()); }
 
-std::vector<std::string> page_of(const RepoIndex& r, std::string_view last, size_t limit, bool more) {
+std::vector<std::string> page_of(const RepoIndex& r, std::string_view last, size_t limit,
+                                 bool more) {
   auto page = r.tags("app", last, limit);
   EXPECT_EQ(page.more, more) << "last=" << last << " limit=" << limit;
   return page.tags;
@@ -46,7 +47,8 @@ TEST_F(RepoIndexTest, ParentOfARepositoryIsNotOne) {
 
 TEST_F(RepoIndexTest, TagsInLexicalOrder) {
   ASSERT_TRUE(repos.add_manifest("app", digest_of("m")));
-  for (const char* t : {"v2", "latest", "V1", "v10", "_x", "v1"}) ASSERT_TRUE(repos.add_tag("app", t));
+  for (const char* t : {"v2", "latest", "V1", "v10", "_x", "v1"})
+    ASSERT_TRUE(repos.add_tag("app", t));
   ASSERT_TRUE(repos.add_tag("app", "v1"));  // again: listed once
   ASSERT_TRUE(repos.add_tag("other", "zzz"));
   EXPECT_EQ(page_of(repos, "", SIZE_MAX, false), (Tags{"V1", "_x", "latest", "v1", "v10", "v2"}));

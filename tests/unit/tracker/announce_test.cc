@@ -23,8 +23,9 @@ TEST(Announce, ParsesAFullQuery) {
   auto r = parse_announce(base() + "&uploaded=10&downloaded=20&compact=1&numwant=30&event=started"
                                    "&no_peer_id=1&key=abc&ip=10.1.2.3&ipv6=%3A%3A1");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->info_hash, std::string("\x12\x34\x56\x78\x9a\xbc\xde\xf1\x23\x45\x67\x89\xab\xcd\xef\x12"
-                                      "\x34\x56\x78\x9a"));
+  EXPECT_EQ(r->info_hash,
+            std::string("\x12\x34\x56\x78\x9a\xbc\xde\xf1\x23\x45\x67\x89\xab\xcd\xef\x12"
+                        "\x34\x56\x78\x9a"));
   EXPECT_EQ(r->peer_id, kPeer);
   EXPECT_EQ(r->port, 6881);
   EXPECT_EQ(r->uploaded, 10u);
@@ -74,7 +75,8 @@ TEST(Announce, BadInfoHashOrPeerIdLength) {
 }
 
 TEST(Announce, BadPort) {
-  for (const char* port : {"0", "65536", "-1", "abc", "", "70000", "1e3", "99999999999999999999999"}) {
+  for (const char* port :
+       {"0", "65536", "-1", "abc", "", "70000", "1e3", "99999999999999999999999"}) {
     EXPECT_EQ(error_of("info_hash=" + kHash + "&peer_id=" + kPeer + "&left=0&port=" + port),
               "invalid port: expected 1 to 65535")
         << port;

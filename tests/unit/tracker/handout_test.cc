@@ -71,7 +71,8 @@ TEST(Handout, AtMostNumwantAndBestClassesFirst) {
   EXPECT_TRUE(HandoutPolicy::select(swarm(), "x", 0, rng).empty());
   EXPECT_EQ(classes(HandoutPolicy::select(swarm(), "x", 2, rng)), (std::vector<int>{0, 0}));
   EXPECT_EQ(classes(HandoutPolicy::select(swarm(), "x", 4, rng)), (std::vector<int>{0, 0, 0, 1}));
-  EXPECT_EQ(classes(HandoutPolicy::select(swarm(), "x", 6, rng)), (std::vector<int>{0, 0, 0, 1, 1, 2}));
+  EXPECT_EQ(classes(HandoutPolicy::select(swarm(), "x", 6, rng)),
+            (std::vector<int>{0, 0, 0, 1, 1, 2}));
   EXPECT_TRUE(HandoutPolicy::select({}, "x", 50, rng).empty());
 }
 
