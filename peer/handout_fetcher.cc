@@ -6,6 +6,7 @@
 
 #include "http/client.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/torrent/piece_bits.h"
 
 namespace shoal::peer {
@@ -21,13 +22,6 @@ constexpr milliseconds kErrorBackoff{1'000};
 // (Shoal-Endgame): that peer may be the slow one everybody is waiting on, and the
 // origin is idle by then (it still sends a piece again only 2 s after it left).
 constexpr uint32_t kEndgamePieces = 4;
-
-std::optional<uint64_t> number(const std::string& text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
@@ -111,7 +105,7 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     return kErrorBackoff;
   }
   if (r->status == 204) {
-    auto retry = number(r->header("Shoal-Retry-After-Ms"));
+    auto retry = text::parse_uint<uint64_t>(r->header("Shoal-Retry-After-Ms"));
     return std::clamp(milliseconds(retry.value_or(kIdlePoll.count())), milliseconds(20),
                       milliseconds(2'000));
   }
@@ -119,7 +113,7 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
     log::warn("hand-out refused", {{"digest", digest_.str()}, {"status", r->status}});
     return kErrorBackoff;
   }
-  auto index = number(r->header("Shoal-Piece"));
+  auto index = text::parse_uint<uint64_t>(r->header("Shoal-Piece"));
   const uint64_t offset = index ? *index * geometry_.piece_size : 0;
   if (!index || *index >= geometry_.pieces ||
       piece.size() != std::min<uint64_t>(geometry_.piece_size, geometry_.size - offset)) {

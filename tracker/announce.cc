@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <limits>
 
@@ -54,13 +53,6 @@ Result<std::string> hash_field(const std::vector<Param>& params, std::string_vie
   return std::move(*raw);
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -75,7 +67,7 @@ Result<uint64_t> counter_field(const std::vector<Param>& params, std::string_vie
     if (required) return bad("missing " + std::string(key));
     return uint64_t{0};
   }
-  auto v = parse_u64(p->value);
+  auto v = text::parse_uint<uint64_t>(p->value);
   if (!v) return bad("invalid " + std::string(key) + ": expected an unsigned integer");
   return *v;
 }
@@ -83,7 +75,7 @@ Result<uint64_t> counter_field(const std::vector<Param>& params, std::string_vie
 Result<uint16_t> port_field(const std::vector<Param>& params) {
   const Param* p = find(params, "port");
   if (p == nullptr) return bad("missing port");
-  auto v = parse_u64(p->value);
+  auto v = text::parse_uint<uint64_t>(p->value);
   if (!v || *v < 1 || *v > 65535) return bad("invalid port: expected 1 to 65535");
   return static_cast<uint16_t>(*v);
 }
@@ -93,7 +85,7 @@ Result<uint32_t> numwant_field(const std::vector<Param>& params, const AnnounceL
   if (p == nullptr || p->value.empty()) return std::min(limits.default_numwant, limits.max_numwant);
   // Any run of digits is a valid wish, however large: it is capped, not refused.
   if (!all_digits(p->value)) return bad("invalid numwant: expected an unsigned integer");
-  auto v = parse_u64(p->value);
+  auto v = text::parse_uint<uint64_t>(p->value);
   uint64_t n = v ? *v : std::numeric_limits<uint64_t>::max();
   return static_cast<uint32_t>(std::min<uint64_t>(n, limits.max_numwant));
 }

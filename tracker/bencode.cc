@@ -1,6 +1,8 @@
 #include "tracker/bencode.h"
 
-#include <charconv>
+#include <type_traits>
+
+#include "core/text.h"
 
 // g++ 12 reports a false maybe-uninitialized when a recursive std::variant (Value)
 // is moved into Result's variant after inlining (GCC bug 105593 family); the
@@ -66,11 +68,16 @@ class Decoder {
     }
     if (digits.size() > 1 && digits[0] == '0') return fail(start, "number with a leading zero");
     if (digits != text && digits == "0") return fail(start, "negative zero");
-    T v{};
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size()) return fail(start, "number out of range");
+    // The grammar is checked above; what is left to refuse is a value out of T's range.
+    std::optional<T> v;
+    if constexpr (std::is_signed_v<T>) {
+      v = text::parse_int<T>(text);
+    } else {
+      v = text::parse_uint<T>(text);
+    }
+    if (!v) return fail(start, "number out of range");
     pos_ = end + 1;
-    return v;
+    return *v;
   }
 
   Result<Value> integer() {

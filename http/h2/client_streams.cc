@@ -2,9 +2,9 @@
 // connection (download), or many streams at once for load generation
 // (download_streams); and the nghttp2 callbacks that fill in each stream's Exchange.
 #include <algorithm>
-#include <charconv>
 #include <list>
 
+#include "core/text.h"
 #include "http/h2/client_impl.h"
 
 namespace shoal::http::h2 {
@@ -29,7 +29,8 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   ex->got_any = true;
   if (n == ":status") {
-    std::from_chars(v.data(), v.data() + v.size(), ex->head.status);
+    // nghttp2 has checked it is three digits (RFC 9113 §8.3.2).
+    ex->head.status = text::parse_uint<unsigned>(v).value_or(0);
   } else if (!n.starts_with(':')) {
     ex->head.headers.emplace_back(n, v);
   }
