@@ -189,8 +189,8 @@ Result<std::vector<VariantSource>> find_variants(const std::string& input) {
 
 Result<hls::Rendition> describe_rendition(const VariantSource& v,
                                           const std::optional<std::string>& init,
-                                          const std::string& first_segment,
-                                          double known_frame_rate, const SegmentProbe& probe) {
+                                          const std::string& first_segment, double known_frame_rate,
+                                          const SegmentProbe& probe) {
   hls::Rendition r;
   r.name = v.name;
   r.width = v.entry.width;

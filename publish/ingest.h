@@ -40,9 +40,9 @@ using SegmentProbe = std::function<Result<StreamInfo>(const std::optional<std::s
                                                       const std::string& segment)>;
 
 struct IngestHints {
-  std::vector<std::string> names;   // used in order instead of the derived names
-  double frame_rate = 0;            // known (we transcoded): no probe for it
-  std::function<bool()> cancelled;  // checked before each file: Errc::cancelled when true
+  std::vector<std::string> names;      // used in order instead of the derived names
+  double frame_rate = 0;               // known (we transcoded): no probe for it
+  std::function<bool()> cancelled;     // checked before each file: Errc::cancelled when true
   SegmentProbe probe = probe_segment;  // for what the multivariant playlist leaves out
 };
 
@@ -55,8 +55,7 @@ Result<hls::Package> ingest(const std::string& input, BlobSink& origin, const In
 // (with its init) only for what the entry leaves out.
 Result<hls::Rendition> describe_rendition(const VariantSource& v,
                                           const std::optional<std::string>& init,
-                                          const std::string& first_segment,
-                                          double known_frame_rate,
+                                          const std::string& first_segment, double known_frame_rate,
                                           const SegmentProbe& probe = probe_segment);
 
 // max(the playlist's TARGETDURATION, each segment's duration rounded): RFC 8216 4.3.3.1.

@@ -1,8 +1,5 @@
 #include "publish/live.h"
 
-// ffmpeg's own sliding window would delete files we may not have uploaded yet, and
-// its per-rendition playlists advance separately; publishing only segments that all
-// renditions have keeps the variants in step for players switching between them.
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -20,10 +17,13 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 
+// ffmpeg's own sliding window would delete files we may not have uploaded yet, and
+// its per-rendition playlists advance separately; publishing only segments that all
+// renditions have keeps the variants in step for players switching between them.
 class LivePublisher {
  public:
-  LivePublisher(const Settings& s, Origin& origin, const LiveHooks& hooks, std::string dir, std::vector<Rung> rungs,
-                double frame_rate, size_t window)
+  LivePublisher(const Settings& s, Origin& origin, const LiveHooks& hooks, std::string dir,
+                std::vector<Rung> rungs, double frame_rate, size_t window)
       : s_(s),
         origin_(origin),
         hooks_(hooks),
@@ -216,9 +216,9 @@ Result<void> run(const Settings& s, Origin& origin, const TranscodeJob& job, siz
     }
   }
   if (auto ok = live.poll(); !ok) return ok.error();  // the last segment
-  auto ended = interrupted ? Result<void>()
-                           : exit_result(ffmpeg->program(), ffmpeg->status(),
-                                         ffmpeg->stderr_tail(4));
+  auto ended = interrupted
+                   ? Result<void>()
+                   : exit_result(ffmpeg->program(), ffmpeg->status(), ffmpeg->stderr_tail(4));
   if (live.published() == 0 && !ended) return ended.error();
   if (auto ok = live.finish(); !ok) return ok.error();
   return ended;

@@ -90,9 +90,9 @@ Result<std::string> run_probe(const std::string& path, const std::string& what) 
   int status = p->wait();
   if (!exited_ok(status)) {
     std::string tail = p->stderr_tail(3);
-    return Error(Errc::bad_request,
-                 p->program() + " could not read " + what + " (" + describe_status(status) +
-                     (tail.empty() ? ")" : "): " + tail));
+    return Error(Errc::bad_request, p->program() + " could not read " + what + " (" +
+                                        describe_status(status) +
+                                        (tail.empty() ? ")" : "): " + tail));
   }
   return p->output();
 }

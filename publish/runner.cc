@@ -140,8 +140,7 @@ std::string describe_status(int st) {
 
 bool exited_ok(int st) { return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
-Result<void> exit_result(std::string_view program, int wait_status,
-                         std::string_view stderr_tail) {
+Result<void> exit_result(std::string_view program, int wait_status, std::string_view stderr_tail) {
   if (exited_ok(wait_status)) return {};
   std::string why = std::string(program) + " " + describe_status(wait_status);
   if (!stderr_tail.empty()) why += ": " + std::string(stderr_tail);

@@ -79,9 +79,9 @@ TEST_F(Ingest, UploadsEveryInitAndSegmentAndDescribesEachRendition) {
   hints.probe = counting_probe();
   auto p = ingest(dir(), sink_, hints);
   ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(sink_.puts, (std::vector<std::string>{
-                            "v0/init.mp4", "v0/seg00000.m4s", "v0/seg00001.m4s", "v1/init.mp4",
-                            "v1/seg00000.m4s", "v1/seg00001.m4s"}));
+  EXPECT_EQ(sink_.puts,
+            (std::vector<std::string>{"v0/init.mp4", "v0/seg00000.m4s", "v0/seg00001.m4s",
+                                      "v1/init.mp4", "v1/seg00000.m4s", "v1/seg00001.m4s"}));
   EXPECT_EQ(probes_, 0);  // the multivariant playlist said everything
   EXPECT_EQ(p->kind, hls::Kind::vod);
   EXPECT_TRUE(p->ended);

@@ -36,9 +36,8 @@ TEST(Ladder, SpacesAndEmptyItemsAreSkipped) {
 }
 
 TEST(Ladder, BadRungsAreRefusedWithTheRungNamed) {
-  for (const char* bad : {"720", "p", "-720p", "+720p", "721p", "62p", "4322p", "720p:",
-                          "720p:0k", "720p:abc", "720p:1400k/x", "720p:2000000k",
-                          "0x2Dp"}) {
+  for (const char* bad : {"720", "p", "-720p", "+720p", "721p", "62p", "4322p", "720p:", "720p:0k",
+                          "720p:abc", "720p:1400k/x", "720p:2000000k", "0x2Dp"}) {
     auto l = parse_ladder(bad);
     EXPECT_FALSE(l) << bad;
     if (!l) {

@@ -72,8 +72,7 @@ TEST(StreamProbe, OtherProfilesAndCodecs) {
   EXPECT_EQ(codecs(R"({"codec_type":"video","codec_name":"h264",
                        "profile":"Constrained Baseline","level":21})"),
             "avc1.42e015");
-  EXPECT_EQ(codecs(R"({"codec_type":"audio","codec_name":"aac","profile":"HE-AAC"})"),
-            "mp4a.40.5");
+  EXPECT_EQ(codecs(R"({"codec_type":"audio","codec_name":"aac","profile":"HE-AAC"})"), "mp4a.40.5");
   EXPECT_EQ(codecs(R"({"codec_type":"audio","codec_name":"mp3"})"), "mp4a.40.34");
   EXPECT_EQ(codecs(R"({"codec_type":"audio","codec_name":"eac3"})"), "ec-3");
 }

@@ -1,9 +1,8 @@
 #include "publish/runner.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 
