@@ -2,36 +2,19 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
+
+#include "core/text.h"
 
 namespace shoal {
 namespace {
 
 constexpr size_t kMaxConfigFileBytes = 1 << 20;  // a config file, not a data file
 
-std::string_view trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
-
-// from_chars takes no sign for unsigned types and never skips spaces or a '+':
-// exactly the digits-only spelling wanted here. Out of range is rejected too.
-template <class T>
-std::optional<T> parse_integer(std::string_view s) {
-  T v{};
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-constexpr auto parse_u64 = parse_integer<uint64_t>;
-constexpr auto parse_i64 = parse_integer<int64_t>;
+using text::trim;
 
 // K, M, G, T (with or without "iB") are powers of 1024, as operators mean them for
 // memory and disk budgets; KB, MB, GB, TB are the SI powers of 1000.
@@ -86,7 +69,7 @@ bool valid_value(ConfigType type, std::string_view v) {
   switch (type) {
     case ConfigType::string: return true;
     case ConfigType::boolean: return parse_bool(v).has_value();
-    case ConfigType::integer: return parse_i64(v).has_value();
+    case ConfigType::integer: return text::parse_int<int64_t>(v).has_value();
     case ConfigType::size: return parse_size(v).has_value();
     case ConfigType::duration: return parse_duration(v).has_value();
     case ConfigType::address: return parse_host_port(v, host, port);
@@ -159,7 +142,7 @@ std::string flag_value(const std::vector<std::string>& args, size_t& i, bool is_
 
 std::optional<uint64_t> parse_size(std::string_view text) {
   size_t n = leading_digits(text);
-  std::optional<uint64_t> number = parse_u64(text.substr(0, n));
+  std::optional<uint64_t> number = text::parse_uint<uint64_t>(text.substr(0, n));
   std::optional<uint64_t> factor = size_multiplier(text.substr(n));
   uint64_t bytes = 0;
   if (!number || !factor || __builtin_mul_overflow(*number, *factor, &bytes)) return std::nullopt;
@@ -170,7 +153,7 @@ std::optional<uint64_t> parse_size(std::string_view text) {
 // guess on a timeout is a silent 1000x error.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   size_t n = leading_digits(text);
-  std::optional<uint64_t> number = parse_u64(text.substr(0, n));
+  std::optional<uint64_t> number = text::parse_uint<uint64_t>(text.substr(0, n));
   std::string_view unit = text.substr(n);
   int64_t factor = 0;
   if (unit == "ms") factor = 1;
@@ -208,7 +191,8 @@ bool parse_host_port(std::string_view text, std::string& host, uint16_t& port) {
     p = text.substr(colon + 1);
     if (h.find(':') != std::string_view::npos) return false;  // bare IPv6 needs brackets
   }
-  uint64_t number = p.size() <= 5 ? parse_u64(p).value_or(65536) : 65536;  // 65536: invalid
+  // 65536: invalid
+  uint64_t number = p.size() <= 5 ? text::parse_uint<uint64_t>(p).value_or(65536) : 65536;
   if (!valid_host(h) || number > 65535) return false;
   host = std::string(h);
   port = static_cast<uint16_t>(number);
@@ -332,7 +316,8 @@ bool Config::boolean(const std::string& name) const {
 }
 
 int64_t Config::integer(const std::string& name) const {
-  return typed_value<int64_t>(key(name), ConfigType::integer, values_.at(name), parse_i64);
+  return typed_value<int64_t>(key(name), ConfigType::integer, values_.at(name),
+                              text::parse_int<int64_t>);
 }
 
 uint64_t Config::size(const std::string& name) const {

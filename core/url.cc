@@ -1,6 +1,6 @@
 #include "core/url.h"
 
-#include <charconv>
+#include "core/text.h"
 
 namespace shoal {
 namespace {
@@ -34,13 +34,11 @@ Result<std::pair<std::string_view, std::string_view>> split_authority(std::strin
 }
 
 Result<uint16_t> parse_port(std::string_view text, std::string_view port) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535) {
+  auto value = text::parse_uint<unsigned>(port);
+  if (!value || *value == 0 || *value > 65535) {
     return bad_url(text, "port must be a number from 1 to 65535");
   }
-  return static_cast<uint16_t>(value);
+  return static_cast<uint16_t>(*value);
 }
 
 Result<void> check_host(std::string_view text, std::string_view host, bool v6) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "core/text.h"
+
 namespace shoal::hls {
 namespace {
 
@@ -57,12 +59,9 @@ Result<std::map<std::string, std::string>> attributes(std::string_view s) {
 
 template <class T>
 Result<T> integer(std::string_view s, std::string_view what) {
-  T v{};
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) {
-    return refuse("malformed " + std::string(what) + " \"" + std::string(s) + "\"");
-  }
-  return v;
+  auto v = text::parse_uint<T>(s);
+  if (!v) return refuse("malformed " + std::string(what) + " \"" + std::string(s) + "\"");
+  return *v;
 }
 
 Result<double> decimal(std::string_view s, std::string_view what) {
