@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "http/util.h"
 
@@ -27,10 +28,104 @@ Result<std::unique_ptr<Session>> Session::create(SessionOptions opts) {
 
 Result<void> Session::receive(std::span<const uint8_t> bytes, Clock::time_point now) {
   now_ = now;
+  while (!bytes.empty()) {
+    if (passthrough_ > 0) {
+      size_t n = std::min(passthrough_, bytes.size());
+      passthrough_ -= n;
+      if (auto ok = feed(bytes.first(n)); !ok) return ok;
+      bytes = bytes.subspan(n);
+      continue;
+    }
+    size_t n = std::min(sizeof frame_head_ - frame_head_len_, bytes.size());
+    std::memcpy(frame_head_ + frame_head_len_, bytes.data(), n);
+    frame_head_len_ += n;
+    bytes = bytes.subspan(n);
+    if (frame_head_len_ < sizeof frame_head_) break;
+    frame_head_len_ = 0;
+    const uint8_t* h = frame_head_;
+    passthrough_ = (size_t{h[0]} << 16) | (size_t{h[1]} << 8) | h[2];
+    int32_t id = static_cast<int32_t>(((uint32_t{h[5]} << 24) | (uint32_t{h[6]} << 16) |
+                                       (uint32_t{h[7]} << 8) | h[8]) & 0x7fffffffu);
+    if (auto ok = enforce(judge(h[3], id), id); !ok) return ok;
+    if (auto ok = feed(std::span<const uint8_t>(frame_head_)); !ok) return ok;
+  }
+  if (calm_)
+    return Error(Errc::protocol_error, "client over the rate of stream resets or control frames");
+  return {};
+}
+
+Result<void> Session::feed(std::span<const uint8_t> bytes) {
   ssize_t rv = nghttp2_session_mem_recv(ng_, bytes.data(), bytes.size());
   if (rv < 0) return ng_error(rv, "HTTP/2 session failed");
-  if (calm_) return Error(Errc::protocol_error, "client over the rate of stream resets or control frames");
   return {};
+}
+
+// RFC 9113 §5.1 and §5.1.1 for a client stream nghttp2 no longer holds (it keeps
+// no closed stream, and ignores HEADERS and DATA on one, to be safe from frames
+// that crossed its own RST_STREAM). Open and half-closed streams, idle ones and
+// even (server) ids stay nghttp2's: it already answers those as the RFC says.
+Session::Verdict Session::judge(uint8_t type, int32_t id) {
+  bool watched = type == NGHTTP2_HEADERS || type == NGHTTP2_DATA || type == NGHTTP2_WINDOW_UPDATE;
+  if (!watched || id <= 0 || id % 2 == 0 || ending_) return Verdict::pass;
+  if (id > highest_stream_) {
+    if (type == NGHTTP2_HEADERS) highest_stream_ = id;
+    return Verdict::pass;
+  }
+  // Streams past our GOAWAY's last id are dropped unanswered (RFC 9113 §6.8).
+  if (drained_ && id > nghttp2_session_get_last_proc_stream_id(ng_)) return Verdict::pass;
+  if (nghttp2_session_find_stream(ng_, id) != nullptr) return Verdict::pass;
+  auto it = closed_.find(id);
+  if (it == closed_.end()) {
+    // Never opened, so closed when a higher id was (§5.1.1: new ids only grow), or
+    // closed longer ago than we remember.
+    if (type == NGHTTP2_HEADERS) return Verdict::protocol_error;
+    return type == NGHTTP2_DATA ? Verdict::stream_closed : Verdict::pass;
+  }
+  switch (it->second) {
+    case Closed::server_reset:
+      return Verdict::pass;  // may have been sent before our RST_STREAM arrived: ignored
+    case Closed::client_reset:
+      return Verdict::stream_closed;
+    case Closed::ended:
+      return type == NGHTTP2_WINDOW_UPDATE ? Verdict::pass : Verdict::connection_closed;
+  }
+  return Verdict::pass;
+}
+
+Result<void> Session::enforce(Verdict v, int32_t id) {
+  const char* frame = frame_head_[3] == NGHTTP2_HEADERS ? "HEADERS"
+                      : frame_head_[3] == NGHTTP2_DATA  ? "DATA"
+                                                         : "WINDOW_UPDATE";
+  std::string where = std::string(frame) + " on stream " + std::to_string(id);
+  switch (v) {
+    case Verdict::pass:
+      return {};
+    case Verdict::stream_closed:  // the frame itself goes on to nghttp2, which drops it
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+      return {};
+    case Verdict::connection_closed:
+      ending_ = true;
+      nghttp2_session_terminate_session(ng_, NGHTTP2_STREAM_CLOSED);
+      return Error(Errc::protocol_error, where + " after both sides ended it (RFC 9113 §5.1)");
+    case Verdict::protocol_error:
+      ending_ = true;
+      nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
+      return Error(Errc::protocol_error, where + ", not above stream " +
+                                             std::to_string(highest_stream_) +
+                                             " the client opened before (RFC 9113 §5.1.1)");
+  }
+  return {};
+}
+
+// Keeps how a client stream closed, for the last kClosedMemory of them; the first
+// cause stands (a client's RST_STREAM crossing ours changes nothing).
+void Session::remember(int32_t id, Closed how) {
+  if (id <= 0 || id % 2 == 0 || !closed_.try_emplace(id, how).second) return;
+  closed_order_.push_back(id);
+  if (closed_order_.size() > kClosedMemory) {
+    closed_.erase(closed_order_.front());
+    closed_order_.pop_front();
+  }
 }
 
 Result<void> Session::send(WriteBuffer& out, size_t batch, Clock::time_point now) {
@@ -110,7 +205,10 @@ void Session::refuse(Stream& s) {
   release(s);
 }
 
-void Session::shutdown(uint32_t error_code) { nghttp2_session_terminate_session(ng_, error_code); }
+void Session::shutdown(uint32_t error_code) {
+  ending_ = true;
+  nghttp2_session_terminate_session(ng_, error_code);
+}
 
 void Session::drain() {
   if (drained_) return;
@@ -161,12 +259,14 @@ void Session::finish_if_done(Stream& s) {
 void Session::count_reset() {
   if (calm_ || resets_.try_take(1, now_)) return;
   calm_ = true;
+  ending_ = true;
   nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 void Session::count_control() {
   if (calm_ || control_.try_take(1, now_)) return;
   calm_ = true;
+  ending_ = true;
   nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 

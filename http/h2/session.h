@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -108,6 +109,10 @@ class Session {
 
  private:
   struct Callbacks;  // nghttp2's C callbacks (h2_session_callbacks.cc)
+  // How a client stream ended, remembered for RFC 9113 §5.1's closed state: nghttp2
+  // keeps no closed streams (no_closed_streams) and ignores every frame on one.
+  enum class Closed : uint8_t { ended, client_reset, server_reset };
+  enum class Verdict : uint8_t { pass, stream_closed, connection_closed, protocol_error };
   static Error ng_error(long rv, const std::string& what);
   explicit Session(SessionOptions opts);
   Result<void> start();
@@ -118,6 +123,10 @@ class Session {
   void finish_if_done(Stream& s);
   void count_reset();
   void count_control();
+  Result<void> feed(std::span<const uint8_t> bytes);
+  Verdict judge(uint8_t type, int32_t id);
+  Result<void> enforce(Verdict v, int32_t id);
+  void remember(int32_t id, Closed how);
 
   nghttp2_session* ng_ = nullptr;
   SessionOptions opts_;
@@ -128,6 +137,20 @@ class Session {
   TokenBucket control_;
   bool calm_ = false;  // a flood was detected: GOAWAY ENHANCE_YOUR_CALM queued
   bool drained_ = false;
+  bool ending_ = false;  // a GOAWAY that ends the session is queued
+  // The client's frame boundaries, tracked ahead of nghttp2 so that each frame's
+  // stream state is judged before nghttp2 sees it: bytes to pass on untouched (the
+  // client magic, then each payload) and a frame header being assembled.
+  size_t passthrough_ = 24;  // NGHTTP2_CLIENT_MAGIC_LEN
+  uint8_t frame_head_[9] = {};
+  size_t frame_head_len_ = 0;
+  int32_t highest_stream_ = 0;  // the largest stream id the client opened (§5.1.1)
+  std::unordered_map<int32_t, Closed> closed_;
+  std::deque<int32_t> closed_order_;  // oldest first, to bound closed_
+  // Closed streams remembered: well past what can still be in flight after our
+  // RST_STREAM (at most max_concurrent_streams open at once); older ones count as
+  // never opened.
+  static constexpr size_t kClosedMemory = 1024;
   Clock::time_point now_{};
   WriteBuffer* out_ = nullptr;
   size_t batch_ = 0;

@@ -156,7 +156,7 @@ struct Session::Callbacks {
     return 0;
   }
 
-  static int frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  static int frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user_data) {
     Session& s = self(user_data);
     bool ack = (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0;
     bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
@@ -176,6 +176,10 @@ struct Session::Callbacks {
         }
         break;
       case NGHTTP2_RST_STREAM:
+        // Before nghttp2 closes it: a later frame on it is answered STREAM_CLOSED.
+        if (nghttp2_session_find_stream(ng, frame->hd.stream_id) != nullptr) {
+          s.remember(frame->hd.stream_id, Closed::client_reset);
+        }
         s.count_reset();
         break;
       case NGHTTP2_SETTINGS:
@@ -202,6 +206,7 @@ struct Session::Callbacks {
 
   static int stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
     Session& s = self(user_data);
+    s.remember(stream_id, Closed::ended);  // unless a RST_STREAM closed it
     Stream* st = s.find(stream_id);
     if (st == nullptr) return 0;
     st->closed = true;
@@ -219,6 +224,10 @@ struct Session::Callbacks {
     Session& s = self(user_data);
     Stream* st = s.find(frame->hd.stream_id);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      // Before nghttp2 closes it. STREAM_CLOSED answers a frame on a stream already closed.
+      if (frame->rst_stream.error_code != NGHTTP2_STREAM_CLOSED) {
+        s.remember(frame->hd.stream_id, Closed::server_reset);
+      }
       // Resets the client provoked (malformed requests, header bombs, refused streams)
       // cost like its own; ours for a failed body do not count.
       bool ours = st != nullptr && st->aborted;

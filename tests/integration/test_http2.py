@@ -3,7 +3,9 @@ API behaves as over HTTP/1.1 (full and range GETs, HEAD, JSON errors, uploads of
 and unknown length), many streams share one connection, large bodies arrive intact,
 and hostile clients (rapid reset, CONTINUATION flood, HPACK bomb, SETTINGS and PING
 floods) cost the server a GOAWAY or a closed connection and nothing more: it stays up,
-its memory stays bounded and a well-behaved client is served meanwhile."""
+its memory stays bounded and a well-behaved client is served meanwhile. Frames on the
+wrong stream get the answers RFC 9113 §5.1 and §5.1.1 require (test_h2_conformance.py
+holds the whole case list and compares the edge with nginx)."""
 
 import hashlib
 import http.client
@@ -209,6 +211,82 @@ class Http2(ShoalTestCase):
     def test_ping_flood(self):
         outcome = self.run_attack(lambda: h2_attack.ping_flood(self.origin.port))
         self.assertEqual(outcome.goaway, h2_attack.ENHANCE_YOUR_CALM, outcome)
+
+
+    # -- stream states (RFC 9113 §5.1, §5.1.1) --
+
+    def h2(self):
+        conn = h2_attack.Connection(self.origin.port)
+        self.addCleanup(conn.close)
+        self.assertIsNotNone(conn.wait_for(lambda f: f.type == h2_attack.SETTINGS))
+        return conn
+
+    def get(self, stream_id, flags=h2_attack.END_STREAM | h2_attack.END_HEADERS, path="/health"):
+        return h2_attack.frame(h2_attack.HEADERS, flags, stream_id, h2_attack.request_block(path))
+
+    def assertServes(self, conn, stream_id):
+        conn.send(self.get(stream_id))
+        f = conn.wait_for(lambda f: f.stream_id == stream_id and f.type == h2_attack.HEADERS)
+        self.assertIsNotNone(f, conn.outcome)
+        self.assertIsNone(conn.outcome.goaway, conn.outcome.frames)
+
+    def test_a_stream_id_lower_than_one_opened_ends_the_connection(self):
+        for wait in (False, True):
+            conn = self.h2()
+            conn.send(self.get(5))
+            if wait:
+                conn.wait_for(lambda f: f.stream_id == 5 and f.flags & h2_attack.END_STREAM)
+            conn.send(self.get(3))
+            conn.read_until_end(5)
+            self.assertEqual(conn.outcome.goaway, h2_attack.PROTOCOL_ERROR, conn.outcome.frames)
+            self.assertFalse(any(f.stream_id == 3 for f in conn.outcome.frames))
+        self.origin.check_alive()
+
+    def test_frames_after_the_clients_reset_get_stream_closed(self):
+        conn = self.h2()
+        conn.send(self.get(1, h2_attack.END_HEADERS) + h2_attack.rst_stream(1) +
+                  h2_attack.frame(h2_attack.DATA, h2_attack.END_STREAM, 1, b"late"))
+        f = conn.wait_for(lambda f: f.type == h2_attack.RST_STREAM and f.stream_id == 1)
+        self.assertIsNotNone(f, conn.outcome.frames)
+        self.assertEqual(f.code(), h2_attack.STREAM_CLOSED)
+        conn.send(self.get(3, h2_attack.END_HEADERS) + h2_attack.rst_stream(3) + self.get(3))
+        f = conn.wait_for(lambda f: f.type == h2_attack.RST_STREAM and f.stream_id == 3)
+        self.assertIsNotNone(f, conn.outcome.frames)
+        self.assertEqual(f.code(), h2_attack.STREAM_CLOSED)
+        self.assertServes(conn, 5)  # a stream error: the connection lives on
+
+    def test_frames_after_both_ends_get_stream_closed(self):
+        for late in (h2_attack.frame(h2_attack.DATA, h2_attack.END_STREAM, 1, b"late"), self.get(1)):
+            conn = self.h2()
+            conn.send(self.get(1))
+            self.assertIsNotNone(conn.wait_for(
+                lambda f: f.stream_id == 1 and f.flags & h2_attack.END_STREAM), conn.outcome)
+            conn.send(late)
+            conn.read_until_end(5)
+            self.assertEqual(conn.outcome.goaway, h2_attack.STREAM_CLOSED, conn.outcome.frames)
+
+    def test_frames_in_flight_after_the_servers_reset_are_ignored(self):
+        conn = self.h2()
+        # A request head whose body is still to come: the origin answers /health at once
+        # and resets the rest of the stream (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+        conn.send(self.get(1, h2_attack.END_HEADERS))
+        f = conn.wait_for(lambda f: f.type == h2_attack.RST_STREAM and f.stream_id == 1)
+        self.assertIsNotNone(f, conn.outcome.frames)
+        # What the client had sent before that reset reached it: body and trailers.
+        trailers = h2_attack.frame(h2_attack.HEADERS, h2_attack.END_STREAM | h2_attack.END_HEADERS,
+                                   1, h2_attack.literal("x-trailer", "1"))
+        conn.send(h2_attack.frame(h2_attack.DATA, 0, 1, b"x" * 1000) + trailers)
+        self.assertServes(conn, 3)
+        self.assertEqual([f for f in conn.outcome.frames
+                          if f.type == h2_attack.RST_STREAM and f.code() != h2_attack.NO_ERROR], [])
+
+    def test_every_stream_state_case(self):
+        results = {c.name: h2_attack.run_case(c, self.origin.port, "/health")
+                   for c in h2_attack.STREAM_STATE_CASES}
+        failed = {name: detail for name, (ok, detail) in results.items() if not ok}
+        self.assertEqual(failed, {})
+        self.origin.check_alive()
+        self.assertH2Ok("after every case")
 
 
 if __name__ == "__main__":

@@ -488,5 +488,194 @@ TEST_F(H2Session, DrainLetsOpenStreamsFinish) {
   EXPECT_FALSE(server->want_write());
 }
 
+// -- RFC 9113 §5.1 and §5.1.1: frames a well-behaved client never sends, by hand ------
+
+std::string be(uint32_t v, int bytes) {
+  std::string out;
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::string raw_frame(uint8_t type, uint8_t flags, int32_t id, const std::string& payload = "") {
+  return be(static_cast<uint32_t>(payload.size()), 3) + static_cast<char>(type) +
+         static_cast<char>(flags) + be(static_cast<uint32_t>(id), 4) + payload;
+}
+
+// HPACK literal fields without indexing (RFC 7541 §6.2.2); names and values under 127.
+std::string request_block(const std::string& path) {
+  std::string block;
+  for (auto [n, v] : {std::pair<std::string, std::string>{":method", "GET"}, {":scheme", "https"},
+                      {":authority", "example.com"}, {":path", path}}) {
+    block += '\0';
+    block += static_cast<char>(n.size()) + n + static_cast<char>(v.size()) + v;
+  }
+  return block;
+}
+
+constexpr uint8_t kEndStream = NGHTTP2_FLAG_END_STREAM, kEndHeaders = NGHTTP2_FLAG_END_HEADERS;
+
+std::string get(int32_t id, uint8_t flags = kEndStream | kEndHeaders) {
+  return raw_frame(NGHTTP2_HEADERS, flags, id, request_block("/s" + std::to_string(id)));
+}
+std::string data(int32_t id, uint8_t flags = kEndStream) {
+  return raw_frame(NGHTTP2_DATA, flags, id, "test");
+}
+std::string rst(int32_t id) { return raw_frame(NGHTTP2_RST_STREAM, 0, id, be(NGHTTP2_CANCEL, 4)); }
+
+// What the server's frames said, by kind.
+struct Answer {
+  uint32_t goaway = UINT32_MAX;
+  std::map<int32_t, uint32_t> resets;  // stream -> RST_STREAM error code
+  std::vector<int32_t> heads;          // streams that got response HEADERS
+};
+
+class H2StreamStates : public H2Session {
+ protected:
+  void SetUp() override {
+    start();
+    say(std::string(NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN) +
+        raw_frame(NGHTTP2_SETTINGS, 0, 0));
+    say(raw_frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0));
+    EXPECT_TRUE(receive_error.empty()) << receive_error;
+  }
+
+  // Sends raw bytes, answers every ready stream 200 (empty body), and collects the frames
+  // the server sends back.
+  Answer say(const std::string& bytes) {
+    hear(bytes);
+    Answer a;
+    for (int round = 0; round < 100; ++round) {
+      for (Stream* st : server->take_ready()) {
+        respond(*st, 200, "");
+        server->release(*st);
+      }
+      WriteBuffer out(kBatch + Session::kFrameRoom);
+      EXPECT_TRUE(server->send(out, kBatch, now));
+      if (out.empty()) break;
+      parse({out.data(), out.size()}, a);
+    }
+    return a;
+  }
+
+  // The server reads `bytes` and nothing more happens.
+  bool hear(const std::string& bytes) {
+    auto r = server->receive(
+        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), now);
+    if (!r) receive_error = r.error().message;
+    return static_cast<bool>(r);
+  }
+
+  static void parse(std::span<const uint8_t> b, Answer& a) {
+    while (b.size() >= 9) {
+      size_t len = (size_t{b[0]} << 16) | (size_t{b[1]} << 8) | b[2];
+      auto payload = b.subspan(9, len);
+      int32_t id = static_cast<int32_t>(
+          (uint32_t{b[5]} << 24 | uint32_t{b[6]} << 16 | uint32_t{b[7]} << 8 | b[8]) & 0x7fffffff);
+      auto u32 = [&](size_t at) {
+        return uint32_t{payload[at]} << 24 | uint32_t{payload[at + 1]} << 16 |
+               uint32_t{payload[at + 2]} << 8 | payload[at + 3];
+      };
+      if (b[3] == NGHTTP2_GOAWAY) a.goaway = u32(4);
+      if (b[3] == NGHTTP2_RST_STREAM) a.resets[id] = u32(0);
+      if (b[3] == NGHTTP2_HEADERS) a.heads.push_back(id);
+      b = b.subspan(9 + len);
+    }
+  }
+
+  // The connection still serves a request on stream `id`.
+  void expect_alive(int32_t id) {
+    Answer a = say(get(id));
+    EXPECT_EQ(a.goaway, UINT32_MAX);
+    EXPECT_EQ(a.heads, std::vector<int32_t>{id});
+  }
+};
+
+TEST_F(H2StreamStates, ALowerStreamIdThanOneOpenedEndsTheConnection) {
+  Answer a = say(get(5));
+  EXPECT_EQ(a.heads, std::vector<int32_t>{5});
+  a = say(get(3));
+  EXPECT_EQ(a.goaway, NGHTTP2_PROTOCOL_ERROR);
+  EXPECT_TRUE(a.heads.empty());
+  EXPECT_NE(receive_error.find("5.1.1"), std::string::npos) << receive_error;
+  EXPECT_FALSE(server->want_read());
+}
+
+TEST_F(H2StreamStates, ALowerStreamIdArrivingWithTheHigherOneEndsTheConnectionToo) {
+  // Stream 5 still open (no END_STREAM) when 3 arrives in the same read.
+  Answer a = say(get(5, kEndHeaders) + get(3));
+  EXPECT_EQ(a.goaway, NGHTTP2_PROTOCOL_ERROR);
+}
+
+TEST_F(H2StreamStates, DataOrHeadersAfterTheClientsResetGetStreamClosed) {
+  Answer a = say(get(1, kEndHeaders) + rst(1) + data(1));
+  EXPECT_EQ(a.resets[1], NGHTTP2_STREAM_CLOSED);
+  EXPECT_EQ(a.goaway, UINT32_MAX);
+  a = say(get(3, kEndHeaders) + rst(3) + get(3));
+  EXPECT_EQ(a.resets[3], NGHTTP2_STREAM_CLOSED);
+  EXPECT_EQ(a.goaway, UINT32_MAX);
+  expect_alive(5);
+  EXPECT_TRUE(receive_error.empty()) << receive_error;
+}
+
+TEST_F(H2StreamStates, DataAfterBothSidesEndedEndsTheConnectionWithStreamClosed) {
+  Answer a = say(get(1));
+  EXPECT_EQ(a.heads, std::vector<int32_t>{1});
+  EXPECT_FALSE(server->open_streams());
+  a = say(data(1));
+  EXPECT_EQ(a.goaway, NGHTTP2_STREAM_CLOSED);
+  EXPECT_NE(receive_error.find("5.1"), std::string::npos) << receive_error;
+}
+
+TEST_F(H2StreamStates, HeadersAfterBothSidesEndedEndsTheConnectionWithStreamClosed) {
+  say(get(1));
+  Answer a = say(get(1));
+  EXPECT_EQ(a.goaway, NGHTTP2_STREAM_CLOSED);
+}
+
+TEST_F(H2StreamStates, DataOnAHalfClosedRemoteStreamGetsStreamClosed) {
+  // The handler has not answered yet: the stream is half-closed (remote).
+  ASSERT_TRUE(hear(get(1)));
+  Stream& s = ready_one();
+  hear(data(1));
+  WriteBuffer out(kBatch + Session::kFrameRoom);
+  ASSERT_TRUE(server->send(out, kBatch, now));
+  Answer a;
+  parse({out.data(), out.size()}, a);
+  // nghttp2 makes it a connection error, which RFC 9113 §5.4.1 allows for any stream error.
+  EXPECT_TRUE(a.goaway == NGHTTP2_STREAM_CLOSED || a.resets[1] == NGHTTP2_STREAM_CLOSED);
+  server->release(s);
+}
+
+TEST_F(H2StreamStates, FramesInFlightAfterOurResetAreIgnored) {
+  ASSERT_TRUE(hear(get(1, kEndHeaders)));  // a request body is to follow
+  server->refuse(ready_one());
+  Answer a = say("");
+  EXPECT_EQ(a.resets[1], NGHTTP2_REFUSED_STREAM);
+  // What the client sent before our RST_STREAM reached it: body, then trailers.
+  std::string trailers =
+      raw_frame(NGHTTP2_HEADERS, kEndStream | kEndHeaders, 1, std::string("\0\x01x\x01y", 5));
+  a = say(data(1, 0) + data(1, 0) + trailers + raw_frame(NGHTTP2_WINDOW_UPDATE, 0, 1, be(100, 4)));
+  EXPECT_EQ(a.goaway, UINT32_MAX);
+  EXPECT_TRUE(a.resets.empty());
+  expect_alive(3);
+  EXPECT_TRUE(receive_error.empty()) << receive_error;
+}
+
+TEST_F(H2StreamStates, WindowUpdateAfterTheEndIsIgnored) {
+  say(get(1));
+  Answer a = say(raw_frame(NGHTTP2_WINDOW_UPDATE, 0, 1, be(100, 4)) + rst(1) +
+                 raw_frame(NGHTTP2_PRIORITY, 0, 1, be(0, 4) + '\x0f'));
+  EXPECT_EQ(a.goaway, UINT32_MAX);
+  EXPECT_TRUE(a.resets.empty());
+  expect_alive(3);
+}
+
+TEST_F(H2StreamStates, FramesSplitAcrossReadsAreJudgedTheSame) {
+  std::string bytes = get(5) + get(3);
+  for (char c : bytes) hear(std::string(1, c));
+  Answer a = say("");
+  EXPECT_EQ(a.goaway, NGHTTP2_PROTOCOL_ERROR);
+}
+
 }  // namespace
 }  // namespace shoal::http::h2
