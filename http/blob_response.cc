@@ -1,9 +1,10 @@
 #include "http/blob_response.h"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "http/range.h"
-#include "http/util.h"
 
 namespace shoal::http {
 
@@ -59,6 +60,65 @@ awaitable<std::optional<BodySpan>> apply_range(Exchange& ex, Head& head, uint64_
                                        std::to_string(size));
   }
   co_return span;
+}
+
+awaitable<std::optional<BodySpan>> begin_blob(Exchange& ex, Head& head, const Digest& d,
+                                              uint64_t size) {
+  if (not_modified(ex, d)) {
+    head.result(status::not_modified);
+    co_await ex.respond(std::move(head), "");
+    co_return std::nullopt;
+  }
+  co_return co_await apply_range(ex, head, size);
+}
+
+awaitable<void> respond_blob_file(Exchange& ex, Head head, const Digest& d, int fd,
+                                  uint64_t size) {
+  auto span = co_await begin_blob(ex, head, d, size);
+  if (!span) co_return;
+  co_await ex.respond_file(std::move(head), fd, span->offset, span->length);
+}
+
+awaitable<void> respond_blob_bytes(Exchange& ex, Head head, const Digest& d,
+                                   std::string_view bytes) {
+  auto span = co_await begin_blob(ex, head, d, bytes.size());
+  if (!span) co_return;
+  co_await ex.respond(std::move(head), bytes.substr(span->offset, span->length));
+}
+
+awaitable<void> respond_blob_head(Exchange& ex, Head head, const Digest& d, uint64_t size) {
+  auto span = co_await begin_blob(ex, head, d, size);
+  if (!span) co_return;
+  co_await ex.start_body(std::move(head), span->length);
+}
+
+awaitable<StreamEnd> stream_blob(Exchange& ex, Head head, const Digest& d, GrowingFile file) {
+  StreamEnd result;
+  auto span = co_await begin_blob(ex, head, d, file.size);
+  if (!span) co_return result;
+  bool send_body = co_await ex.start_body(std::move(head), span->length);
+  if (!send_body) co_return result;
+  const uint64_t end = span->offset + span->length;
+  uint64_t pos = span->offset;
+  while (pos < end) {
+    // Read before the check, so a change between the two is not waited out.
+    uint64_t seen = file.changed.version();
+    auto readable = file.readable_end(pos);
+    if (!readable) {
+      result.source_failed = true;
+      break;
+    }
+    uint64_t stop = std::min(*readable, end);
+    if (stop > pos) {
+      bool sent = co_await ex.send_file_part(file.fd, pos, stop - pos);
+      if (!sent) break;
+      pos = stop;
+      continue;
+    }
+    co_await file.changed.wait(seen, std::chrono::seconds(1));
+  }
+  result.sent = pos - span->offset;
+  co_return result;
 }
 
 }  // namespace shoal::http
