@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "http/util.h"
+#include "http/routes.h"
 #include "core/log.h"
 #include "core/oci/oci.h"
 #include "origin/body.h"
@@ -15,14 +15,6 @@ using bhttp::status;
 using bhttp::verb;
 
 bool is_write(verb m) { return m == verb::put || m == verb::post || m == verb::patch || m == verb::delete_; }
-
-std::string route_label(std::string_view route) {
-  for (std::string_view known : {"blobs", "uploads", "tags", "health", "metrics"}) {
-    if (route == known) return std::string(known);
-  }
-  if (route == "v2") return "registry";
-  return "other";
-}
 
 }  // namespace
 
@@ -69,15 +61,48 @@ Origin::Origin(OriginOptions opts)
                     [this] { return static_cast<double>(store_->blob_count()); });
 }
 
+http::Routes<> Origin::make_routes() {
+  using Unmatched = http::Routes<>::Unmatched;
+  auto health = [](http::Exchange& ex, std::string_view) { return http::respond_health(ex); };
+  auto metrics_route = [this](http::Exchange& ex, std::string_view) {
+    return http::respond_metrics(ex, metrics_);
+  };
+  auto registry_route = [this](http::Exchange& ex, std::string_view) { return this->registry(ex); };
+  auto uploads_route = [this](http::Exchange& ex, std::string_view rest) {
+    return this->uploads(ex, rest);
+  };
+  auto blob = [this](http::Exchange& ex, std::string_view digest) -> awaitable<void> {
+    if (ex.method() == verb::put) co_return co_await put_blob(ex, digest);
+    if (ex.method() == verb::delete_) co_return co_await delete_blob(ex, digest);
+    co_await get_blob(ex, digest);
+  };
+  return {{
+              {"/health/?", {}, "health", health},
+              {"/metrics/?", {}, "metrics", metrics_route},
+              {"/v2", {}, "registry", registry_route},
+              {"/v2/*", {}, "registry", registry_route},
+              {"/blobs/*/metainfo", {verb::get, verb::head}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_metainfo(ex, d); }},
+              {"/blobs/*/swarm", {verb::get}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_swarm(ex, d); }},
+              {"/blobs/*/handout", {verb::get}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_handout(ex, d); }},
+              {"/blobs/+", {verb::get, verb::head, verb::put, verb::delete_}, "blobs", blob},
+              {"/uploads/?", {}, "uploads", uploads_route},
+              {"/uploads/*", {}, "uploads", uploads_route},
+              {"/tags/+", {}, "tags",
+               [this](http::Exchange& ex, std::string_view name) { return tags(ex, name); }},
+          },
+          Unmatched::by_segment};
+}
+
 awaitable<void> Origin::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
-  auto [route, rest] = http::split_route(ex.path());
-  const bool registry_route = route == "v2";
-  if (registry_route) ex.set_error_renderer(&oci::error_json);
+  if (http::first_segment(ex.path()) == "v2") ex.set_error_renderer(&oci::error_json);
+  std::string_view label = routes_.label(ex.path());
   bool allowed = co_await authorize(ex);
-  if (allowed && registry_route) co_await registry(ex);
-  else if (allowed) co_await dispatch(ex, route, rest);
-  recorder_.record(ex, route_label(route), start);
+  if (allowed) label = co_await routes_.serve(ex);
+  recorder_.record(ex, label, start);
 }
 
 awaitable<bool> Origin::authorize(http::Exchange& ex) {
@@ -106,44 +131,6 @@ awaitable<bool> Origin::authorize(http::Exchange& ex) {
       co_return false;
   }
   co_return false;
-}
-
-awaitable<void> Origin::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
-  const verb m = ex.method();
-  if (route == "health" && rest.empty()) {
-    co_await ex.respond_json(status::ok, R"({"status":"ok"})");
-  } else if (route == "metrics" && rest.empty()) {
-    co_await http::respond_metrics(ex, metrics_);
-  } else if (route == "blobs" && rest.ends_with("/metainfo")) {
-    if (m == verb::get || m == verb::head) {
-      co_await get_metainfo(ex, rest.substr(0, rest.size() - std::string_view("/metainfo").size()));
-    } else {
-      co_await respond_method_not_allowed(ex, "GET, HEAD");
-    }
-  } else if (route == "blobs" && rest.ends_with("/swarm")) {
-    if (m == verb::get) {
-      co_await get_swarm(ex, rest.substr(0, rest.size() - std::string_view("/swarm").size()));
-    } else {
-      co_await respond_method_not_allowed(ex, "GET");
-    }
-  } else if (route == "blobs" && rest.ends_with("/handout")) {
-    if (m == verb::get) {
-      co_await get_handout(ex, rest.substr(0, rest.size() - std::string_view("/handout").size()));
-    } else {
-      co_await respond_method_not_allowed(ex, "GET");
-    }
-  } else if (route == "blobs" && !rest.empty()) {
-    if (m == verb::put) co_await put_blob(ex, rest);
-    else if (m == verb::get || m == verb::head) co_await get_blob(ex, rest);
-    else if (m == verb::delete_) co_await delete_blob(ex, rest);
-    else co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
-  } else if (route == "uploads") {
-    co_await uploads(ex, rest);
-  } else if (route == "tags" && !rest.empty()) {
-    co_await tags(ex, rest);
-  } else {
-    co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
-  }
 }
 
 void Origin::sweep_uploads() {

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "core/metrics.h"
 #include "http/request_recorder.h"
+#include "http/routes.h"
 #include "origin/auth.h"
 #include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"
@@ -55,7 +56,7 @@ class Origin {
   void seed_all();
 
  private:
-  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  http::Routes<> make_routes();
   // Answers 401/403 itself and returns false when the request may not proceed.
   awaitable<bool> authorize(http::Exchange& ex);
 
@@ -118,6 +119,7 @@ class Origin {
   UploadManager uploads_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
+  const http::Routes<> routes_ = make_routes();
   metrics::Counter* handout_bytes_ = nullptr;
   std::array<metrics::Counter*, 5> handout_pieces_{};  // by HandoutLedger::Pick::Reason
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:

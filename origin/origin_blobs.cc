@@ -23,14 +23,7 @@ awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_tex
   auto blob = store_->open_blob(*d);
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
 
-  http::Head head = http::blob_head(*d);
-  if (http::not_modified(ex, *d)) {
-    head.result(status::not_modified);
-    co_return co_await ex.respond(std::move(head), "");
-  }
-  auto span = co_await http::apply_range(ex, head, blob->size);
-  if (!span) co_return;
-  co_await ex.respond_file(std::move(head), blob->fd.get(), span->offset, span->length);
+  co_await http::respond_blob_file(ex, http::blob_head(*d), *d, blob->fd.get(), blob->size);
 }
 
 awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_text) {
