@@ -6,7 +6,7 @@
 #include "core/file_io.h"
 #include "http/failure.h"
 #include "http/offload.h"
-#include "http/util.h"
+#include "http/routes.h"
 #include "core/log.h"
 #include "core/torrent/metainfo.h"
 #include "core/oci/oci.h"
@@ -17,14 +17,6 @@ namespace {
 using bhttp::status;
 using bhttp::verb;
 namespace fs = std::filesystem;
-
-std::string route_label(std::string_view route) {
-  for (std::string_view known : {"blobs", "tags", "preload", "health", "metrics"}) {
-    if (route == known) return std::string(known);
-  }
-  if (route == "v2") return "registry";
-  return "other";
-}
 
 void remove_tree(const fs::path& dir) {
   std::error_code ec;
@@ -140,44 +132,35 @@ void PeerAgent::register_metrics() {
                     [this] { return static_cast<double>(opts_.cache_bytes); });
 }
 
-awaitable<void> PeerAgent::handle(http::Exchange& ex) {
-  auto start = Clock::now();
-  auto [route, rest] = http::split_route(ex.path());
-  if (route == "v2") {
+http::Routes<> PeerAgent::make_routes() {
+  using Unmatched = http::Routes<>::Unmatched;
+  auto registry_route = [this](http::Exchange& ex, std::string_view) {
     ex.set_error_renderer(&oci::error_json);
-    co_await registry(ex);
-  } else {
-    co_await dispatch(ex, route, rest);
-  }
-  recorder_.record(ex, route_label(route), start);
+    return this->registry(ex);
+  };
+  return {{
+              {"/health/?", {}, "health",
+               [](http::Exchange& ex, std::string_view) { return http::respond_health(ex); }},
+              {"/metrics/?", {}, "metrics",
+               [this](http::Exchange& ex, std::string_view) {
+                 return http::respond_metrics(ex, metrics_);
+               }},
+              {"/v2", {}, "registry", registry_route},
+              {"/v2/*", {}, "registry", registry_route},
+              {"/blobs/+", {verb::get, verb::head}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_blob(ex, d); }},
+              {"/tags/+", {verb::get, verb::head}, "tags",
+               [this](http::Exchange& ex, std::string_view name) { return get_tag(ex, name); }},
+              {"/preload/+", {verb::post}, "preload",
+               [this](http::Exchange& ex, std::string_view what) { return preload(ex, what); }},
+          },
+          Unmatched::by_segment};
 }
 
-awaitable<void> PeerAgent::dispatch(http::Exchange& ex, std::string_view route,
-                                    std::string_view rest) {
-  const verb m = ex.method();
-  if (route == "health" && rest.empty()) {
-    co_await ex.respond_json(status::ok, R"({"status":"ok"})");
-  } else if (route == "metrics" && rest.empty()) {
-    co_await http::respond_metrics(ex, metrics_);
-  } else if (route == "blobs" && !rest.empty()) {
-    if (m == verb::get || m == verb::head)
-      co_await get_blob(ex, rest);
-    else
-      co_await http::respond_method_not_allowed(ex, "GET, HEAD");
-  } else if (route == "tags" && !rest.empty()) {
-    if (m == verb::get || m == verb::head)
-      co_await get_tag(ex, rest);
-    else
-      co_await http::respond_method_not_allowed(ex, "GET, HEAD");
-  } else if (route == "preload" && !rest.empty()) {
-    if (m == verb::post)
-      co_await preload(ex, rest);
-    else
-      co_await http::respond_method_not_allowed(ex, "POST");
-  } else {
-    co_await ex.respond_error(status::not_found, "NOT_FOUND",
-                              "no route for " + std::string(ex.path()));
-  }
+awaitable<void> PeerAgent::handle(http::Exchange& ex) {
+  auto start = Clock::now();
+  std::string_view label = co_await routes_.serve(ex);
+  recorder_.record(ex, label, start);
 }
 
 awaitable<void> PeerAgent::get_tag(http::Exchange& ex, std::string_view name) {

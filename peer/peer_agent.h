@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "core/metrics.h"
 #include "http/request_recorder.h"
+#include "http/routes.h"
 #include "core/url.h"
 #include "peer/cache_index.h"
 #include "peer/download.h"
@@ -65,7 +66,7 @@ class PeerAgent {
 
  private:
   using Clock = std::chrono::steady_clock;
-  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  http::Routes<> make_routes();
   awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text);
   awaitable<void> head_uncached(http::Exchange& ex, const Digest& d);
   awaitable<bool> serve_cached(http::Exchange& ex, const Digest& d);
@@ -99,6 +100,7 @@ class PeerAgent {
   Upstream upstream_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
+  const http::Routes<> routes_ = make_routes();
   metrics::Counter& evictions_;
   metrics::Counter& failures_;
 

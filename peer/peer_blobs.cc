@@ -53,10 +53,7 @@ awaitable<bool> PeerAgent::serve_cached(http::Exchange& ex, const Digest& d) {
   }
   auto blob = store_->open_blob(d);
   if (!blob) co_return false;
-  http::Head head = http::blob_head(d);
-  auto span = co_await http::apply_range(ex, head, blob->size);
-  if (!span) co_return true;
-  co_await ex.respond_file(std::move(head), blob->fd.get(), span->offset, span->length);
+  co_await http::respond_blob_file(ex, http::blob_head(d), d, blob->fd.get(), blob->size);
   co_return true;
 }
 
@@ -68,10 +65,7 @@ awaitable<void> PeerAgent::head_uncached(http::Exchange& ex, const Digest& d) {
   auto parsed = parse_and_bind(*metainfo, d);
   if (!parsed)
     co_return co_await http::respond_failure(ex, upstream_error(parsed.error()), "BLOB_UNKNOWN");
-  http::Head head = http::blob_head(d);
-  auto span = co_await http::apply_range(ex, head, parsed->size);
-  if (!span) co_return;
-  co_await ex.start_body(std::move(head), span->length);
+  co_await http::respond_blob_head(ex, http::blob_head(d), d, parsed->size);
 }
 
 // Sends pieces as they become readable. The last piece waits for the whole-blob
@@ -80,19 +74,11 @@ awaitable<void> PeerAgent::head_uncached(http::Exchange& ex, const Digest& d) {
 awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> dl) {
   const uint64_t size = dl->size();
   const uint32_t piece_size = dl->piece_size();
-  http::Head head = http::blob_head(dl->digest());
-  auto span = co_await http::apply_range(ex, head, size);
-  if (!span) co_return;
-  bool send_body = co_await ex.start_body(std::move(head), span->length);
-  if (!send_body) co_return;
-  const uint64_t end = span->offset + span->length;
   const uint64_t last_piece_start = (size - 1) / piece_size * piece_size;
-  uint64_t pos = span->offset;
   uint64_t prioritized_from = UINT64_MAX;
-  while (pos < end) {
-    uint64_t seen = dl->changed().version();
+  auto readable_end = [&](uint64_t pos) -> std::optional<uint64_t> {
     auto state = dl->state();
-    if (state == Download::State::failed) break;
+    if (state == Download::State::failed) return std::nullopt;
     bool verified = state == Download::State::verified || state == Download::State::complete;
     // A window of pieces ahead of the reader jumps the queue (rarest first otherwise).
     // From the end of the checked prefix: a range further on is served from it.
@@ -102,19 +88,14 @@ awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> 
                                         opts_.readahead_pieces);
       if (applied) prioritized_from = piece;
     }
-    uint64_t limit = verified ? end : std::min(end, last_piece_start);
-    uint64_t stop = std::min(dl->readable_end(pos), limit);
-    if (stop > pos) {
-      bool sent = co_await ex.send_file_part(dl->fd(), pos, stop - pos);
-      if (!sent) co_return;
-      pos = stop;
-      continue;
-    }
-    co_await dl->changed().wait(seen, 1s);
-  }
-  if (pos < end) {
+    uint64_t limit = verified ? size : last_piece_start;
+    return std::min(dl->readable_end(pos), limit);
+  };
+  const http::GrowingFile file{dl->fd(), size, dl->changed(), readable_end};
+  auto end = co_await http::stream_blob(ex, http::blob_head(dl->digest()), dl->digest(), file);
+  if (end.source_failed) {
     log::warn("stream cut short", {{"digest", dl->digest().str()},
-                                   {"sent", pos - span->offset},
+                                   {"sent", end.sent},
                                    {"error", dl->error() ? dl->error()->message : "client gone"}});
   }
 }

@@ -135,6 +135,24 @@ class PeerAgent(PeerTestCase):
         self.assertError(r, 416)
         self.assertEqual(r.header("Content-Range"), f"bytes */{8 * MiB}")
 
+    def test_if_none_match_with_the_digest_is_304_without_body(self):
+        # The same conditional answer as the origin's and the edge's (issue 17).
+        peer, = self.start_cluster(1)
+        digest = self.pushed(2 * MiB)
+        etag = f'"{digest}"'
+        for when in ("uncached", "cached"):
+            r = http_request(peer.port, "GET", f"/blobs/{digest}", headers={"If-None-Match": etag},
+                             timeout=60)
+            self.assertEqual(r.status, 304, when)
+            self.assertEqual(r.body, b"", when)
+            self.assertEqual(r.header("ETag"), etag, when)
+            if when == "uncached":
+                self.assert_fetches(peer, digest, 2 * MiB)
+                self.assertTrue(wait_until(lambda: peer.metrics().value("shoal_peer_cache_blobs") == 1, 30))
+        r = http_request(peer.port, "GET", f"/blobs/{digest}", headers={"If-None-Match": '"sha256:other"'})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.body), 2 * MiB)
+
     def test_bad_requests(self):
         peer, = self.start_cluster(1)
         unknown = "sha256:" + "0" * 64
