@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "http/routes.h"
 #include "http/util.h"
 #include "core/log.h"
 
@@ -9,13 +10,7 @@ namespace shoal::tracker {
 namespace {
 
 using bhttp::status;
-
-std::string route_label(std::string_view route) {
-  for (std::string_view known : {"announce", "scrape", "metainfo", "health", "metrics"}) {
-    if (route == known) return std::string(known);
-  }
-  return "other";
-}
+using bhttp::verb;
 
 }  // namespace
 
@@ -42,37 +37,46 @@ Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
                     [this] { return static_cast<double>(metainfo_cache_.bytes()); });
 }
 
+http::Routes<> Tracker::make_routes() {
+  using Unmatched = http::Routes<>::Unmatched;
+  const std::vector<verb> get{verb::get, verb::head};
+  return {{
+              {"/health/?", get, "health",
+               [](http::Exchange& ex, std::string_view) { return http::respond_health(ex); }},
+              {"/metrics/?", get, "metrics",
+               [this](http::Exchange& ex, std::string_view) {
+                 return http::respond_metrics(ex, metrics_);
+               }},
+              {"/announce/?", get, "announce",
+               [this](http::Exchange& ex, std::string_view) { return announce(ex); }},
+              {"/scrape/?", get, "scrape",
+               [this](http::Exchange& ex, std::string_view) { return scrape(ex); }},
+              {"/metainfo/+", get, "metainfo",
+               [this](http::Exchange& ex, std::string_view d) { return metainfo(ex, d); }},
+          },
+          Unmatched::by_segment};
+}
+
 awaitable<void> Tracker::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
-  auto [route, rest] = http::split_route(ex.path());
-  co_await dispatch(ex, route, rest);
+  std::string_view label = routes_.label(ex.path());
+  if (ex.method() == verb::get || ex.method() == verb::head) {
+    co_await routes_.serve(ex);
+  } else {
+    // Every path, known or not: a tracker has nothing to take.
+    co_await respond_get_only(ex);
+  }
   // Announces are the bulk of a tracker's traffic: debug level keeps info logs readable.
-  auto label = route_label(route);
   recorder_.record(ex, label, start, label == "announce" ? log::Level::debug : log::Level::info);
 }
 
-awaitable<void> Tracker::dispatch(http::Exchange& ex, std::string_view route, std::string_view rest) {
-  const bool get = ex.method() == bhttp::verb::get || ex.method() == bhttp::verb::head;
-  if (!get) {
-    http::Head head;
-    head.result(status::method_not_allowed);
-    head.set(bhttp::field::allow, "GET, HEAD");
-    head.set(bhttp::field::content_type, "application/json");
-    co_await ex.respond(std::move(head),
-                        http::error_json("METHOD_NOT_ALLOWED", "the tracker answers GET only"));
-  } else if (route == "health" && rest.empty()) {
-    co_await ex.respond_json(status::ok, R"({"status":"ok"})");
-  } else if (route == "metrics" && rest.empty()) {
-    co_await http::respond_metrics(ex, metrics_);
-  } else if (route == "announce" && rest.empty()) {
-    co_await announce(ex);
-  } else if (route == "scrape" && rest.empty()) {
-    co_await scrape(ex);
-  } else if (route == "metainfo" && !rest.empty()) {
-    co_await metainfo(ex, rest);
-  } else {
-    co_await ex.respond_error(status::not_found, "NOT_FOUND", "no route for " + std::string(ex.path()));
-  }
+awaitable<void> Tracker::respond_get_only(http::Exchange& ex) {
+  http::Head head;
+  head.result(status::method_not_allowed);
+  head.set(bhttp::field::allow, "GET, HEAD");
+  head.set(bhttp::field::content_type, "application/json");
+  co_await ex.respond(std::move(head),
+                      http::error_json("METHOD_NOT_ALLOWED", "the tracker answers GET only"));
 }
 
 awaitable<void> Tracker::respond_bencode(http::Exchange& ex, std::string body) {

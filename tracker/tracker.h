@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "core/metrics.h"
 #include "http/request_recorder.h"
+#include "http/routes.h"
 #include "core/url.h"
 #include "tracker/announce.h"
 #include "tracker/handout.h"
@@ -40,7 +41,9 @@ class Tracker {
   PeerStore& store() { return *store_; }
 
  private:
-  awaitable<void> dispatch(http::Exchange& ex, std::string_view route, std::string_view rest);
+  http::Routes<> make_routes();
+  // 405 for any method but GET and HEAD, whatever the path.
+  awaitable<void> respond_get_only(http::Exchange& ex);
   awaitable<void> respond_bencode(http::Exchange& ex, std::string body);
 
   awaitable<void> announce(http::Exchange& ex);
@@ -56,6 +59,7 @@ class Tracker {
   HandoutRng rng_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
+  const http::Routes<> routes_ = make_routes();
   metrics::Histogram* handout_size_;
   metrics::Counter* failures_;
 };
