@@ -70,11 +70,35 @@ std::string_view cache_label(CacheStatus c) {
 
 }  // namespace
 
+Edge::Routes Edge::make_routes() {
+  auto blob = [this](http::Exchange& ex, std::string_view digest,
+                     CacheStatus& cache) -> awaitable<void> {
+    bool admitted = co_await admit(ex);
+    if (!admitted) co_return;
+    co_await get_blob(ex, digest, cache);
+  };
+  return {{
+              {"/health", {}, "health",
+               [](http::Exchange& ex, std::string_view, CacheStatus&) {
+                 return http::respond_health(ex);
+               }},
+              {"/metrics", {}, "metrics",
+               [this](http::Exchange& ex, std::string_view, CacheStatus&) {
+                 return http::respond_metrics(ex, metrics_);
+               }},
+              {"/blobs/*", {bhttp::verb::get, bhttp::verb::head}, "blobs", blob},
+              {"/hls/*", {}, "hls",
+               [this](http::Exchange& ex, std::string_view rest, CacheStatus& cache) {
+                 return hls(ex, rest, cache);
+               }},
+          },
+          Routes::Unmatched::other};
+}
+
 awaitable<void> Edge::handle(http::Exchange& ex) {
   auto start = Clock::now();
-  std::string_view route_name = "other";
   CacheStatus cache = CacheStatus::none;
-  co_await route(ex, route_name, cache);
+  std::string_view route_name = co_await routes_.serve(ex, cache);
   if (route_name == "blobs" || route_name == "hls") {
     if (opts_.bytes_per_second > 0) {
       limiter_.account_bytes(ex.remote_ip(), ex.body_bytes_sent(), Clock::now());
@@ -82,33 +106,6 @@ awaitable<void> Edge::handle(http::Exchange& ex) {
     counters_->served_bytes(ex.protocol()).inc(ex.body_bytes_sent());
   }
   recorder_.record(ex, route_name, start, log::Level::info, cache_label(cache));
-}
-
-awaitable<void> Edge::route(http::Exchange& ex, std::string_view& route_name, CacheStatus& cache) {
-  std::string_view path = ex.path();
-  auto method = ex.method();
-  if (path == "/health") {
-    route_name = "health";
-    co_return co_await ex.respond_json(status::ok, R"({"status":"ok"})");
-  }
-  if (path == "/metrics") {
-    route_name = "metrics";
-    co_return co_await http::respond_metrics(ex, metrics_);
-  }
-  if (path.starts_with("/blobs/")) {
-    route_name = "blobs";
-    if (method != bhttp::verb::get && method != bhttp::verb::head) {
-      co_return co_await http::respond_method_not_allowed(ex, "GET, HEAD");
-    }
-    bool admitted = co_await admit(ex);
-    if (!admitted) co_return;
-    co_return co_await get_blob(ex, path.substr(7), cache);
-  }
-  if (path.starts_with("/hls/")) {
-    route_name = "hls";
-    co_return co_await hls(ex, path.substr(5), cache);
-  }
-  co_await ex.respond_error(status::not_found, "NOT_FOUND", "no such route");
 }
 
 // The client's token buckets: a client over its request or byte rate waits.

@@ -23,6 +23,7 @@
 #include "http/server.h"
 #include "core/metrics.h"
 #include "http/request_recorder.h"
+#include "http/routes.h"
 #include "edge/fill.h"
 #include "edge/hls_catalog.h"
 #include "edge/tiers.h"
@@ -65,7 +66,8 @@ class Edge {
 
  private:
   struct Counters;
-  awaitable<void> route(http::Exchange& ex, std::string_view& route_name, CacheStatus& cache);
+  using Routes = http::Routes<CacheStatus&>;
+  Routes make_routes();
   awaitable<bool> admit(http::Exchange& ex);
   // `type`: the Content-Type to serve the bytes with ("": application/octet-stream).
   awaitable<void> get_blob(http::Exchange& ex, std::string_view digest_text, CacheStatus& cache,
@@ -80,7 +82,8 @@ class Edge {
                                std::string_view rendition);
   // CORS headers on every HLS response; true when the request was a preflight (answered).
   awaitable<bool> cors(http::Exchange& ex);
-  awaitable<bool> answer_not_modified(http::Exchange& ex, const Digest& d, http::Head& head);
+  // Counts a 304 the shared blob response answered (shoal_edge_not_modified_total).
+  void count_not_modified(const http::Exchange& ex);
   awaitable<void> send_bytes(http::Exchange& ex, http::Head head, const Digest& d,
                              std::shared_ptr<const std::string> bytes,
                              WallClock::time_point cached_at);
@@ -99,6 +102,7 @@ class Edge {
   DiskTier disk_;
   ClientLimiter limiter_;
   HlsCatalog hls_catalog_;
+  const Routes routes_ = make_routes();
 
   std::mutex mu_;
   std::condition_variable fills_done_;

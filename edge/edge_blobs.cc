@@ -100,32 +100,21 @@ awaitable<bool> Edge::serve_disk(http::Exchange& ex, const Digest& d, std::strin
   }
   http::Head head = edge_head(d, "HIT", type);
   set_age(head, hit->cached_at);
-  bool answered = co_await answer_not_modified(ex, d, head);
-  if (answered) co_return true;
-  auto span = co_await http::apply_range(ex, head, size);
-  if (span)
-    co_await ex.respond_file(std::move(head), hit->file.fd.get(), span->offset, span->length);
+  co_await http::respond_blob_file(ex, std::move(head), d, hit->file.fd.get(), size);
+  count_not_modified(ex);
   co_return true;
 }
 
-// The client's copy is current: 304 with the object's headers and no body.
-awaitable<bool> Edge::answer_not_modified(http::Exchange& ex, const Digest& d, http::Head& head) {
-  if (!http::not_modified(ex, d)) co_return false;
-  counters_->not_modified.inc();
-  head.result(status::not_modified);
-  co_await ex.respond(std::move(head), "");
-  co_return true;
+void Edge::count_not_modified(const http::Exchange& ex) {
+  if (ex.status() == status::not_modified) counters_->not_modified.inc();
 }
 
 awaitable<void> Edge::send_bytes(http::Exchange& ex, http::Head head, const Digest& d,
                                  std::shared_ptr<const std::string> bytes,
                                  WallClock::time_point cached_at) {
   set_age(head, cached_at);
-  bool answered = co_await answer_not_modified(ex, d, head);
-  if (answered) co_return;
-  auto span = co_await http::apply_range(ex, head, bytes->size());
-  if (!span) co_return;
-  co_await ex.respond(std::move(head), std::string_view(*bytes).substr(span->offset, span->length));
+  co_await http::respond_blob_bytes(ex, std::move(head), d, *bytes);
+  count_not_modified(ex);
 }
 
 // Streams the fill's bytes as they become visible; if the fill fails midway the
@@ -142,30 +131,18 @@ awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
   }
   const Digest& d = fill->digest();
   http::Head head = edge_head(d, cache == CacheStatus::miss ? "MISS" : "COLLAPSED", type);
-  bool answered = co_await answer_not_modified(ex, d, head);
-  if (answered) co_return;
-  auto span = co_await http::apply_range(ex, head, fill->size());
-  if (!span) co_return;
-  bool send_body = co_await ex.start_body(std::move(head), span->length);
-  if (!send_body) co_return;
-  const uint64_t end = span->offset + span->length;
-  uint64_t pos = span->offset;
-  while (pos < end) {
-    uint64_t seen = fill->changed().version();
-    uint64_t stop = std::min(fill->visible(), end);
-    if (stop > pos) {
-      bool sent = co_await ex.send_file_part(fill->fd(), pos, stop - pos);
-      if (!sent) co_return;
-      pos = stop;
-      continue;
-    }
-    if (fill->state() == Fill::State::failed) break;
-    co_await fill->changed().wait(seen, 1s);
-  }
-  if (pos < end) {
+  auto readable_end = [&](uint64_t pos) -> std::optional<uint64_t> {
+    uint64_t visible = fill->visible();
+    if (visible <= pos && fill->state() == Fill::State::failed) return std::nullopt;
+    return visible;
+  };
+  const http::GrowingFile file{fill->fd(), fill->size(), fill->changed(), readable_end};
+  auto end = co_await http::stream_blob(ex, std::move(head), d, file);
+  count_not_modified(ex);
+  if (end.source_failed) {
     auto err = fill->error();
     log::warn("fill failed mid-response", {{"digest", d.str()},
-                                           {"sent", pos - span->offset},
+                                           {"sent", end.sent},
                                            {"error", err ? err->message : std::string("?")}});
   }
 }
