@@ -7,6 +7,7 @@
 
 #include "core/file_io.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace shoal::cli {
 

@@ -13,7 +13,6 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/text.h"
 #include "http/client.h"
 #include "core/url.h"
 
@@ -48,9 +47,6 @@ std::string default_state_dir();
 std::string refusal(std::string_view role, const Url& url, std::string_view what,
                     const http::Response& r);
 
-// Only for cli/hls_ingest.cc until it calls text::trim_space itself (another owner's file);
-// new code uses core/text.h directly.
-inline std::string_view trim(std::string_view s) { return text::trim_space(s); }
 bool is_digest_syntax(std::string_view ref);  // looks like "sha256:...", valid or not
 
 // Rewrites "-o X" and "-oX" into "--output X" for each (letter, key) given: Config only
