@@ -105,8 +105,8 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
   auto on_head = [&](const http::Response& head) -> Result<void> {
     if (head.status != 200)
       return Error(Errc::protocol_error, who() + " answered " + std::to_string(head.status));
-    if (auto len = head.header("Content-Length"); !len.empty())
-      progress_.set_total(std::strtoull(len.c_str(), nullptr, 10));
+    if (auto len = text::parse_uint<uint64_t>(head.header("Content-Length")))
+      progress_.set_total(*len);
     return {};
   };
   // Hashing and writing run on a second thread while the next buffer is received.
