@@ -74,14 +74,14 @@ Session::Verdict Session::judge(uint8_t type, int32_t id) {
   // Streams past our GOAWAY's last id are dropped unanswered (RFC 9113 §6.8).
   if (drained_ && id > nghttp2_session_get_last_proc_stream_id(ng_)) return Verdict::pass;
   if (nghttp2_session_find_stream(ng_, id) != nullptr) return Verdict::pass;
-  auto it = closed_.find(id);
-  if (it == closed_.end()) {
+  const Closed* how = recall(id);
+  if (how == nullptr) {
     // Never opened, so closed when a higher id was (§5.1.1: new ids only grow), or
     // closed longer ago than we remember.
     if (type == NGHTTP2_HEADERS) return Verdict::protocol_error;
     return type == NGHTTP2_DATA ? Verdict::stream_closed : Verdict::pass;
   }
-  switch (it->second) {
+  switch (*how) {
     case Closed::server_reset:
       return Verdict::pass;  // may have been sent before our RST_STREAM arrived: ignored
     case Closed::client_reset:
@@ -117,15 +117,21 @@ Result<void> Session::enforce(Verdict v, int32_t id) {
   return {};
 }
 
-// Keeps how a client stream closed, for the last kClosedMemory of them; the first
-// cause stands (a client's RST_STREAM crossing ours changes nothing).
+// Keeps how a client stream closed. The first cause stands (a client's RST_STREAM
+// crossing ours changes nothing), and a newer stream keeps its slot.
 void Session::remember(int32_t id, Closed how) {
-  if (id <= 0 || id % 2 == 0 || !closed_.try_emplace(id, how).second) return;
-  closed_order_.push_back(id);
-  if (closed_order_.size() > kClosedMemory) {
-    closed_.erase(closed_order_.front());
-    closed_order_.pop_front();
+  if (id <= 0 || id % 2 == 0) return;
+  if (closed_.empty()) {
+    closed_.resize(std::clamp<size_t>(4 * size_t{opts_.max_concurrent_streams}, 256, 4096));
   }
+  ClosedStream& slot = closed_[(static_cast<uint32_t>(id) >> 1) % closed_.size()];
+  if (slot.id < id) slot = {id, how};
+}
+
+const Session::Closed* Session::recall(int32_t id) const {
+  if (closed_.empty()) return nullptr;
+  const ClosedStream& slot = closed_[(static_cast<uint32_t>(id) >> 1) % closed_.size()];
+  return slot.id == id ? &slot.how : nullptr;
 }
 
 Result<void> Session::send(WriteBuffer& out, size_t batch, Clock::time_point now) {

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -127,6 +126,7 @@ class Session {
   Verdict judge(uint8_t type, int32_t id);
   Result<void> enforce(Verdict v, int32_t id);
   void remember(int32_t id, Closed how);
+  const Closed* recall(int32_t id) const;
 
   nghttp2_session* ng_ = nullptr;
   SessionOptions opts_;
@@ -145,12 +145,14 @@ class Session {
   uint8_t frame_head_[9] = {};
   size_t frame_head_len_ = 0;
   int32_t highest_stream_ = 0;  // the largest stream id the client opened (§5.1.1)
-  std::unordered_map<int32_t, Closed> closed_;
-  std::deque<int32_t> closed_order_;  // oldest first, to bound closed_
-  // Closed streams remembered: well past what can still be in flight after our
-  // RST_STREAM (at most max_concurrent_streams open at once); older ones count as
-  // never opened.
-  static constexpr size_t kClosedMemory = 1024;
+  // How recent client streams closed, in a ring by stream id (a few KiB, no
+  // allocation per stream): 4 x max_concurrent_streams slots, 256 to 4096, well past
+  // what can still be in flight after our RST_STREAM. Older ones count as never opened.
+  struct ClosedStream {
+    int32_t id = 0;
+    Closed how = Closed::ended;
+  };
+  std::vector<ClosedStream> closed_;
   Clock::time_point now_{};
   WriteBuffer* out_ = nullptr;
   size_t batch_ = 0;

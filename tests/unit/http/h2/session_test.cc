@@ -677,5 +677,15 @@ TEST_F(H2StreamStates, FramesSplitAcrossReadsAreJudgedTheSame) {
   EXPECT_EQ(a.goaway, NGHTTP2_PROTOCOL_ERROR);
 }
 
+TEST_F(H2StreamStates, ARingRemembersTheRecentStreamsAndForgetsOldOnes) {
+  for (int32_t id = 1; id < 1200; id += 2) say(get(id));  // 600 streams, 400 slots
+  // Stream 1 is forgotten: its DATA costs a stream error, not the connection.
+  Answer a = say(data(1));
+  EXPECT_EQ(a.resets[1], NGHTTP2_STREAM_CLOSED);
+  EXPECT_EQ(a.goaway, UINT32_MAX);
+  a = say(data(1001));  // remembered as ended
+  EXPECT_EQ(a.goaway, NGHTTP2_STREAM_CLOSED);
+}
+
 }  // namespace
 }  // namespace shoal::http::h2
