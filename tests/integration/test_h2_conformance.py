@@ -69,7 +69,7 @@ class Nginx:
             f.write(NGINX_CONF.format(user=user, work=work, host=HOST, port=self.port, cert=cert,
                                       key=key))
         self.proc = subprocess.Popen([NGINX, "-p", work, "-c", conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.DEVNULL)  # it logs to error.log
         if not wait_until(self._listening, timeout=10):
             self.stop()
             raise AssertionError(f"nginx did not start: {self._error_log()}")
