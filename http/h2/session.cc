@@ -93,28 +93,22 @@ Session::Verdict Session::judge(uint8_t type, int32_t id) {
 }
 
 Result<void> Session::enforce(Verdict v, int32_t id) {
-  const char* frame = frame_head_[3] == NGHTTP2_HEADERS ? "HEADERS"
-                      : frame_head_[3] == NGHTTP2_DATA  ? "DATA"
-                                                         : "WINDOW_UPDATE";
-  std::string where = std::string(frame) + " on stream " + std::to_string(id);
-  switch (v) {
-    case Verdict::pass:
-      return {};
-    case Verdict::stream_closed:  // the frame itself goes on to nghttp2, which drops it
-      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
-      return {};
-    case Verdict::connection_closed:
-      ending_ = true;
-      nghttp2_session_terminate_session(ng_, NGHTTP2_STREAM_CLOSED);
-      return Error(Errc::protocol_error, where + " after both sides ended it (RFC 9113 §5.1)");
-    case Verdict::protocol_error:
-      ending_ = true;
-      nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
-      return Error(Errc::protocol_error, where + ", not above stream " +
-                                             std::to_string(highest_stream_) +
-                                             " the client opened before (RFC 9113 §5.1.1)");
+  if (v == Verdict::pass) return {};
+  if (v == Verdict::stream_closed) {  // the frame itself goes on to nghttp2, which drops it
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+    return {};
   }
-  return {};
+  ending_ = true;
+  const char* type = frame_head_[3] == NGHTTP2_HEADERS ? "HEADERS" : "DATA";
+  std::string where = std::string(type) + " on stream " + std::to_string(id);
+  if (v == Verdict::connection_closed) {
+    nghttp2_session_terminate_session(ng_, NGHTTP2_STREAM_CLOSED);
+    return Error(Errc::protocol_error, where + " after both sides ended it (RFC 9113 §5.1)");
+  }
+  nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
+  return Error(Errc::protocol_error, where + ", not above stream " +
+                                         std::to_string(highest_stream_) +
+                                         " the client opened before (RFC 9113 §5.1.1)");
 }
 
 // Keeps how a client stream closed. The first cause stands (a client's RST_STREAM
