@@ -26,10 +26,12 @@ import time
 import unittest
 
 import h2_attack
-from edge_harness import EdgeTestCase, make_cert  # noqa: F401 (make_cert: see Nginx)
+from edge_harness import EdgeTestCase
 from shoal_harness import HOST, log, missing_tool, unused_port, wait_until
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+# /usr/sbin may be missing from a non-root PATH.
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 
 NGINX_CONF = """\
 {user}

@@ -256,7 +256,8 @@ class Http2(ShoalTestCase):
         self.assertServes(conn, 5)  # a stream error: the connection lives on
 
     def test_frames_after_both_ends_get_stream_closed(self):
-        for late in (h2_attack.frame(h2_attack.DATA, h2_attack.END_STREAM, 1, b"late"), self.get(1)):
+        late_data = h2_attack.frame(h2_attack.DATA, h2_attack.END_STREAM, 1, b"late")
+        for late in (late_data, self.get(1)):
             conn = self.h2()
             conn.send(self.get(1))
             self.assertIsNotNone(conn.wait_for(
