@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "http/alpn.h"
-#include "http/h3/server.h"
+#include "http/h3/endpoint.h"
 #include "http/h1/connection.h"
 #include "http/offload.h"
 #include "http/util.h"
