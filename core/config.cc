@@ -218,7 +218,23 @@ const ConfigKey& Config::key(const std::string& name) const {
   throw ConfigError("config: no key \"" + name + "\" in this command's schema");
 }
 
-void Config::set(const std::string& name, const std::string& value, const std::string& origin) {
+std::string Config::canonical(const std::string& name) {
+  for (const ConfigKey& k : schema_) {
+    if (std::find(k.deprecated_names.begin(), k.deprecated_names.end(), name) ==
+        k.deprecated_names.end()) {
+      continue;
+    }
+    std::string note = "config key " + name + " is deprecated: use " + k.name;
+    if (std::find(deprecations_.begin(), deprecations_.end(), note) == deprecations_.end()) {
+      deprecations_.push_back(std::move(note));
+    }
+    return k.name;
+  }
+  return name;
+}
+
+void Config::set(const std::string& given, const std::string& value, const std::string& origin) {
+  const std::string name = canonical(given);
   if (values_.count(name) == 0)
     throw ConfigError(where_prefix(origin) + "unknown key \"" + name + "\"");
   ConfigType type = key(name).type;
@@ -273,6 +289,7 @@ void Config::parse_args(const std::vector<std::string>& args) {
     }
     std::string name = flag.substr(2);
     std::replace(name.begin(), name.end(), '-', '_');
+    name = canonical(name);
     bool in_schema = values_.count(name) != 0;
     bool is_config = name == "config";  // understood by every command
     if (!in_schema && !is_config) throw ConfigError("unknown flag " + flag + " (try --help)");

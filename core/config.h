@@ -39,6 +39,8 @@ struct ConfigKey {
   ConfigType type;
   std::string default_value;  // "" means unset unless the type has a natural zero
   std::string help;
+  // Former names still accepted (files and flags), each with a deprecation note.
+  std::vector<std::string> deprecated_names = {};
 };
 
 class Config {
@@ -63,14 +65,20 @@ class Config {
   bool help_requested() const { return help_; }
   // One line per key: flag, type, default, help.
   std::string usage() const;
+  // "key h2_max_concurrent_streams is deprecated: use max_concurrent_streams", once per
+  // former name used; logged by the caller once logging is configured.
+  const std::vector<std::string>& deprecations() const { return deprecations_; }
 
  private:
   const ConfigKey& key(const std::string& name) const;  // throws ConfigError if unknown
+  // The schema name for `name`, which may be a deprecated former name (noted once).
+  std::string canonical(const std::string& name);
   std::vector<ConfigKey> schema_;
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> explicitly_set_;
   std::vector<std::string> positional_;
   bool help_ = false;
+  std::vector<std::string> deprecations_;
 };
 
 // Value parsers shared with other parsers; nullopt on malformed input.

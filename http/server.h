@@ -40,7 +40,7 @@ struct ServerOptions {
   bool http2 = true;
   // Streams a client may have open at once; also the most handlers one connection
   // runs (past it, reading pauses until handlers of reset streams finish).
-  uint32_t h2_max_concurrent_streams = 100;
+  uint32_t max_concurrent_streams = 100;
   uint32_t h2_stream_window = 1u << 20;       // request body bytes buffered per stream
   uint32_t h2_connection_window = 16u << 20;  // ... and on one connection in total
   // Rates past which a client gets GOAWAY ENHANCE_YOUR_CALM and is disconnected,

@@ -24,8 +24,9 @@ std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
       {"tls_key", ConfigType::string, "", "PEM private key"},
       {"http2", ConfigType::boolean, "true",
        "offer HTTP/2 to TLS clients (ALPN h2); false: HTTP/1.1 only"},
-      {"h2_max_concurrent_streams", ConfigType::integer, "100",
-       "HTTP/2 and HTTP/3 streams (and running handlers) per connection"},
+      {"max_concurrent_streams", ConfigType::integer, "100",
+       "HTTP/2 and HTTP/3 streams (and running handlers) per connection",
+       {"h2_max_concurrent_streams"}},
       {"http3", ConfigType::boolean, "true",
        "with TLS: serve HTTP/3 (QUIC) on UDP at the listen port, advertised by Alt-Svc"},
       {"h3_retry", ConfigType::boolean, "false",
@@ -80,12 +81,12 @@ http::ServerOptions server_options_from(const Config& cfg) {
                       "\" for h3_max_udp_payload: expected 0 or 1200 to 65507");
   }
   o.h3_max_udp_payload = static_cast<uint32_t>(payload);
-  int64_t streams = cfg.integer("h2_max_concurrent_streams");
+  int64_t streams = cfg.integer("max_concurrent_streams");
   if (streams < 1 || streams > 10000) {
-    throw ConfigError("invalid value \"" + cfg.str("h2_max_concurrent_streams") +
-                      "\" for h2_max_concurrent_streams: expected 1 to 10000");
+    throw ConfigError("invalid value \"" + cfg.str("max_concurrent_streams") +
+                      "\" for max_concurrent_streams: expected 1 to 10000");
   }
-  o.h2_max_concurrent_streams = static_cast<uint32_t>(streams);
+  o.max_concurrent_streams = static_cast<uint32_t>(streams);
   o.tls_cert_file = cfg.str("tls_cert");
   o.tls_key_file = cfg.str("tls_key");
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
@@ -101,6 +102,7 @@ void configure_logging(const Config& cfg) {
                       "\" for log_level: expected debug, info, warn or error");
   }
   log::set_level(level);
+  for (const std::string& note : cfg.deprecations()) log::warn(note);
 }
 
 bool parse_server_command(Config& cfg, const std::vector<std::string>& args, const std::string& command) {

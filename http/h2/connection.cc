@@ -24,7 +24,7 @@ constexpr size_t kLingerBytes = 1u << 20;
 
 h2::SessionOptions h2_session_options(const ServerOptions& o) {
   h2::SessionOptions s;
-  s.max_concurrent_streams = o.h2_max_concurrent_streams;
+  s.max_concurrent_streams = o.max_concurrent_streams;
   s.stream_window = o.h2_stream_window;
   s.connection_window = o.h2_connection_window;
   s.max_header_list = o.max_header_size;
@@ -104,14 +104,14 @@ awaitable<bool> H2Connection::read_loop() {
 // start handlers without end. Past the limit, no more requests are read until some
 // of them finish.
 bool H2Connection::reading_paused() const {
-  return !closing_ && handlers_ >= opts().h2_max_concurrent_streams && session_->zombies() > 0;
+  return !closing_ && handlers_ >= opts().max_concurrent_streams && session_->zombies() > 0;
 }
 
 void H2Connection::spawn_handlers() {
   for (mux::Stream* stream : session_->take_ready()) {
     // Only reachable with handlers of reset streams still running (nghttp2 refuses
     // streams past the limit itself): the cap holds whatever the client does.
-    if (handlers_ >= opts().h2_max_concurrent_streams) {
+    if (handlers_ >= opts().max_concurrent_streams) {
       session_->refuse(*stream);
       continue;
     }

@@ -357,5 +357,19 @@ TEST(Config, Usage) {
             "  --workers integer                worker threads (default: 4)\n");
 }
 
+TEST(Config, DeprecatedNamesStillWorkAndAreNoted) {
+  Config c({{"max_streams", ConfigType::integer, "100", "h", {"old_streams"}}});
+  EXPECT_TRUE(c.deprecations().empty());
+  c.parse_args({"--old-streams", "7"});
+  EXPECT_EQ(c.integer("max_streams"), 7);
+  ASSERT_EQ(c.deprecations().size(), 1u);
+  EXPECT_EQ(c.deprecations()[0], "config key old_streams is deprecated: use max_streams");
+  c.set("old_streams", "8", "test");  // noted once however often it is used
+  EXPECT_EQ(c.integer("max_streams"), 8);
+  EXPECT_EQ(c.deprecations().size(), 1u);
+  c.parse_args({"--max-streams", "9"});
+  EXPECT_EQ(c.integer("max_streams"), 9);
+}
+
 }  // namespace
 }  // namespace shoal

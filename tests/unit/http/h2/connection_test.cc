@@ -261,7 +261,7 @@ TEST_F(H2Connection, CloseConnectionSendsGoawayAfterTheResponse) {
 }
 
 TEST_F(H2Connection, RunningHandlersNeverExceedTheStreamLimit) {
-  opts.h2_max_concurrent_streams = 10;
+  opts.max_concurrent_streams = 10;
   opts.h2_max_resets_per_second = 100000;  // this test is about the handler cap alone
   std::atomic<int> running{0}, most{0}, started{0};
   start([&](Exchange& ex) -> awaitable<void> {
