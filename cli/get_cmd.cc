@@ -17,7 +17,7 @@
 #include "cli/commands.h"
 #include "cli/get_load.h"
 #include "cli/get_target.h"
-#include "cli/get_transport.h"
+#include "http/client.h"
 #include "cli/output_file.h"
 #include "core/file_io.h"
 #include "core/store/hash_writer.h"
@@ -26,7 +26,7 @@ namespace shoal::cli {
 namespace {
 
 using get::digest_in_path;
-using get::Protocol;
+using http::Protocol;
 using get::split_url;
 using get::Target;
 
@@ -80,7 +80,7 @@ struct Fetched {
 };
 
 // One GET into fd, hashed on the way; a digest mismatch is Errc::digest_mismatch.
-Result<Fetched> fetch_into(get::Transport& t, const Target& target, const http::Headers& headers,
+Result<Fetched> fetch_into(http::Transport& t, const Target& target, const http::Headers& headers,
                            const std::optional<Digest>& expected, int fd) {
   HashWriter writer(fd);
   Fetched f;
@@ -105,7 +105,7 @@ int exit_status(const Error& e) {
   return e.is(Errc::digest_mismatch) ? kExitMismatch : kExitFailed;
 }
 
-int single_get(get::Transport& t, const Target& target, const http::Headers& headers,
+int single_get(http::Transport& t, const Target& target, const http::Headers& headers,
                const std::string& output, bool verbose) {
   std::string url = target.base.str() + target.path;
   auto expected = digest_in_path(target.path);
@@ -119,7 +119,7 @@ int single_get(get::Transport& t, const Target& target, const http::Headers& hea
     }
   }
   auto got = fetch_into(t, target, headers, expected, to_stdout ? STDOUT_FILENO : part.fd());
-  std::string_view proto = get::protocol_name(t.protocol());
+  std::string_view proto = http::protocol_name(t.protocol());
   if (!got) {
     std::string extra = got.error().is(Errc::digest_mismatch)
                             ? (to_stdout ? "; the output is corrupt" : "; nothing was written")
@@ -140,7 +140,7 @@ int single_get(get::Transport& t, const Target& target, const http::Headers& hea
   return 0;
 }
 
-int load_get(std::unique_ptr<get::Transport> first, const Target& target,
+int load_get(std::unique_ptr<http::Transport> first, const Target& target,
              const http::Headers& headers, const Config& cfg) {
   get::LoadPlan plan{target.base, target.path, headers, digest_in_path(target.path)};
   int64_t parallel = cfg.integer("parallel"), requests = cfg.integer("requests");
@@ -192,7 +192,7 @@ int get_main(const Args& args) {
     fail("get", "-o cannot be combined with --parallel/--requests (bodies are discarded)");
     return kExitUsage;
   }
-  auto transport = get::open_transport(*protocol, target->base, client_options(cfg));
+  auto transport = http::open_transport(*protocol, target->base, client_options(cfg));
   if (!transport) {
     fail("get", transport.error().message);
     return transport.error().is(Errc::bad_request) ? kExitUsage : kExitFailed;

@@ -47,8 +47,8 @@ Result<void> judge(const Result<http::Response>& r, const std::optional<Digest>&
 }
 
 // Hands out the plan's requests to a connection, each with its own hash and clock.
-NextItem next_item(Shared& shared, Tally& tally) {
-  return [&shared, &tally](BatchItem& item) {
+http::NextRequest next_item(Shared& shared, Tally& tally) {
+  return [&shared, &tally](http::StreamRequest& item) {
     if (shared.next.fetch_add(1) >= shared.plan.requests) return false;
     struct Pending {
       Clock::time_point start = Clock::now();
@@ -76,15 +76,15 @@ NextItem next_item(Shared& shared, Tally& tally) {
 
 bool requests_left(const Shared& shared) { return shared.next.load() < shared.plan.requests; }
 
-void worker(Shared& shared, std::unique_ptr<Transport> transport, Protocol protocol) {
+void worker(Shared& shared, std::unique_ptr<http::Transport> transport, http::Protocol protocol) {
   Tally tally;
-  NextItem next = next_item(shared, tally);
+  http::NextRequest next = next_item(shared, tally);
   while (requests_left(shared)) {
     if (!transport) {  // (re)connecting costs one request when it fails, so this ends
-      auto opened = open_transport(protocol, shared.plan.base, shared.options);
+      auto opened = http::open_transport(protocol, shared.plan.base, shared.options);
       if (opened) {
         transport = std::move(*opened);
-      } else if (BatchItem item; next(item)) {
+      } else if (http::StreamRequest item; next(item)) {
         item.done(opened.error());
       }
       continue;
@@ -101,10 +101,10 @@ void worker(Shared& shared, std::unique_ptr<Transport> transport, Protocol proto
 
 }  // namespace
 
-LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<Transport> first,
+LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<http::Transport> first,
                      const http::ClientOptions& options) {
   Shared shared(plan, options);
-  Protocol protocol = first->protocol();
+  http::Protocol protocol = first->protocol();
   auto start = Clock::now();
   std::vector<std::thread> threads;
   threads.emplace_back(worker, std::ref(shared), std::move(first), protocol);
@@ -117,7 +117,7 @@ LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<Transport> first,
   s.protocol = protocol;
   s.connections = plan.connections;
   // Only the HTTP/2 client keeps several requests in flight on one connection.
-  s.streams = protocol == Protocol::http2 ? plan.streams : 1;
+  s.streams = protocol == http::Protocol::http2 ? plan.streams : 1;
   std::sort(s.latencies_ms.begin(), s.latencies_ms.end());
   return s;
 }
@@ -145,7 +145,7 @@ Rates rates(const LoadSummary& s) {
 std::string format_summary(const LoadSummary& s) {
   Rates r = rates(s);
   const auto& l = s.latencies_ms;
-  std::string proto(protocol_name(s.protocol));
+  std::string proto(http::protocol_name(s.protocol));
   char buf[512];
   std::snprintf(
       buf, sizeof buf,
@@ -162,7 +162,7 @@ std::string format_summary(const LoadSummary& s) {
 std::string format_summary_json(const LoadSummary& s) {
   Rates r = rates(s);
   const auto& l = s.latencies_ms;
-  std::string proto(protocol_name(s.protocol));
+  std::string proto(http::protocol_name(s.protocol));
   char buf[768];
   std::snprintf(buf, sizeof buf,
                 "{\"requests\":%llu,\"failures\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/get_transport.h"
+#include "http/client.h"
 #include "core/digest.h"
 
 namespace shoal::cli::get {
@@ -28,14 +28,14 @@ struct LoadSummary {
   uint64_t requests = 0, failures = 0, bytes = 0;
   double seconds = 0;
   std::vector<double> latencies_ms;  // one per request, failed ones included
-  Protocol protocol = Protocol::automatic;
+  http::Protocol protocol = http::Protocol::automatic;
   unsigned connections = 0, streams = 1;
   std::string first_error;  // "" when nothing failed
 };
 
 // `first` is the connection already opened (it decided the protocol); the others
 // open the same protocol. Never fails as a whole: failures are counted.
-LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<Transport> first,
+LoadSummary run_load(const LoadPlan& plan, std::unique_ptr<http::Transport> first,
                      const http::ClientOptions& options);
 
 // Nearest-rank percentile (q in 0..1) of sorted values; 0 for none.

@@ -1,8 +1,11 @@
-// A synchronous HTTP/1.1 client for the command line: one keep-alive connection to
-// one base URL (plain TCP or TLS), reused across requests. Bodies in both directions
-// can be streamed, so memory does not grow with blob size.
+// Shoal's HTTP clients, as their callers see them: the request and response types all
+// three protocols share, the synchronous HTTP/1.1 Client that servers use between
+// themselves (implemented in http/h1/), and one Transport interface over the HTTP/1.1,
+// HTTP/2 (http/h2/client.h) and HTTP/3 (http/h3/client.h) clients, opened by
+// open_transport(), so a command never branches on the protocol.
 //
-// Not thread-safe: one Client per thread.
+// Bodies in both directions can be streamed, so memory does not grow with blob size.
+// Not thread-safe: one client per thread.
 #pragma once
 
 #include <chrono>
@@ -100,5 +103,41 @@ Errc errc_for_status(unsigned status);
 // "body over the limit (413 TOO_LARGE)": the server's message and code when the body
 // is a Shoal error document, else the status with its reason phrase.
 std::string describe_failure(const Response& response);
+
+// One GET of a batch sharing a connection: where its body goes, and who hears how
+// it ended (a Response, a non-2xx one with its error body included, or an Error).
+struct StreamRequest {
+  BodySink sink;
+  std::function<void(Result<Response>)> done;
+};
+// Fills the next request of a batch; false when there are no more.
+using NextRequest = std::function<bool(StreamRequest&)>;
+
+enum class Protocol { automatic, http1, http2, http3 };
+
+// "http/1.1", "h2", "h3" (the ALPN names, as servers' metrics label them).
+std::string_view protocol_name(Protocol p);
+
+// One server, requests one after another (or several at once where the protocol
+// multiplexes), over whichever HTTP version was chosen.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual Result<Response> download(std::string_view path, const Headers& headers,
+                                    const BodySink& sink, const HeadHook& on_head) = 0;
+  // GETs of `path` taken from `next` until it has no more, up to `streams` at once
+  // where the protocol multiplexes, else one after another. Outcomes go to each
+  // item's done(); returns early (with items left) only when the connection failed.
+  virtual void download_batch(std::string_view path, const Headers& headers, unsigned streams,
+                              const NextRequest& next);
+  virtual Protocol protocol() const = 0;  // never automatic
+};
+
+// A transport speaking `wanted`. For https, HTTP/2 connects at once so that ALPN
+// decides: automatic becomes h2 if the server picks it, else HTTP/1.1; an explicit
+// HTTP/2 fails if the server does not pick it. Errc::bad_request for combinations
+// that cannot work (HTTP/2 or HTTP/3 on an http URL).
+Result<std::unique_ptr<Transport>> open_transport(Protocol wanted, const Url& base,
+                                                  const ClientOptions& options);
 
 }  // namespace shoal::http

@@ -22,15 +22,6 @@
 
 namespace shoal::http::h2 {
 
-// One GET of a batch sharing a connection: where its body goes, and who hears how
-// it ended (a Response, a non-2xx one with its error body included, or an Error).
-struct StreamRequest {
-  BodySink sink;
-  std::function<void(Result<Response>)> done;
-};
-// Fills the next request of a batch; false when there are no more.
-using NextRequest = std::function<bool(StreamRequest&)>;
-
 class Client {
  public:
   static constexpr int32_t kWindow = 16 << 20;  // receive window, per stream and connection

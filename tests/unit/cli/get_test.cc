@@ -54,7 +54,7 @@ TEST(GetLoad, SummaryJson) {
   s.bytes = 2 << 20;
   s.seconds = 2;
   s.latencies_ms = {1, 2, 3, 4};
-  s.protocol = Protocol::http2;
+  s.protocol = http::Protocol::http2;
   s.connections = 2;
   s.streams = 8;
   EXPECT_EQ(format_summary_json(s),
