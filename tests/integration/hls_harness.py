@@ -40,7 +40,7 @@ class HlsTestCase(EdgeTestCase):
         self.start_cluster(peers=1)
         self.edge = self.start_edge(peer=self.peers[0], tls=False)
 
-    def hls(self, *args, timeout=300):
+    def hls(self, *args, timeout=150):  # inside ctest's 180 s for the module
         r = run_cli(["hls", *args, "--origin", self.origin.url], home=self.home, timeout=timeout)
         return r
 

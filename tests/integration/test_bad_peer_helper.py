@@ -11,7 +11,7 @@ import unittest
 import urllib.parse
 
 from bad_peer import BadPeer
-from shoal_harness import http_request, make_bytes, sha256_digest, wait_until
+from shoal_harness import requires_tool, http_request, make_bytes, sha256_digest, wait_until
 from tracker_harness import TrackerTestCase, bdecode
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -68,7 +68,7 @@ def has_python_libtorrent():
         return False
 
 
-@unittest.skipUnless(has_python_libtorrent(), "python3-libtorrent (Debian) not installed")
+@requires_tool(has_python_libtorrent(), "python3-libtorrent (Debian) not installed")
 class BadPeerHelper(TrackerTestCase):
     def setUp(self):
         super().setUp()

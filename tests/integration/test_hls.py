@@ -11,7 +11,7 @@ import subprocess
 import unittest
 
 from hls_harness import FFMPEG, FFPROBE, HlsTestCase, e2e_ready, make_video
-from shoal_harness import http_request
+from shoal_harness import requires_tool, http_request
 
 LADDER = "360p:900k/64k,240p:400k/64k,144p:150k/48k"
 
@@ -104,7 +104,7 @@ class HlsVod(HlsTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stderr.strip(), "")
 
-    @unittest.skipUnless(e2e_ready(), "tests/e2e/hls/install.sh has not run")
+    @requires_tool(e2e_ready(), "tests/e2e/hls/install.sh has not run")
     def test_strict_parser_accepts_every_playlist(self):
         lines = self.validate(self.url("/hls/demo/master.m3u8"),
                               self.url("/hls/demo/master.m3u8?max_height=240"))

@@ -8,8 +8,8 @@ import ssl
 import subprocess
 import unittest
 
-from shoal_harness import (MiB, ShoalTestCase, make_bytes, run_cli, run_origin_expect_exit,
-                            sha256_digest)
+from shoal_harness import (MiB, ShoalTestCase, make_bytes, requires_tool, run_cli,
+                            run_origin_expect_exit, sha256_digest)
 
 
 class StartupErrors(ShoalTestCase):
@@ -112,7 +112,7 @@ class ConfigValues(ShoalTestCase):
         self.assertEqual(origin2.request("GET", f"/blobs/{digest}").body, data)
 
 
-@unittest.skipUnless(shutil.which("openssl"), "openssl command not found")
+@requires_tool(shutil.which("openssl"), "openssl command not found")
 class Tls(ShoalTestCase):
     def make_cert(self):
         cert = os.path.join(self.tmp, "cert.pem")

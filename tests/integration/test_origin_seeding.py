@@ -12,7 +12,7 @@ import time
 import unittest
 import urllib.parse
 
-from shoal_harness import http_request, make_bytes, sha256_digest, wait_until
+from shoal_harness import requires_tool, http_request, make_bytes, sha256_digest, wait_until
 from tracker_harness import TrackerTestCase, bdecode, bencode
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -85,7 +85,7 @@ class Seeding(TrackerTestCase):
         self.assertTrue(wait_until(
             lambda: self.origin.metrics().value("shoal_origin_seeding_torrents") == 1, timeout=20))
 
-    @unittest.skipUnless(has_python_libtorrent(), "python3-libtorrent (Debian) not installed")
+    @requires_tool(has_python_libtorrent(), "python3-libtorrent (Debian) not installed")
     def test_a_bittorrent_client_downloads_from_the_origin(self):
         data = make_bytes(5 * 1024 * 1024 + 123, seed=12)
         digest, metainfo = self.push(data)

@@ -14,7 +14,7 @@ import unittest
 
 import oci_image
 from peer_harness import PeerTestCase
-from shoal_harness import HOST, MiB, http_request, make_bytes, wait_until
+from shoal_harness import requires_tool, HOST, MiB, http_request, make_bytes, wait_until
 
 TOKEN = "registry-token-0123456789"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -30,7 +30,7 @@ def basic(token=TOKEN):
     return "Basic " + base64.b64encode(f"shoal:{token}".encode()).decode()
 
 
-@unittest.skipUnless(SKOPEO, "skopeo is not installed (scripts/install-deps.sh installs it)")
+@requires_tool(SKOPEO, "skopeo is not installed (scripts/install-deps.sh installs it)")
 class Registry(PeerTestCase):
     def setUp(self):
         super().setUp()
@@ -47,7 +47,7 @@ class Registry(PeerTestCase):
         with open(policy, "w") as f:
             f.write('{"default":[{"type":"insecureAcceptAnything"}]}')
         r = subprocess.run([SKOPEO, "--policy", policy, *args], capture_output=True, text=True,
-                           timeout=300, env=env)
+                           timeout=150, env=env)
         if check:
             self.assertEqual(r.returncode, 0, f"skopeo {' '.join(args)}:\n{r.stderr}")
         return r

@@ -12,7 +12,7 @@ import subprocess
 import unittest
 
 from edge_harness import EdgeTestCase
-from shoal_harness import MiB, make_file, wait_until
+from shoal_harness import requires_tool, MiB, make_file, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 E2E_H3 = os.path.normpath(os.path.join(HERE, "..", "e2e", "h3"))
@@ -32,7 +32,7 @@ def spki_sha256_base64(cert_pem):
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-@unittest.skipUnless(NODE and CHROMIUM and os.path.isdir(PLAYWRIGHT),
+@requires_tool(NODE and CHROMIUM and os.path.isdir(PLAYWRIGHT),
                      "needs node, chromium and tests/e2e/hls/install.sh (playwright-core)")
 class ChromiumOverHttp3(EdgeTestCase):
     def setUp(self):

@@ -12,13 +12,13 @@ import time
 import unittest
 
 from hls_harness import CHROMIUM, E2E, NODE, HlsTestCase, e2e_ready, make_video
-from shoal_harness import run_cli
+from shoal_harness import requires_tool, run_cli
 
 sys.path.insert(0, E2E)
 import live_rules  # noqa: E402  (tests/e2e/hls)
 
 
-@unittest.skipUnless(e2e_ready() and CHROMIUM, "needs chromium and tests/e2e/hls/install.sh")
+@requires_tool(e2e_ready() and CHROMIUM, "needs chromium and tests/e2e/hls/install.sh")
 class HlsJsInChromium(HlsTestCase):
     def play(self, *args, timeout=120):
         r = subprocess.run([NODE, os.path.join(E2E, "play.mjs"), "--page-origin-port", "0",

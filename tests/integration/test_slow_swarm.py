@@ -19,7 +19,7 @@ from peer_harness import PeerTestCase
 from shoal_harness import HOST, MiB, make_file, wait_until
 
 
-def pull_and_hash(port, digest, results, key, timeout=600):
+def pull_and_hash(port, digest, results, key, timeout=300):
     """GET /blobs/<digest> from a peer agent, hashing the stream (nothing on disk)."""
     try:
         conn = http.client.HTTPConnection(HOST, port, timeout=timeout)

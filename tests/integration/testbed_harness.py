@@ -162,6 +162,6 @@ class TestbedCase(unittest.TestCase):
         self._threads = threads
         return results
 
-    def join(self, timeout=600):
+    def join(self, timeout=500):  # inside ctest's 600 s for slow tests
         for t in self._threads:
             t.join(timeout)

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/unit/support/require_tool.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace shoal {
@@ -68,9 +69,6 @@ Command run(const std::string& cmd) {
   return c;
 }
 
-bool have_tool(const std::string& name) {
-  return run("command -v " + name + " >/dev/null 2>&1").status == 0;
-}
 
 class SelfSignedTest : public ::testing::Test {
  protected:
@@ -132,7 +130,7 @@ TEST_F(SelfSignedTest, EveryNameIsInSubjectAltNameAndCnIsTheFirst) {
   EXPECT_STREQ(cn, "localhost");
   EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(c.get()), X509_get_issuer_name(c.get())), 0);
 
-  if (!have_tool("openssl")) GTEST_SKIP() << "openssl tool not installed";
+  SHOAL_REQUIRE_TOOL("openssl", "openssl");
   auto san = run("openssl x509 -noout -ext subjectAltName -in '" + cert().string() + "'");
   ASSERT_EQ(san.status, 0);
   EXPECT_NE(san.out.find("DNS:localhost, DNS:shoal.test, IP Address:127.0.0.1, "
@@ -271,7 +269,8 @@ TEST_F(SelfSignedTest, SpkiHashMatchesTheOpensslPipeline) {
   auto pin = spki_sha256_base64(cert());
   ASSERT_TRUE(pin.ok()) << pin.error().message;
   EXPECT_EQ(pin->size(), 44u);
-  if (!have_tool("openssl") || !have_tool("base64")) GTEST_SKIP() << "openssl/base64 missing";
+  SHOAL_REQUIRE_TOOL("openssl", "openssl");
+  SHOAL_REQUIRE_TOOL("base64", "coreutils");
   auto expected =
       run("openssl x509 -pubkey -noout -in '" + cert().string() +
           "' | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64");
@@ -355,7 +354,7 @@ class TlsServer {
 };
 
 TEST_F(SelfSignedTest, CurlTrustsItForLocalhostAndTheLoopbackAddress) {
-  if (!have_tool("curl")) GTEST_SKIP() << "curl not installed";
+  SHOAL_REQUIRE_TOOL("curl", "curl");
   ASSERT_NO_FATAL_FAILURE(generate({"localhost"}, {"127.0.0.1"}));
   TlsServer server(cert(), key(), 3);
   std::string port = std::to_string(server.port());

@@ -23,6 +23,7 @@
 #include "core/tls/self_signed.h"
 #include "core/sha256.h"
 #include "tests/unit/support/temp_dir.h"
+#include "tests/unit/support/require_tool.h"
 
 namespace shoal::http::h3 {
 namespace {
@@ -106,8 +107,11 @@ class H3ClientTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!server_binary())
+    if (!server_binary()) {
+      // A missing tool fails under CI=true (tests/unit/support/require_tool.h).
+      if (test::in_ci()) GTEST_FAIL() << "CI=true and gtlsserver (ngtcp2-server) is missing";
       GTEST_SKIP() << "gtlsserver not installed (apt-get install ngtcp2-server)";
+    }
     ASSERT_GT(pid_, 0);
   }
 
