@@ -1,9 +1,9 @@
 // GET/HEAD /blobs/<digest>: the RAM tier, the disk tier, or a fill (joined or new).
-#include <thread>
 
 #include "http/blob_response.h"
 #include "core/file_io.h"
 #include "http/failure.h"
+#include "http/outbound.h"
 #include "http/util.h"
 #include "core/log.h"
 #include "edge/edge.h"
@@ -136,7 +136,8 @@ awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
     if (visible <= pos && fill->state() == Fill::State::failed) return std::nullopt;
     return visible;
   };
-  const http::GrowingFile file{fill->fd(), fill->size(), fill->changed(), readable_end};
+  const http::GrowingFile file{[&] { return fill->fd(); }, fill->size(), fill->changed(),
+                               readable_end};
   auto end = co_await http::stream_blob(ex, std::move(head), d, file);
   count_not_modified(ex);
   if (end.source_failed) {
@@ -165,13 +166,8 @@ std::shared_ptr<Fill> Edge::join_or_start(const Digest& d, bool& collapsed, bool
     return nullptr;
   }
   auto fill = std::make_shared<Fill>(d, std::move(*temp), opts_.mem_object_max);
-  try {
-    std::thread([this, fill] { run_fill(fill); }).detach();
-  } catch (const std::system_error& e) {
-    log::error("cannot start a fill thread", {{"error", e.what()}});
-    busy = true;
-    return nullptr;
-  }
+  // On the outbound pool, never a thread per fill: stop() waits for running_fills_.
+  http::post_outbound([this, fill] { run_fill(fill); });
   fills_.emplace(d, fill);
   ++running_fills_;
   return fill;

@@ -110,7 +110,7 @@ awaitable<StreamEnd> stream_blob(Exchange& ex, Head head, const Digest& d, Growi
     }
     uint64_t stop = std::min(*readable, end);
     if (stop > pos) {
-      bool sent = co_await ex.send_file_part(file.fd, pos, stop - pos);
+      bool sent = co_await ex.send_file_part(file.fd(), pos, stop - pos);
       if (!sent) break;
       pos = stop;
       continue;

@@ -52,7 +52,8 @@ awaitable<void> respond_blob_head(Exchange& ex, Head head, const Digest& d, uint
 // A blob file still being written: its bytes become readable front to back (or in
 // any order, as `readable_end` says) and `changed` is notified when more are.
 struct GrowingFile {
-  int fd = -1;
+  // Asked again before each send: a download opens its file only once a piece is in.
+  std::function<int()> fd;
   uint64_t size = 0;  // of the whole blob
   ChangeSignal& changed;
   // The end of the bytes that may be sent now from `pos` (pos or less: none yet), or

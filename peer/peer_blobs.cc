@@ -3,7 +3,7 @@
 #include "http/blob_response.h"
 #include "http/failure.h"
 #include "core/log.h"
-#include "http/offload.h"
+#include "http/outbound.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {
@@ -60,7 +60,7 @@ awaitable<bool> PeerAgent::serve_cached(http::Exchange& ex, const Digest& d) {
 // HEAD for a blob that is not here: its size from the metainfo, no download.
 awaitable<void> PeerAgent::head_uncached(http::Exchange& ex, const Digest& d) {
   auto lookup = [&] { return upstream_.metainfo(d); };
-  auto metainfo = co_await http::offload(lookup);
+  auto metainfo = co_await http::outbound(lookup);
   if (!metainfo) co_return co_await http::respond_failure(ex, metainfo.error(), "BLOB_UNKNOWN");
   auto parsed = parse_and_bind(*metainfo, d);
   if (!parsed)
@@ -91,7 +91,7 @@ awaitable<void> PeerAgent::stream(http::Exchange& ex, std::shared_ptr<Download> 
     uint64_t limit = verified ? size : last_piece_start;
     return std::min(dl->readable_end(pos), limit);
   };
-  const http::GrowingFile file{dl->fd(), size, dl->changed(), readable_end};
+  const http::GrowingFile file{[&] { return dl->fd(); }, size, dl->changed(), readable_end};
   auto end = co_await http::stream_blob(ex, http::blob_head(dl->digest()), dl->digest(), file);
   if (end.source_failed) {
     log::warn("stream cut short", {{"digest", dl->digest().str()},

@@ -90,7 +90,7 @@ TEST(BlobResponse, AGrowingFileIsSentAsItsBytesBecomeReadable) {
   Growing g;
   FakeExchange ex(verb::get, "/blobs/x", {{field::range, "bytes=5-"}});
   StreamEnd end;
-  GrowingFile file{7, 30, g.changed, g.readable_end};
+  GrowingFile file{[] { return 7; }, 30, g.changed, g.readable_end};
   run([&]() -> awaitable<void> { end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
   EXPECT_EQ(ex.status(), status::partial_content);
   EXPECT_EQ(ex.announced_length, 25u);
@@ -99,12 +99,28 @@ TEST(BlobResponse, AGrowingFileIsSentAsItsBytesBecomeReadable) {
   EXPECT_EQ(ex.file_parts, (std::vector<std::pair<uint64_t, uint64_t>>{{5, 5}, {10, 10}, {20, 10}}));
 }
 
+// A peer's download opens its file only once the first piece is in: the descriptor is
+// asked for at each send, not once when the response starts (a -1 there sent nothing).
+TEST(BlobResponse, AGrowingFileIsAskedForItsDescriptorAtEachSend) {
+  Growing g;
+  FakeExchange ex(verb::get, "/blobs/x");
+  int fd = -1;
+  auto readable_end = [&](uint64_t pos) -> std::optional<uint64_t> {
+    auto end = g.readable_end(pos);
+    fd = 9;  // opened when bytes first become readable
+    return end;
+  };
+  GrowingFile file{[&] { return fd; }, 30, g.changed, readable_end};
+  run([&]() -> awaitable<void> { co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
+  EXPECT_EQ(ex.part_fds, (std::vector<int>{9, 9, 9}));
+}
+
 TEST(BlobResponse, AGrowingFileThatFailsEndsTheBodyShort) {
   Growing g;
   g.fail_at = 20;
   FakeExchange ex(verb::get, "/blobs/x");
   StreamEnd end;
-  GrowingFile file{7, 30, g.changed, g.readable_end};
+  GrowingFile file{[] { return 7; }, 30, g.changed, g.readable_end};
   run([&]() -> awaitable<void> { end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
   EXPECT_TRUE(end.source_failed);
   EXPECT_EQ(end.sent, 20u);
@@ -113,7 +129,7 @@ TEST(BlobResponse, AGrowingFileThatFailsEndsTheBodyShort) {
 TEST(BlobResponse, AGrowingFileAnswers304Too) {
   Growing g;
   FakeExchange ex(verb::get, "/blobs/x", {{field::if_none_match, kETag}});
-  GrowingFile file{7, 30, g.changed, g.readable_end};
+  GrowingFile file{[] { return 7; }, 30, g.changed, g.readable_end};
   run([&]() -> awaitable<void> { co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
   EXPECT_EQ(ex.status(), status::not_modified);
   EXPECT_TRUE(ex.file_parts.empty());

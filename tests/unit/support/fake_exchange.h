@@ -34,14 +34,16 @@ class FakeExchange final : public http::Exchange {
     announced_length = length;
     co_return method() != bhttp::verb::head && !client_gone;
   }
-  awaitable<bool> send_file_part(int, uint64_t offset, uint64_t length) override {
+  awaitable<bool> send_file_part(int fd, uint64_t offset, uint64_t length) override {
     if (client_gone) co_return false;
     file_parts.emplace_back(offset, length);
+    part_fds.push_back(fd);
     sent_ += length;
     co_return true;
   }
 
   http::Head head;
+  std::vector<int> part_fds;  // the descriptor each send_file_part was given
   std::string sent_body;
   std::vector<std::pair<uint64_t, uint64_t>> file_parts;  // (offset, length)
   uint64_t announced_length = 0;
