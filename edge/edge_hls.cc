@@ -11,7 +11,7 @@
 #include "edge/edge.h"
 #include "edge/edge_counters.h"
 #include "edge/hls_playlist.h"
-#include "http/offload.h"
+#include "http/outbound.h"
 
 namespace shoal::edge {
 namespace {
@@ -113,7 +113,7 @@ awaitable<void> Edge::hls(http::Exchange& ex, std::string_view rest, CacheStatus
 awaitable<void> Edge::hls_playlist(http::Exchange& ex, const std::string& name,
                                    std::string_view file, std::string_view rendition) {
   auto lookup = [&] { return hls_catalog_.get(name, HlsCatalog::Clock::now()); };
-  auto package = co_await http::offload(lookup);
+  auto package = co_await http::outbound(lookup);
   if (!package) co_return co_await http::respond_failure(ex, package.error(), "PACKAGE_UNKNOWN");
   const hls::Package& p = **package;
   std::string text;

@@ -5,7 +5,7 @@
 
 #include "core/file_io.h"
 #include "http/failure.h"
-#include "http/offload.h"
+#include "http/outbound.h"
 #include "http/routes.h"
 #include "core/log.h"
 #include "core/torrent/metainfo.h"
@@ -165,7 +165,7 @@ awaitable<void> PeerAgent::handle(http::Exchange& ex) {
 
 awaitable<void> PeerAgent::get_tag(http::Exchange& ex, std::string_view name) {
   auto lookup = [&] { return upstream_.resolve_tag(name); };
-  auto d = co_await http::offload(lookup);
+  auto d = co_await http::outbound(lookup);
   if (!d) co_return co_await http::respond_failure(ex, d.error(), "TAG_UNKNOWN");
   http::Head head;
   head.result(status::ok);
@@ -179,7 +179,7 @@ awaitable<void> PeerAgent::preload(http::Exchange& ex, std::string_view what) {
   auto d = Digest::parse(what);
   if (!d && !what.starts_with("sha256:")) {
     auto lookup = [&] { return upstream_.resolve_tag(what); };
-    d = co_await http::offload(lookup);
+    d = co_await http::outbound(lookup);
     if (!d) co_return co_await http::respond_failure(ex, d.error(), "TAG_UNKNOWN");
   }
   if (!d) co_return co_await http::respond_failure(ex, d.error(), "BLOB_UNKNOWN");

@@ -7,7 +7,7 @@
 #include "core/oci/oci.h"
 #include "http/oci_response.h"
 #include "core/sha256.h"
-#include "http/offload.h"
+#include "http/outbound.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {
@@ -65,7 +65,7 @@ awaitable<void> PeerAgent::get_manifest(http::Exchange& ex, std::string_view nam
   }
   const std::string target = "/v2/" + std::string(name) + "/manifests/" + std::string(ref);
   auto fetch = [&] { return upstream_.registry_get(target, oci::kMaxManifestBytes); };
-  auto got = co_await http::offload(fetch);
+  auto got = co_await http::outbound(fetch);
   if (!got) co_return co_await http::respond_failure(ex, got.error(), "MANIFEST_UNKNOWN");
   if (!got->success()) {
     http::Head head;
@@ -96,7 +96,7 @@ awaitable<void> PeerAgent::serve_manifest(http::Exchange& ex, const Digest& d, c
 // The origin's answer as it is (tag lists and their pagination links, or its error).
 awaitable<void> PeerAgent::pass_on(http::Exchange& ex, const std::string& target) {
   auto fetch = [&] { return upstream_.registry_get(target, 4u << 20); };
-  auto got = co_await http::offload(fetch);
+  auto got = co_await http::outbound(fetch);
   if (!got) co_return co_await http::respond_failure(ex, got.error(), "NAME_UNKNOWN");
   http::Head head;
   head.result(got->status);
