@@ -37,7 +37,8 @@ Result<http::Headers> auth_headers(const Config& cfg) {
     auto contents = read_small_file(file, 4096);
     if (!contents) return Error(contents.error().code, "token file: " + contents.error().message);
     std::string_view all = text::trim_space(*contents);
-    token = text::trim_space(all.substr(0, all.find('\n')));  // a server's token file may list several
+    token = text::trim_space(all.substr(0, all.find('\n')));  // a server's token file may
+                                                              // list several
     if (token.empty()) return Error(Errc::bad_request, "token file " + file + " is empty");
   } else if (const char* env = std::getenv("SHOAL_TOKEN")) {
     token = text::trim_space(env);

@@ -79,7 +79,8 @@ awaitable<bool> Edge::serve_ram(http::Exchange& ex, const Digest& d, std::string
   auto object = ram_.get(d);
   if (!object) co_return false;
   counters_->hit_ram.inc();
-  co_await send_bytes(ex, edge_head(d, "HIT", type), d, std::move(object->bytes), object->cached_at);
+  co_await send_bytes(ex, edge_head(d, "HIT", type), d, std::move(object->bytes),
+                      object->cached_at);
   co_return true;
 }
 

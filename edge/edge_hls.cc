@@ -54,13 +54,15 @@ awaitable<bool> Edge::cors(http::Exchange& ex) {
   std::string allow;
   if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) {
     allow = "*";
-  } else if (!origin.empty() && std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) {
+  } else if (!origin.empty() &&
+             std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) {
     allow = std::string(origin);
     ex.add_response_header("Vary", "Origin");
   }
   if (!allow.empty()) {
     ex.add_response_header("Access-Control-Allow-Origin", allow);
-    ex.add_response_header("Access-Control-Expose-Headers", "Content-Length, Content-Range, Age, X-Cache");
+    ex.add_response_header("Access-Control-Expose-Headers",
+                           "Content-Length, Content-Range, Age, X-Cache");
   }
   if (ex.method() != verb::options) co_return false;
   http::Head head;
@@ -99,7 +101,8 @@ awaitable<void> Edge::hls(http::Exchange& ex, std::string_view rest, CacheStatus
   std::string_view rendition = (*parts)[1];
   std::string_view file = (*parts)[2];
   if (!hls::valid_rendition_name(rendition)) {
-    co_return co_await ex.respond_error(status::not_found, "RENDITION_UNKNOWN", "no such rendition");
+    co_return co_await ex.respond_error(status::not_found, "RENDITION_UNKNOWN",
+                                        "no such rendition");
   }
   if (file == "index.m3u8") co_return co_await hls_playlist(ex, name, file, rendition);
   auto digest = hls::digest_of_uri(file);
@@ -131,8 +134,9 @@ awaitable<void> Edge::hls_playlist(http::Exchange& ex, const std::string& name,
   } else {
     const hls::Rendition* r = hls::find_rendition(p, rendition);
     if (!r) {
-      co_return co_await ex.respond_error(status::not_found, "RENDITION_UNKNOWN",
-                                          "package " + name + " has no rendition " + std::string(rendition));
+      co_return co_await ex.respond_error(
+          status::not_found, "RENDITION_UNKNOWN",
+          "package " + name + " has no rendition " + std::string(rendition));
     }
     text = hls::media_playlist(p, *r);
   }

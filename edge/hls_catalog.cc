@@ -33,7 +33,8 @@ Result<std::shared_ptr<const hls::Package>> HlsCatalog::get(const std::string& n
   }
   auto text = get_small(sources_.origin, "/tags/hls/" + name);
   if (!text) {
-    if (text.error().is(Errc::not_found)) return Error(Errc::not_found, "no HLS package named " + name);
+    if (text.error().is(Errc::not_found))
+      return Error(Errc::not_found, "no HLS package named " + name);
     return text.error();
   }
   while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
@@ -67,7 +68,8 @@ Result<std::shared_ptr<const hls::Package>> HlsCatalog::fetch_package(const Dige
     return Error(Errc::protocol_error, "package " + d.str() + " does not match its digest");
   }
   auto parsed = hls::parse_package(*body);
-  if (!parsed) return Error(Errc::protocol_error, "package " + d.str() + ": " + parsed.error().message);
+  if (!parsed)
+    return Error(Errc::protocol_error, "package " + d.str() + ": " + parsed.error().message);
   return std::make_shared<const hls::Package>(std::move(*parsed));
 }
 

@@ -60,7 +60,8 @@ http::ServerOptions server_options_from(const Config& cfg) {
   }
   int64_t threads = cfg.integer("threads");
   if (threads < 1 || threads > 256) {
-    throw ConfigError("invalid value \"" + cfg.str("threads") + "\" for threads: expected 1 to 256");
+    throw ConfigError("invalid value \"" + cfg.str("threads") +
+                      "\" for threads: expected 1 to 256");
   }
   o.threads = static_cast<unsigned>(threads);
   o.read_timeout = cfg.duration("read_timeout");
@@ -105,25 +106,29 @@ void configure_logging(const Config& cfg) {
   for (const std::string& note : cfg.deprecations()) log::warn(note);
 }
 
-bool parse_server_command(Config& cfg, const std::vector<std::string>& args, const std::string& command) {
+bool parse_server_command(Config& cfg, const std::vector<std::string>& args,
+                          const std::string& command) {
   cfg.parse_args(args);
   if (cfg.help_requested()) {
     std::printf("usage: shoal %s [flags]\n\n%s", command.c_str(), cfg.usage().c_str());
     return false;
   }
-  if (!cfg.positional().empty()) throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
+  if (!cfg.positional().empty())
+    throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
   configure_logging(cfg);
   return true;
 }
 
-void log_listening(const http::Server& server, std::string_view component, std::string_view data_dir) {
+void log_listening(const http::Server& server, std::string_view component,
+                   std::string_view data_dir) {
   auto ep = server.local_endpoint();
   std::string addr = ep.address().to_string() + ":" + std::to_string(ep.port());
   std::string url = server.url();
   if (data_dir.empty()) {
     log::info("listening", {{"component", component}, {"addr", addr}, {"url", url}});
   } else {
-    log::info("listening", {{"component", component}, {"addr", addr}, {"url", url}, {"data", data_dir}});
+    log::info("listening",
+              {{"component", component}, {"addr", addr}, {"url", url}, {"data", data_dir}});
   }
 }
 
@@ -132,12 +137,14 @@ std::vector<std::string> announce_urls(const std::string& list) {
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
-    std::string url = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string url =
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     url.erase(0, url.find_first_not_of(' '));
     url.erase(url.find_last_not_of(' ') + 1);
     if (!url.empty()) {
       auto parsed = Url::parse(url);
-      if (!parsed) throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
+      if (!parsed)
+        throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
       if (url.find("/announce") == std::string::npos) url = parsed->str() + "/announce";
       out.push_back(url);
     }

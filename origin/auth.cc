@@ -17,7 +17,8 @@ namespace {
 bool iequals_ascii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -29,7 +30,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
   if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
   std::string out(in.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   if (n < 0) return std::nullopt;
   size_t padding = in.ends_with("==") ? 2 : in.ends_with('=') ? 1 : 0;
   out.resize(static_cast<size_t>(n) - padding);

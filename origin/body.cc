@@ -38,7 +38,8 @@ awaitable<Result<uint64_t>> stream_body(http::Exchange& ex, uint64_t limit, cons
     total += *n;
     if (total > limit) {
       if (pipeline) (void)pipeline->finish();
-      co_return Error(Errc::too_large, "body is over max_upload_size (" + std::to_string(limit) + " bytes)");
+      co_return Error(Errc::too_large,
+                      "body is over max_upload_size (" + std::to_string(limit) + " bytes)");
     }
     auto ok = pipeline ? pipeline->write(buf.get(), *n) : sink(buf.get(), *n);
     if (!ok) {

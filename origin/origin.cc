@@ -14,7 +14,9 @@ namespace {
 using bhttp::status;
 using bhttp::verb;
 
-bool is_write(verb m) { return m == verb::put || m == verb::post || m == verb::patch || m == verb::delete_; }
+bool is_write(verb m) {
+  return m == verb::put || m == verb::post || m == verb::patch || m == verb::delete_;
+}
 
 }  // namespace
 

@@ -60,7 +60,8 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
 awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
-  if (auto ok = store_->remove(*d); !ok) co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
+  if (auto ok = store_->remove(*d); !ok)
+    co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
   if (seeder_) seeder_->remove(*d);
   metainfo_->remove(*d);
   http::Head head;

@@ -36,10 +36,12 @@ awaitable<void> respond_oci(http::Exchange& ex, status st, std::string_view code
 
 awaitable<void> Origin::registry(http::Exchange& ex) {
   auto route = oci::parse_route(ex.path());
-  if (!route) co_return co_await respond_oci(ex, status::not_found, "NOT_FOUND", "no such registry route");
+  if (!route)
+    co_return co_await respond_oci(ex, status::not_found, "NOT_FOUND", "no such registry route");
   const verb m = ex.method();
   if (route->endpoint == oci::Endpoint::base) {
-    if (m != verb::get && m != verb::head) co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+    if (m != verb::get && m != verb::head)
+      co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
     co_return co_await oci::respond_api_base(ex);
   }
   if (!oci::valid_name(route->name)) {
@@ -49,7 +51,8 @@ awaitable<void> Origin::registry(http::Exchange& ex) {
   switch (route->endpoint) {
     case oci::Endpoint::manifest: co_return co_await manifests(ex, route->name, route->arg);
     case oci::Endpoint::tags:
-      if (m != verb::get && m != verb::head) co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+      if (m != verb::get && m != verb::head)
+        co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
       co_return co_await tag_list(ex, route->name);
     case oci::Endpoint::blob:
       // Blobs are content-addressed and shared by every repository: any repository
@@ -75,11 +78,14 @@ awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std
   if (m == verb::put) co_return co_await put_manifest(ex, name, ref);
   if (m == verb::delete_ && !oci::is_digest_reference(ref)) {
     if (!repos_.exists(name)) {
-      co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+      co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
+                                     "no repository " + std::string(name));
     }
     auto ok = oci::valid_tag(ref) ? tags_.remove(tag_key(name, ref)) : Error(Errc::not_found, "");
     if (ok) ok = repos_.remove_tag(name, ref);
-    if (!ok) co_return co_await respond_oci(ex, status::not_found, "MANIFEST_UNKNOWN", "no tag " + std::string(ref));
+    if (!ok)
+      co_return co_await respond_oci(ex, status::not_found, "MANIFEST_UNKNOWN",
+                                     "no tag " + std::string(ref));
     http::Head head;
     head.result(status::accepted);
     co_return co_await ex.respond(std::move(head), "");
@@ -103,9 +109,11 @@ Result<Digest> Origin::resolve_manifest(std::string_view name, std::string_view 
   return d;
 }
 
-awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name, std::string_view ref) {
+awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name,
+                                     std::string_view ref) {
   if (!repos_.exists(name)) {
-    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
+                                   "no repository " + std::string(name));
   }
   auto d = resolve_manifest(name, ref);
   if (!d) co_return co_await respond_failure(ex, d.error(), "MANIFEST_UNKNOWN");
@@ -119,7 +127,8 @@ awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name, 
   co_await ex.respond(std::move(head), *body);
 }
 
-awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name, std::string_view ref) {
+awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
+                                     std::string_view ref) {
   const bool by_digest = oci::is_digest_reference(ref);
   if (!by_digest && !oci::valid_tag(ref)) {
     co_return co_await respond_oci(ex, status::bad_request, "TAG_INVALID",
@@ -139,13 +148,16 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name, 
                                    "the manifest's bytes hash to " + digest.str());
   }
   auto manifest = oci::parse_manifest(body, ex.header(field::content_type));
-  if (!manifest) co_return co_await respond_oci(ex, status::bad_request, "MANIFEST_INVALID", manifest.error().message);
+  if (!manifest)
+    co_return co_await respond_oci(ex, status::bad_request, "MANIFEST_INVALID",
+                                   manifest.error().message);
   std::vector<Digest> referenced = manifest->blobs;
   referenced.insert(referenced.end(), manifest->manifests.begin(), manifest->manifests.end());
   for (const Digest& d : referenced) {
     if (!store_->contains(d)) {
-      co_return co_await respond_oci(ex, status::bad_request, "MANIFEST_BLOB_UNKNOWN",
-                                     "the manifest refers to " + d.str() + ", which was not pushed");
+      co_return co_await respond_oci(
+          ex, status::bad_request, "MANIFEST_BLOB_UNKNOWN",
+          "the manifest refers to " + d.str() + ", which was not pushed");
     }
   }
   auto store_manifest = [&]() -> Result<void> {
@@ -171,12 +183,15 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name, 
 
 awaitable<void> Origin::tag_list(http::Exchange& ex, std::string_view name) {
   if (!repos_.exists(name)) {
-    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN", "no repository " + std::string(name));
+    co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
+                                   "no repository " + std::string(name));
   }
   size_t limit = SIZE_MAX;
   if (auto n = ex.query_param("n")) {
     auto parsed = text::parse_uint<size_t>(*n);
-    if (!parsed) co_return co_await respond_oci(ex, status::bad_request, "PAGINATION_NUMBER_INVALID", "n must be a number");
+    if (!parsed)
+      co_return co_await respond_oci(ex, status::bad_request, "PAGINATION_NUMBER_INVALID",
+                                     "n must be a number");
     limit = *parsed;
   }
   std::string last = ex.query_param("last").value_or("");

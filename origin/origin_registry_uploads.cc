@@ -86,7 +86,8 @@ awaitable<void> Origin::registry_chunk(http::Exchange& ex, std::string_view name
   std::optional<Digest> digest;
   if (commit) {
     auto d = commit_digest(ex);
-    if (!d) co_return co_await ex.respond_error(status::bad_request, "DIGEST_INVALID", d.error().message);
+    if (!d)
+      co_return co_await ex.respond_error(status::bad_request, "DIGEST_INVALID", d.error().message);
     digest = *d;
   }
   auto offset = co_await receive_chunk(ex, id, digest);
@@ -101,7 +102,8 @@ awaitable<void> Origin::registry_chunk(http::Exchange& ex, std::string_view name
                                   ex.error_body("BLOB_UPLOAD_INVALID", offset.error().message));
   }
   if (!offset && offset.error().is(Errc::bad_request)) {
-    co_return co_await ex.respond_error(status::bad_request, "BLOB_UPLOAD_INVALID", offset.error().message);
+    co_return co_await ex.respond_error(status::bad_request, "BLOB_UPLOAD_INVALID",
+                                        offset.error().message);
   }
   if (!offset) co_return co_await respond_failure(ex, offset.error(), "BLOB_UPLOAD_UNKNOWN");
   if (!commit) co_return co_await ex.respond(session_head(status::accepted, name, id, *offset), "");

@@ -18,7 +18,8 @@ Result<void> RepoIndex::init() {
 // markers of its own.
 bool RepoIndex::exists(std::string_view name) const {
   std::error_code ec;
-  return fs::is_directory(repo(name) / "_manifests", ec) || fs::is_directory(repo(name) / "_tags", ec);
+  return fs::is_directory(repo(name) / "_manifests", ec) ||
+         fs::is_directory(repo(name) / "_tags", ec);
 }
 
 bool RepoIndex::has_manifest(std::string_view name, const Digest& d) const {
@@ -30,7 +31,9 @@ bool RepoIndex::has_manifest(std::string_view name, const Digest& d) const {
 Result<void> RepoIndex::mark(const fs::path& dir, const std::string& file) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Error(errc_from_errno(ec.value()), "cannot create " + dir.string() + ": " + ec.message());
+  if (ec)
+    return Error(errc_from_errno(ec.value()),
+                 "cannot create " + dir.string() + ": " + ec.message());
   return write_file_atomic((dir / file).string(), "");
 }
 
@@ -56,7 +59,8 @@ RepoIndex::TagPage RepoIndex::tags(std::string_view name, std::string_view last,
                                    size_t limit) const {
   std::vector<std::string> all;
   std::error_code ec;
-  for (fs::directory_iterator it(repo(name) / "_tags", ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(repo(name) / "_tags", ec), end; !ec && it != end;
+       it.increment(ec)) {
     std::string tag = it->path().filename().string();
     // write_file_atomic's temporaries start with '.', which no tag can.
     if (!tag.starts_with('.') && (last.empty() || tag > last)) all.push_back(std::move(tag));

@@ -93,10 +93,11 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
   }
   lt::add_torrent_params atp;
   try {
-    atp = lt::load_torrent_buffer(lt::span<char const>(metainfo.data(),
-                                                       static_cast<std::ptrdiff_t>(metainfo.size())));
+    atp = lt::load_torrent_buffer(
+        lt::span<char const>(metainfo.data(), static_cast<std::ptrdiff_t>(metainfo.size())));
   } catch (const std::exception& e) {
-    return Error(Errc::protocol_error, "metainfo of " + digest.str() + " does not load: " + e.what());
+    return Error(Errc::protocol_error,
+                 "metainfo of " + digest.str() + " does not load: " + e.what());
   }
   atp.save_path = std::filesystem::path(blob_path).parent_path().string();
   atp.trackers = impl_->opts.trackers;

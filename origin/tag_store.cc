@@ -15,7 +15,8 @@ Result<void> TagStore::init() {
   if (ec) return Error(Errc::io_error, "creating " + dir_.string() + ": " + ec.message());
   // Temporaries of tag writes interrupted by a crash.
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    if (entry.path().filename().string().starts_with(".tmp-")) std::filesystem::remove(entry.path(), ec);
+    if (entry.path().filename().string().starts_with(".tmp-"))
+      std::filesystem::remove(entry.path(), ec);
   }
   return {};
 }

@@ -12,7 +12,11 @@ namespace fs = std::filesystem;
 
 UploadLease::UploadLease(UploadManager& m, std::string id, UniqueFd fd, uint64_t offset,
                          std::unique_ptr<Sha256> hash)
-    : manager_(&m), id_(std::move(id)), fd_(std::move(fd)), offset_(offset), hash_(std::move(hash)) {}
+    : manager_(&m),
+      id_(std::move(id)),
+      fd_(std::move(fd)),
+      offset_(offset),
+      hash_(std::move(hash)) {}
 
 UploadLease::UploadLease(UploadLease&& o) noexcept
     : manager_(o.manager_), id_(std::move(o.id_)), fd_(std::move(o.fd_)), offset_(o.offset_),
@@ -48,7 +52,8 @@ std::optional<Digest> UploadLease::finish_hash() {
   return hash_->finish();
 }
 
-UploadManager::UploadManager(fs::path dir, uint64_t max_size, std::chrono::milliseconds idle_timeout)
+UploadManager::UploadManager(fs::path dir, uint64_t max_size,
+                             std::chrono::milliseconds idle_timeout)
     : dir_(std::move(dir)), max_size_(max_size), idle_timeout_(idle_timeout) {}
 
 Result<void> UploadManager::load(Clock::time_point now) {

@@ -69,7 +69,8 @@ class UploadLease {
 
 class UploadManager {
  public:
-  UploadManager(std::filesystem::path dir, uint64_t max_size, std::chrono::milliseconds idle_timeout);
+  UploadManager(std::filesystem::path dir, uint64_t max_size,
+                std::chrono::milliseconds idle_timeout);
   // Reloads sessions left by a previous process; their hash is recomputed at commit.
   Result<void> load(Clock::time_point now);
 

@@ -27,7 +27,8 @@ std::string cache_key(std::string_view name, const Digest& d) {
 
 awaitable<void> PeerAgent::registry(http::Exchange& ex) {
   auto route = oci::parse_route(ex.path());
-  if (!route) co_return co_await ex.respond_error(status::not_found, "NOT_FOUND", "no such registry route");
+  if (!route)
+    co_return co_await ex.respond_error(status::not_found, "NOT_FOUND", "no such registry route");
   if (!is_read(ex.method())) {
     co_return co_await ex.respond_error(status::method_not_allowed, "UNSUPPORTED",
                                         "the agent serves pulls only; push to the origin");
@@ -36,8 +37,9 @@ awaitable<void> PeerAgent::registry(http::Exchange& ex) {
     co_return co_await oci::respond_api_base(ex);
   }
   if (!oci::valid_name(route->name)) {
-    co_return co_await ex.respond_error(status::bad_request, "NAME_INVALID",
-                                        "invalid repository name \"" + std::string(route->name) + "\"");
+    co_return co_await ex.respond_error(
+        status::bad_request, "NAME_INVALID",
+        "invalid repository name \"" + std::string(route->name) + "\"");
   }
   switch (route->endpoint) {
     case oci::Endpoint::manifest: co_return co_await get_manifest(ex, route->name, route->arg);
@@ -53,12 +55,14 @@ awaitable<void> PeerAgent::registry(http::Exchange& ex) {
   }
 }
 
-awaitable<void> PeerAgent::get_manifest(http::Exchange& ex, std::string_view name, std::string_view ref) {
+awaitable<void> PeerAgent::get_manifest(http::Exchange& ex, std::string_view name,
+                                        std::string_view ref) {
   const bool by_digest = oci::is_digest_reference(ref);
   if (by_digest) {
     auto d = Digest::parse(ref);
     if (!d) co_return co_await http::respond_failure(ex, d.error(), "MANIFEST_UNKNOWN");
-    if (auto hit = manifests_.get(cache_key(name, *d))) co_return co_await serve_manifest(ex, *d, *hit);
+    if (auto hit = manifests_.get(cache_key(name, *d)))
+      co_return co_await serve_manifest(ex, *d, *hit);
   } else if (!oci::valid_tag(ref)) {
     co_return co_await ex.respond_error(status::not_found, "MANIFEST_UNKNOWN",
                                         "invalid tag \"" + std::string(ref) + "\"");
@@ -84,7 +88,8 @@ awaitable<void> PeerAgent::get_manifest(http::Exchange& ex, std::string_view nam
   co_await serve_manifest(ex, actual, m);
 }
 
-awaitable<void> PeerAgent::serve_manifest(http::Exchange& ex, const Digest& d, const CachedManifest& m) {
+awaitable<void> PeerAgent::serve_manifest(http::Exchange& ex, const Digest& d,
+                                          const CachedManifest& m) {
   http::Head head;
   head.result(status::ok);
   head.set(field::content_type, m.media_type);

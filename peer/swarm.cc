@@ -270,8 +270,9 @@ void Swarm::Impl::count_block(const lt::block_finished_alert& b) {
     if (it == geometry.end()) return;
     g = it->second;
   }
-  from_origin += block_bytes(g.total, g.piece_length, static_cast<uint32_t>(static_cast<int>(b.piece_index)),
-                             static_cast<uint32_t>(b.block_index));
+  from_origin +=
+      block_bytes(g.total, g.piece_length, static_cast<uint32_t>(static_cast<int>(b.piece_index)),
+                  static_cast<uint32_t>(b.block_index));
 }
 
 // A download without any connection announces again: the tracker may have answered

@@ -48,7 +48,8 @@ Result<std::string> hash_field(const std::vector<Param>& params, std::string_vie
   auto raw = text::percent_decode(p->value, false);
   if (!raw) return bad("invalid " + std::string(key) + ": bad percent-encoding");
   if (raw->size() != kHashBytes) {
-    return bad("invalid " + std::string(key) + ": must be 20 bytes, got " + std::to_string(raw->size()));
+    return bad("invalid " + std::string(key) + ": must be 20 bytes, got " +
+               std::to_string(raw->size()));
   }
   return std::move(*raw);
 }
@@ -61,7 +62,8 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-Result<uint64_t> counter_field(const std::vector<Param>& params, std::string_view key, bool required) {
+Result<uint64_t> counter_field(const std::vector<Param>& params, std::string_view key,
+                               bool required) {
   const Param* p = find(params, key);
   if (p == nullptr) {
     if (required) return bad("missing " + std::string(key));
@@ -108,7 +110,8 @@ Result<std::string> ip_field(const std::vector<Param>& params, std::string_view 
   std::optional<std::string> raw;
   if (text) raw = parse_ip(*text);
   if (!raw || (v6_only && raw->size() != 16)) {
-    return bad("invalid " + std::string(key) + ": expected an IP" + (v6_only ? "v6" : "") + " address");
+    return bad("invalid " + std::string(key) + ": expected an IP" + (v6_only ? "v6" : "") +
+               " address");
   }
   return std::move(*raw);
 }
@@ -188,7 +191,8 @@ Result<std::vector<std::string>> parse_scrape(std::string_view query, size_t max
 }
 
 std::optional<std::string> parse_ip(std::string_view text) {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
   if (text.empty() || text.size() > 64) return std::nullopt;
   std::string z(text);  // inet_pton needs a terminated string
   if (z.find('\0') != std::string::npos) return std::nullopt;

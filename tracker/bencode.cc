@@ -124,7 +124,8 @@ class Decoder {
       if (!key) return key.error();
       // Strictly ascending raw-byte order: unsorted or repeated keys would give one
       // value two encodings (and two info-hashes).
-      if (last != nullptr && !(*last < *key)) return fail(key_at, "dict keys not sorted or repeated");
+      if (last != nullptr && !(*last < *key))
+        return fail(key_at, "dict keys not sorted or repeated");
       auto v = value(depth);
       if (!v) return v.error();
       auto it = entries.emplace_hint(entries.end(), std::move(*key), std::move(*v));
@@ -182,7 +183,8 @@ std::string encode(const Value& v) {
 Result<Value> decode(std::string_view in, const DecodeLimits& limits) {
   if (in.size() > limits.max_size) {
     return Error(Errc::too_large, "bencode: input of " + std::to_string(in.size()) +
-                                      " bytes is over the limit of " + std::to_string(limits.max_size));
+                                      " bytes is over the limit of " +
+                                      std::to_string(limits.max_size));
   }
   Decoder d(in, limits);
   auto v = d.value(0);

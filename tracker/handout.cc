@@ -13,8 +13,9 @@ int HandoutPolicy::priority(const PeerEntry& peer) {
   return peer.complete ? 0 : 2;
 }
 
-std::vector<PeerEntry> HandoutPolicy::select(std::vector<PeerEntry> swarm, std::string_view requester_id,
-                                             size_t numwant, HandoutRng& rng) {
+std::vector<PeerEntry> HandoutPolicy::select(std::vector<PeerEntry> swarm,
+                                             std::string_view requester_id, size_t numwant,
+                                             HandoutRng& rng) {
   std::array<std::vector<PeerEntry>, 3> classes;
   for (PeerEntry& p : swarm) {
     if (p.peer_id == requester_id) continue;

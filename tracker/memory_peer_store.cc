@@ -5,7 +5,8 @@ namespace shoal::tracker {
 MemoryPeerStore::MemoryPeerStore(std::chrono::milliseconds ttl, size_t max_peers)
     : ttl_(ttl), max_peers_(max_peers) {}
 
-Result<void> MemoryPeerStore::upsert(const std::string& info_hash, const PeerEntry& peer, TimePoint now) {
+Result<void> MemoryPeerStore::upsert(const std::string& info_hash, const PeerEntry& peer,
+                                     TimePoint now) {
   std::lock_guard lock(mu_);
   auto swarm = swarms_.find(info_hash);
   if (swarm != swarms_.end()) {

@@ -43,7 +43,8 @@ class PeerStore {
   // Adds the peer to the swarm or refreshes it (address, completeness, expiry at
   // now + TTL). Errc::too_large when the store is full; a remote store may also
   // answer Errc::unavailable.
-  virtual Result<void> upsert(const std::string& info_hash, const PeerEntry& peer, TimePoint now) = 0;
+  virtual Result<void> upsert(const std::string& info_hash, const PeerEntry& peer,
+                              TimePoint now) = 0;
   // Removes the peer (event=stopped); absent peers are not an error.
   virtual Result<void> remove(const std::string& info_hash, const std::string& peer_id) = 0;
   // Counts one finished download (event=completed) for scrape's `downloaded`.

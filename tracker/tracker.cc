@@ -19,8 +19,9 @@ Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
       store_(std::move(store)),
       metainfo_cache_(opts_.metainfo_cache_bytes),
       rng_(std::random_device{}()) {
-  handout_size_ = &metrics_.histogram("shoal_tracker_handout_size", "Peers handed out per announce.",
-                                      {0, 1, 2, 5, 10, 20, 50, 100, 200});
+  handout_size_ =
+      &metrics_.histogram("shoal_tracker_handout_size", "Peers handed out per announce.",
+                          {0, 1, 2, 5, 10, 20, 50, 100, 200});
   failures_ = &metrics_.counter("shoal_tracker_announce_failures_total",
                                 "Announces answered with a failure reason.");
   // Create every event's series up front so dashboards see zeros, not gaps.

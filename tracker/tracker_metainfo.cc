@@ -19,7 +19,8 @@ struct Fetched {
   std::string body;     // the metainfo, or the reason for failure
 };
 
-Fetched fetch_from_origin(const Url& origin, const std::string& digest, std::chrono::milliseconds timeout) {
+Fetched fetch_from_origin(const Url& origin, const std::string& digest,
+                          std::chrono::milliseconds timeout) {
   http::ClientOptions copts;
   copts.connect_timeout = std::min(timeout, std::chrono::milliseconds(10'000));
   copts.io_timeout = timeout;

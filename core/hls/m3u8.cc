@@ -75,7 +75,8 @@ Result<double> decimal(std::string_view s, std::string_view what) {
 
 Result<void> check_start(const std::vector<std::string_view>& lines, std::string_view text) {
   if (text.size() > kMaxPlaylistBytes) return refuse("playlist over 16 MiB");
-  if (lines.empty() || lines.front() != "#EXTM3U") return refuse("not a playlist: no #EXTM3U first line");
+  if (lines.empty() || lines.front() != "#EXTM3U")
+    return refuse("not a playlist: no #EXTM3U first line");
   return {};
 }
 
@@ -107,7 +108,8 @@ Result<void> read_stream_inf(std::string_view value, VariantEntry& v) {
   if (a.contains("RESOLUTION")) {
     std::string_view res = a["RESOLUTION"];
     size_t x = res.find('x');
-    if (x == std::string_view::npos) return refuse("malformed RESOLUTION \"" + std::string(res) + "\"");
+    if (x == std::string_view::npos)
+      return refuse("malformed RESOLUTION \"" + std::string(res) + "\"");
     auto w = integer<uint32_t>(res.substr(0, x), "RESOLUTION");
     auto h = integer<uint32_t>(res.substr(x + 1), "RESOLUTION");
     if (!w) return w.error();
@@ -148,7 +150,8 @@ Result<MultivariantPlaylist> parse_multivariant(std::string_view text) {
     } else if (tag(line, "#EXT-X-MEDIA", value)) {
       auto attrs = attributes(value);
       if (!attrs) return attrs.error();
-      if (attrs->contains("URI")) return refuse("alternate renditions (EXT-X-MEDIA with a URI) are not supported");
+      if (attrs->contains("URI"))
+        return refuse("alternate renditions (EXT-X-MEDIA with a URI) are not supported");
     } else if (tag(line, "#EXT-X-SESSION-KEY", value)) {
       return refuse("encrypted streams (EXT-X-SESSION-KEY) are not supported");
     } else if (line.front() != '#') {
@@ -203,7 +206,8 @@ Result<MediaPlaylist> parse_media(std::string_view text) {
     } else if (tag(line, "#EXT-X-KEY", value)) {
       auto attrs = attributes(value);
       if (!attrs) return attrs.error();
-      if ((*attrs)["METHOD"] != "NONE") return refuse("encrypted segments (EXT-X-KEY) are not supported");
+      if ((*attrs)["METHOD"] != "NONE")
+        return refuse("encrypted segments (EXT-X-KEY) are not supported");
     } else if (line.front() != '#') {
       if (pending < 0) return refuse("a URI without EXTINF: \"" + std::string(line) + "\"");
       if (p.segments.size() >= kMaxSegments) return refuse("more than 1000000 segments");

@@ -212,7 +212,8 @@ awaitable<void> H2Connection::linger() {
   tcp.expires_after(kLinger);
   std::vector<char> sink(kReadBuffer);
   for (size_t total = 0; !ec && total < kLingerBytes;) {
-    total += co_await tcp.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    total += co_await tcp.async_read_some(asio::buffer(sink),
+                                          asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 

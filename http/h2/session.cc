@@ -238,7 +238,9 @@ void Session::answer(Stream& s, unsigned status, std::string_view code, std::str
   head.set(bhttp::field::content_type, "application/json");
   s.owned_body = error_json(code, message);
   s.released = true;  // no handler: its body is discarded as it arrives
-  if (!respond(s, mux::response_fields(head, opts_.server_name, s.owned_body.size()), s.owned_body.size())) return;
+  if (!respond(s, mux::response_fields(head, opts_.server_name, s.owned_body.size()),
+               s.owned_body.size()))
+    return;
   provide(s, BodySource{s.owned_body.data(), -1, 0, s.owned_body.size()}, now_);
 }
 

@@ -43,7 +43,8 @@ std::vector<nghttp2_nv> to_nv(const std::vector<Field>& fields) {
   std::vector<nghttp2_nv> nv;
   nv.reserve(fields.size());
   for (const auto& f : fields) {
-    nv.push_back({bytes(f.name), bytes(f.value), f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
+    nv.push_back(
+        {bytes(f.name), bytes(f.value), f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
   }
   return nv;
 }
@@ -131,7 +132,8 @@ struct Session::Callbacks {
 
   static int begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     Session& s = self(user_data);
-    if (s.calm_ || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    if (s.calm_ || frame->hd.type != NGHTTP2_HEADERS ||
+        frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;
     }
     int32_t id = frame->hd.stream_id;
@@ -140,7 +142,8 @@ struct Session::Callbacks {
   }
 
   static int header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                    size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+                    size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                    void* user_data) {
     Stream* st = self(user_data).find(frame->hd.stream_id);
     if (st == nullptr) return 0;
     std::string_view n(reinterpret_cast<const char*>(name), namelen);
@@ -204,7 +207,8 @@ struct Session::Callbacks {
     return 0;
   }
 
-  static int stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
+  static int stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                          void* user_data) {
     Session& s = self(user_data);
     s.remember(stream_id, Closed::ended);  // unless a RST_STREAM closed it
     Stream* st = s.find(stream_id);
@@ -235,7 +239,8 @@ struct Session::Callbacks {
       return 0;
     }
     bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    if (st != nullptr && end && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
+    if (st != nullptr && end &&
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
       st->response_done = true;
       s.finish_if_done(*st);
     }
@@ -273,7 +278,8 @@ Result<void> Session::start() {
   if (rv != 0) return ng_error(rv, "cannot start an HTTP/2 session");
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, opts_.max_concurrent_streams},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(clamp_window(opts_.stream_window))},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+       static_cast<uint32_t>(clamp_window(opts_.stream_window))},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, opts_.max_header_list},
   };
   rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
@@ -292,7 +298,8 @@ Result<void> Session::respond(Stream& s, const std::vector<Field>& fields, uint6
   nghttp2_data_provider provider;
   provider.source.ptr = &s;
   provider.read_callback = Callbacks::read;
-  int rv = nghttp2_submit_response(ng_, s.id, nv.data(), nv.size(), body_length > 0 ? &provider : nullptr);
+  int rv = nghttp2_submit_response(ng_, s.id, nv.data(), nv.size(),
+                                   body_length > 0 ? &provider : nullptr);
   if (rv != 0) return ng_error(rv, "cannot send the response");
   return {};
 }

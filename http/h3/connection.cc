@@ -153,7 +153,8 @@ void H3Connection::spawn_handlers() {
   }
 }
 
-awaitable<void> H3Connection::serve_stream(std::shared_ptr<H3Connection> self, mux::Stream* stream) {
+awaitable<void> H3Connection::serve_stream(std::shared_ptr<H3Connection> self,
+                                           mux::Stream* stream) {
   {
     mux::StreamExchange ex(*this, *stream, remote_, "h3");
     if (!ep_.context().alt_svc.empty())

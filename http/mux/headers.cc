@@ -57,7 +57,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Error malformed(std::string what) { return Error(Errc::bad_request, "malformed HTTP/2 request: " + what); }
+Error malformed(std::string what) {
+  return Error(Errc::bad_request, "malformed HTTP/2 request: " + what);
+}
 
 }  // namespace
 

@@ -24,7 +24,9 @@ const std::string kETag = "\"" + kDigest.str() + "\"";
 
 TEST(BlobResponse, AFileIsSentWholeWithItsDigestAsETag) {
   FakeExchange ex(verb::get, "/blobs/x");
-  run([&]() -> awaitable<void> { co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100);
+  });
   EXPECT_EQ(ex.status(), status::ok);
   EXPECT_EQ(ex.head[field::etag], kETag);
   EXPECT_EQ(ex.file_parts, (std::vector<std::pair<uint64_t, uint64_t>>{{0, 100}}));
@@ -33,26 +35,34 @@ TEST(BlobResponse, AFileIsSentWholeWithItsDigestAsETag) {
 TEST(BlobResponse, IfNoneMatchWithTheDigestIs304WithoutBody) {
   for (std::string tag : {kETag, "W/" + kETag, "\"other\", " + kETag, std::string("*")}) {
     FakeExchange ex(verb::get, "/blobs/x", {{field::if_none_match, tag}});
-    run([&]() -> awaitable<void> { co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100); });
+    run([&]() -> awaitable<void> {
+      co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100);
+    });
     EXPECT_EQ(ex.status(), status::not_modified) << tag;
     EXPECT_TRUE(ex.file_parts.empty());
     EXPECT_EQ(ex.sent_body, "");
     EXPECT_EQ(ex.head[field::etag], kETag);
   }
   FakeExchange other(verb::get, "/blobs/x", {{field::if_none_match, "\"sha256:00\""}});
-  run([&]() -> awaitable<void> { co_await respond_blob_file(other, blob_head(kDigest), kDigest, 3, 100); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_file(other, blob_head(kDigest), kDigest, 3, 100);
+  });
   EXPECT_EQ(other.status(), status::ok);
 }
 
 TEST(BlobResponse, ASingleRangeIs206AndAnUnsatisfiableOne416) {
   FakeExchange ex(verb::get, "/blobs/x", {{field::range, "bytes=10-19"}});
-  run([&]() -> awaitable<void> { co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_file(ex, blob_head(kDigest), kDigest, 3, 100);
+  });
   EXPECT_EQ(ex.status(), status::partial_content);
   EXPECT_EQ(ex.head[field::content_range], "bytes 10-19/100");
   EXPECT_EQ(ex.file_parts, (std::vector<std::pair<uint64_t, uint64_t>>{{10, 10}}));
 
   FakeExchange past(verb::get, "/blobs/x", {{field::range, "bytes=100-"}});
-  run([&]() -> awaitable<void> { co_await respond_blob_file(past, blob_head(kDigest), kDigest, 3, 100); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_file(past, blob_head(kDigest), kDigest, 3, 100);
+  });
   EXPECT_EQ(past.status(), status::range_not_satisfiable);
   EXPECT_EQ(past.head[field::content_range], "bytes */100");
   EXPECT_TRUE(past.file_parts.empty());
@@ -60,14 +70,18 @@ TEST(BlobResponse, ASingleRangeIs206AndAnUnsatisfiableOne416) {
 
 TEST(BlobResponse, BytesInMemoryAreCutToTheRange) {
   FakeExchange ex(verb::get, "/blobs/x", {{field::range, "bytes=1-3"}});
-  run([&]() -> awaitable<void> { co_await respond_blob_bytes(ex, blob_head(kDigest), kDigest, "hello"); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_bytes(ex, blob_head(kDigest), kDigest, "hello");
+  });
   EXPECT_EQ(ex.status(), status::partial_content);
   EXPECT_EQ(ex.sent_body, "ell");
 }
 
 TEST(BlobResponse, AHeadWithoutTheContentAnnouncesItsLength) {
   FakeExchange ex(verb::head, "/blobs/x", {{field::range, "bytes=0-9"}});
-  run([&]() -> awaitable<void> { co_await respond_blob_head(ex, blob_head(kDigest), kDigest, 50); });
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_head(ex, blob_head(kDigest), kDigest, 50);
+  });
   EXPECT_EQ(ex.status(), status::partial_content);
   EXPECT_EQ(ex.announced_length, 10u);
 }
@@ -91,12 +105,15 @@ TEST(BlobResponse, AGrowingFileIsSentAsItsBytesBecomeReadable) {
   FakeExchange ex(verb::get, "/blobs/x", {{field::range, "bytes=5-"}});
   StreamEnd end;
   GrowingFile file{[] { return 7; }, 30, g.changed, g.readable_end};
-  run([&]() -> awaitable<void> { end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
+  run([&]() -> awaitable<void> {
+    end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file);
+  });
   EXPECT_EQ(ex.status(), status::partial_content);
   EXPECT_EQ(ex.announced_length, 25u);
   EXPECT_FALSE(end.source_failed);
   EXPECT_EQ(end.sent, 25u);
-  EXPECT_EQ(ex.file_parts, (std::vector<std::pair<uint64_t, uint64_t>>{{5, 5}, {10, 10}, {20, 10}}));
+  EXPECT_EQ(ex.file_parts,
+            (std::vector<std::pair<uint64_t, uint64_t>>{{5, 5}, {10, 10}, {20, 10}}));
 }
 
 // A peer's download opens its file only once the first piece is in: the descriptor is
@@ -121,7 +138,9 @@ TEST(BlobResponse, AGrowingFileThatFailsEndsTheBodyShort) {
   FakeExchange ex(verb::get, "/blobs/x");
   StreamEnd end;
   GrowingFile file{[] { return 7; }, 30, g.changed, g.readable_end};
-  run([&]() -> awaitable<void> { end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file); });
+  run([&]() -> awaitable<void> {
+    end = co_await stream_blob(ex, blob_head(kDigest), kDigest, file);
+  });
   EXPECT_TRUE(end.source_failed);
   EXPECT_EQ(end.sent, 20u);
 }

@@ -72,11 +72,17 @@ struct Table {
                       {"/health/?", {}, "health",
                        [](Exchange& ex, std::string_view) { return respond_health(ex); }},
                       {"/blobs/*/metainfo", {verb::get, verb::head}, "blobs",
-                       [this](Exchange& ex, std::string_view rest) { return note(ex, "meta " + std::string(rest)); }},
+                       [this](Exchange& ex, std::string_view rest) {
+                         return note(ex, "meta " + std::string(rest));
+                       }},
                       {"/blobs/+", {verb::get, verb::head, verb::put}, "blobs",
-                       [this](Exchange& ex, std::string_view rest) { return note(ex, "blob " + std::string(rest)); }},
+                       [this](Exchange& ex, std::string_view rest) {
+                         return note(ex, "blob " + std::string(rest));
+                       }},
                       {"/v2/*", {}, "registry",
-                       [this](Exchange& ex, std::string_view rest) { return note(ex, "v2 " + std::string(rest)); }},
+                       [this](Exchange& ex, std::string_view rest) {
+                         return note(ex, "v2 " + std::string(rest));
+                       }},
                   },
                   Routes<>::Unmatched::by_segment};
 

@@ -51,8 +51,9 @@ class FakeExchange final : public http::Exchange {
   bool client_gone = false;
 
  private:
-  static http::RequestHead make_request(bhttp::verb method, const std::string& target,
-                                        const std::vector<std::pair<bhttp::field, std::string>>& headers) {
+  static http::RequestHead make_request(
+      bhttp::verb method, const std::string& target,
+      const std::vector<std::pair<bhttp::field, std::string>>& headers) {
     http::RequestHead req;
     req.method(method);
     req.target(target);

@@ -38,8 +38,8 @@ void write_cert(const std::string& cert_path, const std::string& key_path) {
   X509_gmtime_adj(X509_getm_notAfter(x), 86400);
   X509_set_pubkey(x, key);
   X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_set_issuer_name(x, name);
   X509_sign(x, key, EVP_sha256());
   FILE* f = std::fopen(key_path.c_str(), "w");
@@ -128,9 +128,11 @@ class Client {
   void start_session(int32_t window, bool manual_window) {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f,
-                                                             const uint8_t* n, size_t nl, const uint8_t* v,
-                                                             size_t vl, uint8_t, void* u) {
+    nghttp2_session_callbacks_set_on_header_callback(cbs, [](nghttp2_session*,
+                                                             const nghttp2_frame* f,
+                                                             const uint8_t* n, size_t nl,
+                                                             const uint8_t* v, size_t vl, uint8_t,
+                                                             void* u) {
       self(u).replies[f->hd.stream_id].headers[std::string(reinterpret_cast<const char*>(n), nl)] =
           std::string(reinterpret_cast<const char*>(v), vl);
       return 0;
@@ -157,7 +159,8 @@ class Client {
     nghttp2_session_client_new2(&ng, cbs, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(window)}};
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(window)}};
     nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, iv, 1);
   }
   static Client& self(void* u) { return *static_cast<Client*>(u); }
@@ -203,7 +206,8 @@ class Client {
 class H2Connection : public ::testing::Test {
  protected:
   void start(Handler handler) {
-    std::string cert = (dir_.path() / "cert.pem").string(), key = (dir_.path() / "key.pem").string();
+    std::string cert = (dir_.path() / "cert.pem").string(),
+                key = (dir_.path() / "key.pem").string();
     write_cert(cert, key);
     opts.tls_cert_file = cert;
     opts.tls_key_file = key;
@@ -235,7 +239,8 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 TEST_F(H2Connection, ServesExchangesOverTls) {
   start([](Exchange& ex) -> awaitable<void> {
     std::string text = std::string(ex.protocol()) + " " + std::string(ex.path()) + " " +
-                       ex.query_param("q").value_or("-") + " " + std::string(ex.header(bhttp::field::host));
+                       ex.query_param("q").value_or("-") + " " +
+                       std::string(ex.header(bhttp::field::host));
     co_await ex.respond_json(bhttp::status::ok, text);
   });
   Client c(port);

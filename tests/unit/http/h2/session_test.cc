@@ -58,7 +58,8 @@ class Client {
     nghttp2_session_client_new2(&ng, cbs, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(o.window)}};
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(o.window)}};
     nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, iv, 1);
     if (!o.manual_window) nghttp2_session_set_local_window_size(ng, NGHTTP2_FLAG_NONE, 0, 1 << 30);
   }
@@ -76,7 +77,8 @@ class Client {
     upload_ = body;
     upload_pos_ = 0;
     prd.read_callback = read_upload;
-    return nghttp2_submit_request(ng, nullptr, nva.data(), nva.size(), body ? &prd : nullptr, nullptr);
+    return nghttp2_submit_request(ng, nullptr, nva.data(), nva.size(), body ? &prd : nullptr,
+                                  nullptr);
   }
 
   // Everything the client has queued, as bytes for the server.
@@ -188,7 +190,8 @@ std::string pattern(size_t n) {
 TEST_F(H2Session, RequestAndResponseRoundTrip) {
   start();
   Client c;
-  int32_t id = c.request("GET", "/hello?x=1", {{"x-custom", "a"}, {"cookie", "k=1"}, {"cookie", "j=2"}});
+  int32_t id =
+      c.request("GET", "/hello?x=1", {{"x-custom", "a"}, {"cookie", "k=1"}, {"cookie", "j=2"}});
   pump(c);
   Stream& s = ready_one();
   ASSERT_TRUE(s.head);
@@ -223,7 +226,8 @@ TEST_F(H2Session, RequestBodyWaitsForTheHandler) {
   start(o);
   Client c;
   const std::string upload = pattern(3 << 20);
-  int32_t id = c.request("PUT", "/up", {{"content-length", std::to_string(upload.size())}}, &upload);
+  int32_t id =
+      c.request("PUT", "/up", {{"content-length", std::to_string(upload.size())}}, &upload);
   pump(c);
   Stream& s = ready_one();
   EXPECT_EQ(s.head->content_length, upload.size());
@@ -299,7 +303,8 @@ TEST_F(H2Session, FileBodyIsReadIntoFramesAndAShortFileResets) {
   uint64_t len = content.size() - 1000;
   ASSERT_TRUE(server->respond(*ready[0], mux::response_fields(head, "shoal", len), len));
   server->provide(*ready[0], BodySource{nullptr, fd, 1000, len}, now);
-  ASSERT_TRUE(server->respond(*ready[1], mux::response_fields(head, "shoal", content.size() + 10), content.size() + 10));
+  ASSERT_TRUE(server->respond(*ready[1], mux::response_fields(head, "shoal", content.size() + 10),
+                              content.size() + 10));
   server->provide(*ready[1], BodySource{nullptr, fd, 0, content.size() + 10}, now);
   pump(c);
   EXPECT_TRUE(c.replies[whole].body == content.substr(1000));
@@ -426,17 +431,19 @@ TEST_F(H2Session, HeaderBombIsResetWithoutStoringIt) {
 TEST_F(H2Session, MalformedRequestsAreRefused) {
   start();
   Client c;
-  static const std::string m = ":method", mv = "GET", sc = ":scheme", scv = "https", au = ":authority",
-                           av = "h";
+  static const std::string m = ":method", mv = "GET", sc = ":scheme", scv = "https",
+                           au = ":authority", av = "h";
   std::vector<nghttp2_nv> no_path = {nv(m, mv), nv(sc, scv), nv(au, av)};
-  int32_t a = nghttp2_submit_request(c.ng, nullptr, no_path.data(), no_path.size(), nullptr, nullptr);
+  int32_t a =
+      nghttp2_submit_request(c.ng, nullptr, no_path.data(), no_path.size(), nullptr, nullptr);
   int32_t b = c.request("GET", "relative");
   pump(c);
   EXPECT_TRUE(server->take_ready().empty());
   EXPECT_TRUE(c.replies[a].closed);
   EXPECT_EQ(c.replies[a].error, NGHTTP2_PROTOCOL_ERROR);
   // Either nghttp2 or our own check refuses it; never a handler.
-  bool refused = c.replies[b].error == NGHTTP2_PROTOCOL_ERROR || c.replies[b].headers[":status"] == "400";
+  bool refused =
+      c.replies[b].error == NGHTTP2_PROTOCOL_ERROR || c.replies[b].headers[":status"] == "400";
   EXPECT_TRUE(refused);
 }
 
