@@ -4,6 +4,7 @@
 #include "core/file_io.h"
 #include "core/log.h"
 #include "http/offload.h"
+#include "http/outbound.h"
 #include "peer/peer_agent.h"
 
 namespace shoal::peer {
@@ -27,7 +28,13 @@ std::shared_ptr<Download> PeerAgent::fetch(const Digest& d, bool reader) {
     dl = std::make_shared<Download>(d);
     inflight_[d] = dl;
   }
-  asio::post(http::blocking_pool(), [this, dl, reader] { resolve(dl, reader); });
+  // The metainfo request goes upstream: the outbound pool, not the disk pool, so a silent
+  // tracker or origin cannot hold the threads that commit. The guard on the disk pool
+  // keeps the server's shutdown (which joins that pool) waiting for it.
+  asio::post(http::outbound_pool(),
+             [this, dl, reader, guard = asio::make_work_guard(http::blocking_pool())] {
+               resolve(dl, reader);
+             });
   return dl;
 }
 
