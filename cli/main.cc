@@ -22,7 +22,7 @@ constexpr Command kCommands[] = {
     {"tracker", shoal::cli::tracker_main, "run the BitTorrent tracker (peer hand-out, metainfo)"},
     {"peer", shoal::cli::peer_main,
      "run the peer agent: blobs through the swarm, cached and seeded"},
-    {"edge", shoal::cli::edge_main, "run a CDN edge: RAM and disk cache over HTTP/1.1 and HTTP/2"},
+    {"edge", shoal::cli::edge_main, "run a CDN edge: RAM and disk cache, HTTP/1.1, 2 and 3"},
     {"up", shoal::cli::up_main, "run a local cluster: tracker, origin, N peer agents and an edge"},
     {"hls", shoal::cli::hls_main, "publish video for HLS (VOD or live) as blobs tagged hls/NAME"},
 };

@@ -159,7 +159,7 @@ size_t ports_needed(const UpOptions& o) {
 }
 
 // The edge fills through the first peer agent (its co-located one) and serves HTTPS
-// and HTTP/2 on one port, plain HTTP/1.1 on the next.
+// (HTTP/1.1, HTTP/2, and HTTP/3 on the same UDP port) on one port, plain HTTP/1.1 on the next.
 Component plan_edge(const UpOptions& o, const std::string& origin_url, const Cluster& c,
                     const std::string& https_addr, const std::string& plain_addr) {
   std::string data = (o.dir / "edge").string();

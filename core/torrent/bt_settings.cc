@@ -10,7 +10,7 @@ lt::settings_pack swarm_base_settings(const std::string& listen, const std::stri
   sp.set_bool(lt::settings_pack::enable_lsd, false);
   sp.set_bool(lt::settings_pack::enable_upnp, false);
   sp.set_bool(lt::settings_pack::enable_natpmp, false);
-  // Inside a data centre uTP is slower than TCP (LIBRARY-NOTES); on one host every
+  // Inside a data centre uTP is slower than TCP (docs/ARCHITECTURE.md); on one host every
   // peer shares an IP.
   sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
   sp.set_bool(lt::settings_pack::enable_incoming_utp, false);

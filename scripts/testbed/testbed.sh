@@ -18,7 +18,8 @@
 #
 # The name defaults to $TESTBED_NAME or "shoaltb"; tests use their own so that test beds
 # never collide. tbf's burst is at least 128 KiB or 4 ms at the rate, whichever is larger
-# (smaller bursts split offloaded segments and double the CPU cost: LIBRARY-NOTES).
+# (smaller bursts split offloaded segments and double the CPU cost: docs/ARCHITECTURE.md,
+# "Toolchain notes").
 set -euo pipefail
 
 name=${TESTBED_NAME:-shoaltb}
