@@ -47,6 +47,8 @@ void TokenBucket::take(double n, SteadyTime now) {
   tokens_ -= n;
 }
 
+void TokenBucket::give(double n) { tokens_ = std::min(burst_, tokens_ + std::max(n, 0.0)); }
+
 std::chrono::milliseconds TokenBucket::retry_after(double n, SteadyTime now) const {
   using std::chrono::milliseconds;
   double missing = n - available(now);

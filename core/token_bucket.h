@@ -1,5 +1,5 @@
-// The one token bucket: the edge's per-client limits and HTTP/2's flood limits both
-// meter with it. Sans-I/O: every call takes the time, so tests step a clock by hand
+// The one token bucket: the edge's per-client limits, HTTP/2's flood limits and the
+// peer agent's hand-out pacing all meter with it. Sans-I/O: every call takes the time, so tests step a clock by hand
 // and nothing here sleeps or reads a clock.
 #pragma once
 
@@ -27,6 +27,8 @@ class TokenBucket {
   bool try_take(double n, SteadyTime now);
   // Takes n tokens unconditionally.
   void take(double n, SteadyTime now);
+  // Gives back n tokens taken for work that did not happen (never above burst).
+  void give(double n);
   // The balance at `now` (at most burst, negative while in debt).
   double available(SteadyTime now) const;
   // How long until n tokens are there: zero if they are now, rounded up to the next

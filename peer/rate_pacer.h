@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "core/token_bucket.h"
+
 namespace shoal::peer {
 
 class RatePacer {
@@ -23,12 +25,9 @@ class RatePacer {
   void refund(uint64_t bytes);
 
  private:
-  double rate_;
-  double burst_;
-  double tokens_;
+  TokenBucket bucket_;
   uint64_t others_seen_ = 0;
   bool started_ = false;
-  Clock::time_point at_{};
 };
 
 }  // namespace shoal::peer

@@ -119,5 +119,18 @@ TEST(TokenBucket, NegativeLimitsCountAsZero) {
   EXPECT_FALSE(b.try_take(0.5, t0 + 1h));
 }
 
+TEST(TokenBucket, GivingBackNeverFillsPastTheBurst) {
+  TokenBucket b({.rate_per_s = 10, .burst = 20});
+  const auto at = SteadyTime{} + 1h;
+  b.take(30, at);
+  EXPECT_DOUBLE_EQ(b.available(at), -10);
+  b.give(15);
+  EXPECT_DOUBLE_EQ(b.available(at), 5);
+  b.give(100);
+  EXPECT_DOUBLE_EQ(b.available(at), 20);
+  b.give(-5);  // nothing to give: no change
+  EXPECT_DOUBLE_EQ(b.available(at), 20);
+}
+
 }  // namespace
 }  // namespace shoal
