@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <cctype>
 #include <cstdio>
 
 namespace shoal::text {
@@ -15,6 +16,17 @@ std::string_view trim_space(std::string_view s) {
   const size_t b = s.find_first_not_of(kSpace);
   if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 int hex_digit(char c) {

@@ -37,6 +37,8 @@ std::string_view trim(std::string_view s);
 // Without leading and trailing whitespace of any kind (spaces, tabs, CR, LF, ...).
 std::string_view trim_space(std::string_view s);
 
+// ASCII case-insensitive equality (HTTP field names, auth schemes: RFC 9110).
+bool iequals(std::string_view a, std::string_view b);
 // 0-15 for a hex digit of either case, -1 for anything else.
 int hex_digit(char c);
 // Escapes a string for inclusion inside JSON double quotes.

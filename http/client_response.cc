@@ -4,21 +4,11 @@
 #include <charconv>
 #include <string>
 
+#include "core/text.h"
 #include "http/client.h"
 
 namespace shoal::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 size_t skip_space(std::string_view s, size_t i) {
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
@@ -67,7 +57,7 @@ std::string json_string_at(std::string_view s, size_t i) {
 
 std::string Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return v;
+    if (text::iequals(k, name)) return v;
   }
   return {};
 }

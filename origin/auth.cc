@@ -9,21 +9,10 @@
 
 #include "core/file_io.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace shoal::origin {
 namespace {
-
-// RFC 9110 section 11.1: the auth scheme is case-insensitive.
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Base64 of RFC 4648 with padding; nullopt when malformed.
 std::optional<std::string> base64_decode(std::string_view in) {
@@ -43,10 +32,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
 std::optional<std::string> presented_token(std::string_view header) {
   constexpr std::string_view kBearer = "Bearer ";
   constexpr std::string_view kBasic = "Basic ";
-  if (header.size() > kBearer.size() && iequals_ascii(header.substr(0, kBearer.size()), kBearer)) {
+  if (header.size() > kBearer.size() && text::iequals(header.substr(0, kBearer.size()), kBearer)) {
     return std::string(header.substr(kBearer.size()));
   }
-  if (header.size() > kBasic.size() && iequals_ascii(header.substr(0, kBasic.size()), kBasic)) {
+  if (header.size() > kBasic.size() && text::iequals(header.substr(0, kBasic.size()), kBasic)) {
     auto pair = base64_decode(header.substr(kBasic.size()));
     size_t colon = pair ? pair->find(':') : std::string::npos;
     if (colon != std::string::npos && colon + 1 < pair->size()) return pair->substr(colon + 1);

@@ -126,5 +126,12 @@ TEST(Trim, ReturnsAViewIntoTheInput) {
   EXPECT_EQ(trim_space(s).data(), s.data() + 2);
 }
 
+TEST(Text, IequalsIgnoresAsciiCaseOnly) {
+  EXPECT_TRUE(text::iequals("Bearer", "bEARER"));
+  EXPECT_TRUE(text::iequals("", ""));
+  EXPECT_FALSE(text::iequals("Bearer", "Bearer "));
+  EXPECT_FALSE(text::iequals("basic", "bearer"));
+}
+
 }  // namespace
 }  // namespace shoal::text
