@@ -1,6 +1,6 @@
 // The one token bucket: the edge's per-client limits, HTTP/2's flood limits and the
-// peer agent's hand-out pacing all meter with it. Sans-I/O: every call takes the time, so tests step a clock by hand
-// and nothing here sleeps or reads a clock.
+// peer agent's hand-out pacing all meter with it. Sans-I/O: every call takes the time,
+// so tests step a clock by hand and nothing here sleeps or reads a clock.
 #pragma once
 
 #include <chrono>

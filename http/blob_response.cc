@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "core/text.h"
 #include "http/range.h"
 
 namespace shoal::http {
@@ -29,8 +30,7 @@ bool not_modified(const Exchange& ex, const Digest& d) {
     size_t comma = header.find(',');
     std::string_view tag = header.substr(0, comma);
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    tag = text::trim(tag);  // list elements may carry OWS (RFC 9110 5.6.1)
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     if (tag == "*" || tag == etag) return true;
   }

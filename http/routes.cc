@@ -31,12 +31,6 @@ std::string allow_header(std::span<const bhttp::verb> methods) {
   return allow;
 }
 
-std::string_view first_segment(std::string_view path) {
-  if (!path.starts_with('/')) return {};
-  path.remove_prefix(1);
-  return path.substr(0, path.find('/'));
-}
-
 awaitable<void> respond_health(Exchange& ex) {
   co_await ex.respond_json(bhttp::status::ok, R"({"status":"ok"})");
 }

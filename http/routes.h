@@ -16,6 +16,7 @@
 
 #include "http/exchange.h"
 #include "http/failure.h"
+#include "http/util.h"
 
 namespace shoal::http {
 
@@ -29,9 +30,6 @@ std::optional<std::string_view> match_route(std::string_view pattern, std::strin
 
 // "GET, HEAD": the Allow header for a route's methods, in their order.
 std::string allow_header(std::span<const bhttp::verb> methods);
-
-// The first path segment: "blobs" for "/blobs/...", "" for "/".
-std::string_view first_segment(std::string_view path);
 
 // GET /health: {"status":"ok"}.
 awaitable<void> respond_health(Exchange& ex);
@@ -64,9 +62,9 @@ class Routes {
     const Route* r = find(path).route;
     if (r) return r->label;
     if (unmatched_ == Unmatched::by_segment) {
-      std::string_view segment = first_segment(path);
+      std::string_view segment = split_route(path).first;
       for (const Route& candidate : routes_) {
-        if (first_segment(candidate.pattern) == segment) return candidate.label;
+        if (split_route(candidate.pattern).first == segment) return candidate.label;
       }
     }
     return "other";

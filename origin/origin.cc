@@ -100,7 +100,7 @@ http::Routes<> Origin::make_routes() {
 
 awaitable<void> Origin::handle(http::Exchange& ex) {
   auto start = std::chrono::steady_clock::now();
-  if (http::first_segment(ex.path()) == "v2") ex.set_error_renderer(&oci::error_json);
+  if (http::split_route(ex.path()).first == "v2") ex.set_error_renderer(&oci::error_json);
   std::string_view label = routes_.label(ex.path());
   bool allowed = co_await authorize(ex);
   if (allowed) label = co_await routes_.serve(ex);

@@ -68,6 +68,15 @@ TEST(BlobResponse, ASingleRangeIs206AndAnUnsatisfiableOne416) {
   EXPECT_TRUE(past.file_parts.empty());
 }
 
+TEST(BlobResponse, IfNoneMatchElementsMayCarryTabsAndSpaces) {
+  const std::string tags = "\t\"x\" ,\t" + kETag;
+  FakeExchange ex(verb::get, "/blobs/x", {{field::if_none_match, tags}});
+  run([&]() -> awaitable<void> {
+    co_await respond_blob_bytes(ex, blob_head(kDigest), kDigest, "hello");
+  });
+  EXPECT_EQ(ex.status(), status::not_modified);
+}
+
 TEST(BlobResponse, BytesInMemoryAreCutToTheRange) {
   FakeExchange ex(verb::get, "/blobs/x", {{field::range, "bytes=1-3"}});
   run([&]() -> awaitable<void> {
