@@ -300,6 +300,11 @@ def error_verdict(conn, codes, stream_error, timeout=3.0):
     if f is None:
         if conn.outcome.closed:
             return True, "connection closed without GOAWAY"
+        # A server that answered before the request ended resets the stream itself
+        # (NO_ERROR); our frames then crossed its RST_STREAM, and RFC 9113 5.1 says it
+        # MUST ignore them. h2spec would call this a failure; the RFC does not.
+        if any(f.type == RST_STREAM and f.code() == NO_ERROR for f in conn.outcome.frames):
+            return True, "ignored: the server had reset the stream itself (RFC 9113 5.1)"
         return False, f"no error within {timeout:g} s; frames {conn.outcome.frames[-6:]}"
     return f.code() in codes, repr(f)
 
