@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/torrent/metainfo.h"
 #include "http/server_config.h"
+#include "core/endpoint_list.h"
 #include "core/url.h"
 #include "origin/origin.h"
 
@@ -28,7 +29,56 @@ std::vector<ConfigKey> origin_keys() {
        "BitTorrent piece size of new blobs (256KiB to 16MiB, a power of two); 0: by size"});
   keys.push_back({"super_seeding", ConfigType::boolean, "false",
                   "reveal pieces one at a time so that each leaves the origin about once"});
+  keys.push_back({"origins", ConfigType::string, "",
+                  "the ring: every origin's URL, comma-separated, or dns:NAME:PORT (same on "
+                  "every origin); empty: this origin alone"});
+  keys.push_back({"self", ConfigType::string, "",
+                  "this origin's own URL as it appears in origins (default: http://LISTEN)"});
+  keys.push_back({"replicas", ConfigType::integer, "3", "copies of each blob in the ring"});
+  keys.push_back({"write_quorum", ConfigType::integer, "2",
+                  "copies that must be durable before a push succeeds"});
+  keys.push_back({"health_interval", ConfigType::duration, "2s",
+                  "how often each origin checks the others"});
+  keys.push_back({"health_fails", ConfigType::integer, "2",
+                  "consecutive failed checks that mark an origin down"});
+  keys.push_back({"health_passes", ConfigType::integer, "2",
+                  "consecutive good checks that mark it up again"});
+  keys.push_back({"repair_after", ConfigType::duration, "10m",
+                  "an owner down this long has its blobs copied to the next origins"});
+  keys.push_back({"repair_rate", ConfigType::size, "100MiB",
+                  "bytes per second this origin sends for repair and background copies"});
   return keys;
+}
+
+int64_t positive(const Config& cfg, const char* key) {
+  int64_t v = cfg.integer(key);
+  if (v < 1) {
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key +
+                      ": must be at least 1");
+  }
+  return v;
+}
+
+origin::ClusterOptions cluster_options(const Config& cfg) {
+  origin::ClusterOptions c;
+  if (!cfg.str("origins").empty()) {
+    auto list = EndpointList::parse(cfg.str("origins"));
+    if (!list) throw ConfigError("invalid value for origins: " + list.error().message);
+    c.origins = std::move(*list);
+  }
+  std::string self = cfg.str("self");
+  if (self.empty()) self = "http://" + cfg.str("listen");
+  auto url = Url::parse(self);
+  if (!url) throw ConfigError("invalid value \"" + self + "\" for self: " + url.error().message);
+  c.self = *url;
+  c.replicas = static_cast<size_t>(positive(cfg, "replicas"));
+  c.write_quorum = static_cast<size_t>(positive(cfg, "write_quorum"));
+  c.check_interval = cfg.duration("health_interval");
+  c.fails_to_down = static_cast<unsigned>(positive(cfg, "health_fails"));
+  c.passes_to_up = static_cast<unsigned>(positive(cfg, "health_passes"));
+  c.repair_after = cfg.duration("repair_after");
+  c.repair_rate = cfg.size("repair_rate");
+  return c;
 }
 
 origin::OriginOptions origin_options(const Config& cfg) {
@@ -55,6 +105,7 @@ origin::OriginOptions origin_options(const Config& cfg) {
   if (o.bt_listen.empty())
     o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
+  o.cluster = cluster_options(cfg);
   return o;
 }
 

@@ -47,6 +47,7 @@ std::optional<std::string> presented_token(std::string_view header) {
 
 TokenAuth TokenAuth::from_tokens(const std::vector<std::string>& tokens) {
   TokenAuth a;
+  if (!tokens.empty()) a.own_token_ = tokens.front();
   for (const auto& t : tokens) a.hashes_.push_back(Sha256::of(t.data(), t.size()));
   return a;
 }

@@ -23,9 +23,13 @@ class TokenAuth {
 
   bool enabled() const { return !hashes_.empty(); }
   Verdict check(std::string_view authorization_header) const;
+  // The first token given: what this origin presents to the other origins of its ring,
+  // which share the token file. "" without tokens.
+  const std::string& own_token() const { return own_token_; }
 
  private:
   std::vector<Digest> hashes_;
+  std::string own_token_;
 };
 
 }  // namespace shoal::origin

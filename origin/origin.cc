@@ -22,6 +22,7 @@ bool is_write(verb m) {
 
 Origin::Origin(OriginOptions opts)
     : opts_(std::move(opts)),
+      cluster_(opts_.cluster, SteadyClock::now()),
       tags_(opts_.data_dir / "tags"),
       repos_(opts_.data_dir / "repositories"),
       uploads_(opts_.data_dir / "uploads", opts_.max_upload_size, opts_.upload_idle_timeout) {

@@ -17,6 +17,7 @@
 #include "http/request_recorder.h"
 #include "http/routes.h"
 #include "origin/auth.h"
+#include "origin/cluster.h"
 #include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"
 #include "origin/repo_index.h"
@@ -37,6 +38,7 @@ struct OriginOptions {
   std::string bt_listen = "127.0.0.1:0";
   bool super_seeding = false;
   uint32_t piece_size = 0;  // of new metainfo; 0: chosen by blob size
+  ClusterOptions cluster;   // the ring; without origins, a ring of one
 };
 
 class Origin {
@@ -50,6 +52,7 @@ class Origin {
   metrics::Registry& metrics() { return metrics_; }
   BlobStore& store() { return *store_; }
   Seeder* seeder() { return seeder_.get(); }
+  Cluster& cluster() { return cluster_; }
   // Makes the metainfo of a committed blob and seeds it, on the blocking pool.
   void seed_later(const Digest& d);
   // Seeds every stored blob (at start-up); existing metainfo is not re-hashed.
@@ -93,6 +96,7 @@ class Origin {
                                  bool commit);
 
   OriginOptions opts_;
+  Cluster cluster_;
   std::unique_ptr<BlobStore> store_;
   TagStore tags_;
   RepoIndex repos_;
