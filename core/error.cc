@@ -27,6 +27,8 @@ class Category : public std::error_category {
       case Errc::protocol_error: return "protocol error";
       case Errc::timed_out: return "timed out";
       case Errc::cancelled: return "cancelled";
+      case Errc::no_quorum: return "write quorum not reached";
+      case Errc::precondition_failed: return "precondition failed";
     }
     return "unknown shoal error";
   }

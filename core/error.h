@@ -27,6 +27,8 @@ enum class Errc {
   protocol_error,       // a remote end answered something we cannot parse
   timed_out,
   cancelled,            // stopped on purpose (shutdown)
+  no_quorum,            // too few origins of the ring hold (or can take) a write
+  precondition_failed,  // If-Match / If-None-Match did not hold
 };
 
 }  // namespace shoal

@@ -29,6 +29,9 @@ Mapping map_error(const Error& err, std::string_view not_found_code) {
     // A server that fetches from another one (the peer agent) passes its failures on.
     case Errc::unavailable: return {bhttp::status::bad_gateway, "UPSTREAM_UNAVAILABLE"};
     case Errc::protocol_error: return {bhttp::status::bad_gateway, "UPSTREAM_INVALID"};
+    case Errc::no_quorum: return {bhttp::status::service_unavailable, "QUORUM_UNAVAILABLE"};
+    case Errc::precondition_failed:
+      return {bhttp::status::precondition_failed, "PRECONDITION_FAILED"};
     default: return {bhttp::status::internal_server_error, "INTERNAL"};
   }
 }
