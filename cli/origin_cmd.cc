@@ -45,6 +45,8 @@ std::vector<ConfigKey> origin_keys() {
                   "consecutive good checks that mark it up again"});
   keys.push_back({"repair_after", ConfigType::duration, "10m",
                   "an owner down this long has its blobs copied to the next origins"});
+  keys.push_back({"repair_interval", ConfigType::duration, "1m",
+                  "how often each origin checks that the blobs it holds are on their owners"});
   keys.push_back({"repair_rate", ConfigType::size, "100MiB",
                   "bytes per second this origin sends for repair and background copies"});
   return keys;
@@ -109,6 +111,24 @@ origin::OriginOptions origin_options(const Config& cfg) {
   return o;
 }
 
+void run_ring_housekeeping(http::Server& server, origin::Origin& origin, const Config& cfg) {
+  auto& ring = origin.cluster();
+  if (!ring.enabled()) return;
+  std::string members;
+  for (const auto& m : ring.members()) members += (members.empty() ? "" : ",") + m;
+  log::info("ring", {{"self", ring.self().str()}, {"members", members},
+                     {"replicas", ring.replicas()}, {"write_quorum", ring.write_quorum()}});
+  auto positive_interval = [](std::chrono::milliseconds d) {
+    return std::max(d, std::chrono::milliseconds(100));
+  };
+  server.every(positive_interval(ring.options().check_interval),
+               [&origin] { origin.check_cluster(); });
+  server.every(std::chrono::milliseconds(500), [&origin] { origin.pump_copies(); });
+  server.every(positive_interval(cfg.duration("repair_interval")),
+               [&origin] { origin.repair_pass(); });
+  origin.check_cluster();
+}
+
 }  // namespace
 
 int origin_main(const Args& args) {
@@ -126,6 +146,7 @@ int origin_main(const Args& args) {
   auto sweep = std::min(std::chrono::milliseconds(30'000), cfg.duration("upload_idle_timeout") / 2);
   server.every(std::max(sweep, std::chrono::milliseconds(100)),
                [&origin] { origin.sweep_uploads(); });
+  run_ring_housekeeping(server, origin, cfg);
   server.run();
   return 0;
 }

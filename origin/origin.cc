@@ -25,7 +25,10 @@ Origin::Origin(OriginOptions opts)
       cluster_(opts_.cluster, SteadyClock::now()),
       tags_(opts_.data_dir / "tags"),
       repos_(opts_.data_dir / "repositories"),
-      uploads_(opts_.data_dir / "uploads", opts_.max_upload_size, opts_.upload_idle_timeout) {
+      uploads_(opts_.data_dir / "uploads", opts_.max_upload_size, opts_.upload_idle_timeout),
+      copies_(opts_.data_dir / "replication"),
+      pace_({.rate_per_s = static_cast<double>(opts_.cluster.repair_rate),
+             .burst = static_cast<double>(std::max<uint64_t>(opts_.cluster.repair_rate, 4 << 20))}) {
   auto store = BlobStore::open(opts_.data_dir);
   if (!store) throw std::runtime_error("cannot open data directory: " + store.error().message);
   store_ = std::move(*store);
@@ -43,6 +46,8 @@ Origin::Origin(OriginOptions opts)
                       [this] { return static_cast<double>(seeder_->uploaded_bytes()); });
   }
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
+  if (auto ok = copies_.init(SteadyClock::now()); !ok) throw std::runtime_error(ok.error().message);
+  register_ring_metrics();
   handout_bytes_ = &metrics_.counter("shoal_origin_handout_bytes_total",
                                      "Piece bytes the origin handed out over HTTP to agents.");
   const char* reasons[] = {"first", "unseen", "stuck", "endgame", "overdue"};
@@ -74,6 +79,7 @@ http::Routes<> Origin::make_routes() {
   auto uploads_route = [this](http::Exchange& ex, std::string_view rest) {
     return this->uploads(ex, rest);
   };
+  auto cluster_route = [this](http::Exchange& ex, std::string_view) { return get_cluster(ex); };
   auto blob = [this](http::Exchange& ex, std::string_view digest) -> awaitable<void> {
     if (ex.method() == verb::put) co_return co_await put_blob(ex, digest);
     if (ex.method() == verb::delete_) co_return co_await delete_blob(ex, digest);
@@ -82,12 +88,15 @@ http::Routes<> Origin::make_routes() {
   return {{
               {"/health/?", {}, "health", health},
               {"/metrics/?", {}, "metrics", metrics_route},
+              {"/cluster/?", {verb::get, verb::head}, "cluster", cluster_route},
               {"/v2", {}, "registry", registry_route},
               {"/v2/*", {}, "registry", registry_route},
               {"/blobs/*/metainfo", {verb::get, verb::head}, "blobs",
                [this](http::Exchange& ex, std::string_view d) { return get_metainfo(ex, d); }},
               {"/blobs/*/swarm", {verb::get}, "blobs",
                [this](http::Exchange& ex, std::string_view d) { return get_swarm(ex, d); }},
+              {"/blobs/*/locations", {verb::get, verb::head}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_locations(ex, d); }},
               {"/blobs/*/handout", {verb::get}, "blobs",
                [this](http::Exchange& ex, std::string_view d) { return get_handout(ex, d); }},
               {"/blobs/+", {verb::get, verb::head, verb::put, verb::delete_}, "blobs", blob},
@@ -113,7 +122,7 @@ awaitable<bool> Origin::authorize(http::Exchange& ex) {
   // with tokens configured, the ping needs one too.
   const bool ping = opts_.auth.enabled() && (ex.path() == "/v2/" || ex.path() == "/v2");
   if (!is_write(ex.method()) && !opts_.auth_reads && !ping) co_return true;
-  if (ex.path() == "/health") co_return true;
+  if (ex.path() == "/health" || ex.path() == "/cluster") co_return true;
   switch (opts_.auth.check(ex.header(bhttp::field::authorization))) {
     case TokenAuth::Verdict::allowed: co_return true;
     case TokenAuth::Verdict::missing: {
@@ -134,6 +143,35 @@ awaitable<bool> Origin::authorize(http::Exchange& ex) {
       co_return false;
   }
   co_return false;
+}
+
+void Origin::register_ring_metrics() {
+  copied_bytes_ = &metrics_.counter("shoal_origin_copied_bytes_total",
+                                    "Blob bytes this origin sent to other origins of the ring "
+                                    "(push copies, queued copies, repair).");
+  copy_failures_ = &metrics_.counter("shoal_origin_copy_failures_total",
+                                     "Copies to another origin that failed (retried later).");
+  dropped_copies_ = &metrics_.counter("shoal_origin_dropped_copies_total",
+                                      "Blobs removed here because their owners hold them.");
+  repair_passes_ = &metrics_.counter("shoal_origin_repair_passes_total",
+                                     "Walks over the stored blobs checking their copies.");
+  metrics_.gauge_fn("shoal_origin_copy_backlog", "Copies to other origins still owed.",
+                    [this] { return static_cast<double>(copies_.size()); });
+  metrics_.gauge_fn("shoal_origin_copy_oldest_seconds", "Age of the oldest copy still owed.",
+                    [this] { return copies_.oldest(SteadyClock::now()).count() / 1000.0; });
+  metrics_.gauge_fn("shoal_origin_under_replicated_blobs",
+                    "Blobs held here that lacked a copy on an owner at the last repair pass.",
+                    [this] { return static_cast<double>(under_replicated_.load()); });
+  metrics_.gauge_fn("shoal_origin_ring_members", "Members of the ring, this origin included.",
+                    [this] { return static_cast<double>(cluster_.members().size()); });
+  metrics_.gauge_fn("shoal_origin_ring_members_down", "Members this origin sees as down.", [this] {
+    size_t down = 0;
+    for (const auto& m : cluster_.status(SteadyClock::now())) down += m.up ? 0 : 1;
+    return static_cast<double>(down);
+  });
+  metrics_.gauge_fn("shoal_origin_ring_mismatches",
+                    "Members whose list of origins differs from this origin's.",
+                    [this] { return static_cast<double>(cluster_.mismatches()); });
 }
 
 void Origin::sweep_uploads() {

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -14,6 +17,8 @@
 #include "core/change_signal.h"
 #include "http/server.h"
 #include "core/metrics.h"
+#include "core/token_bucket.h"
+#include "http/fill.h"
 #include "http/request_recorder.h"
 #include "http/routes.h"
 #include "origin/auth.h"
@@ -21,6 +26,7 @@
 #include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"
 #include "origin/repo_index.h"
+#include "origin/replica_queue.h"
 #include "origin/seeder.h"
 #include "origin/tag_store.h"
 #include "origin/upload_session.h"
@@ -45,6 +51,8 @@ class Origin {
  public:
   // Opens or creates the data directory; throws std::runtime_error at start-up.
   explicit Origin(OriginOptions opts);
+  // Stops the ring's background work (fills, copies, checks) and waits for it.
+  ~Origin();
 
   awaitable<void> handle(http::Exchange& ex);
   // Removes upload sessions idle past upload_idle_timeout (call periodically).
@@ -57,9 +65,19 @@ class Origin {
   void seed_later(const Digest& d);
   // Seeds every stored blob (at start-up); existing metainfo is not re-hashed.
   void seed_all();
+  // --- the ring (origin_cluster.cc, origin_replication.cc, origin_repair.cc) ---
+  // Active health checks of the other origins and a re-resolved dns: member list;
+  // call every cluster().options().check_interval.
+  void check_cluster();
+  // Starts queued copies that are due (call periodically).
+  void pump_copies();
+  // Walks every stored blob: copies it to owners lacking it, drops copies it no
+  // longer owns once the owners hold them (call periodically).
+  void repair_pass();
 
  private:
   http::Routes<> make_routes();
+  void register_ring_metrics();
   // Answers 401/403 itself and returns false when the request may not proceed.
   awaitable<bool> authorize(http::Exchange& ex);
 
@@ -76,6 +94,56 @@ class Origin {
   awaitable<void> upload_range_error(http::Exchange& ex, const std::string& id,
                                      const std::string& message);
   awaitable<void> tags(http::Exchange& ex, std::string_view name);
+  // --- tags in a ring (origin_tag_ring.cc; the protocol is in ring_tags.h) ---
+  struct TagRing;  // the write coordinator, shared by every tag request
+  static std::shared_ptr<TagRing> make_tag_ring();
+  std::shared_ptr<TagRing> tag_ring_ = make_tag_ring();
+  awaitable<void> put_tag(http::Exchange& ex, const std::string& name, std::string_view raw);
+  awaitable<void> delete_tag(http::Exchange& ex, const std::string& name);
+  // The newest copy of tag `name` among its up owners (alone: the local copy).
+  awaitable<Result<TagRecord>> read_tag(std::string name);
+  // Writes through the tag's first up owner: forwarded there unless it is this origin
+  // or `here` (another origin forwarded it to us). Errc::precondition_failed,
+  // Errc::not_found deleting no tag, Errc::no_quorum, Errc::conflict (retry).
+  awaitable<Result<TagRecord>> write_tag(std::string name, TagChange change, bool here);
+  // Another origin asks for this origin's copy (GET) or a compare-and-swap (PUT).
+  awaitable<void> tag_replica(http::Exchange& ex, const std::string& name);
+  // Manifest d's bytes: this origin's copy, else another origin's (checked against d).
+  awaitable<Result<std::string>> manifest_bytes(const Digest& d);
+  // --- end of tags in a ring ---
+  // --- the ring ---
+  awaitable<void> get_cluster(http::Exchange& ex);
+  // The origin that runs the hand-out of d when it is not this one: the first up owner.
+  std::optional<Url> handout_runner(const Digest& d) const;
+  // GET|HEAD of a blob held elsewhere in the ring (origin_fills.cc).
+  awaitable<void> serve_from_ring(http::Exchange& ex, const Digest& d);
+  std::shared_ptr<http::Fill> join_or_start_fill(const Digest& d);
+  void run_fill(std::shared_ptr<http::Fill> fill);
+  http::FillSources fill_sources(const Digest& d);
+  awaitable<void> get_locations(http::Exchange& ex, std::string_view digest_text);
+  // After `d` was committed here by a client's push: copies it to its owners and
+  // returns once write_quorum of them hold it durably (Errc::no_quorum if they
+  // cannot); the other owners get it from the persisted queue. A no-op for a copy
+  // another origin sent (is_replica_write) and for a ring of one.
+  awaitable<Result<void>> replicate(const http::Exchange& ex, const Digest& d);
+  // Errc::no_quorum before any byte is read when too few owners are up to take it.
+  Result<void> quorum_possible(const http::Exchange& ex, const Digest* d) const;
+  static bool is_replica_write(const http::Exchange& ex);
+  // Blocking: the first 2xx body of GET `path` from the up origins in d's order
+  // (their own copies only); Errc::not_found when none holds d.
+  Result<std::string> from_owners(const Digest& d, const std::string& path);
+  // Whether d is held here or by one of its up owners (HEAD, off the event loop).
+  awaitable<bool> ring_holds(const Digest& d);
+  // Blocking, on an outbound thread: HEAD, then a streamed PUT of our copy.
+  Result<void> copy_blob(const CopyJob& job, bool paced);
+  void run_copy(const CopyJob& job, bool paced, std::function<void(bool ok)> after);
+  http::Headers peer_headers() const;  // what this origin sends to the others
+  // Runs fn on the outbound pool, counted so that the destructor can wait for it.
+  void post_ring(std::function<void()> fn);
+  // Blocking: queues the copies d lacks on its owners; true when every owner holds it.
+  bool repair_blob(const Digest& d);
+  void drop_copy(const Digest& d);  // d is on its owners and this origin is not one
+  http::ClientOptions peer_client_options() const;
   // Appends the request body to upload `id` where its Content-Range says and, given
   // a digest, verifies and stores the whole upload under it: the session's offset
   // after the chunk. Errc::range_not_satisfiable for a chunk not at the offset.
@@ -121,11 +189,26 @@ class Origin {
   std::mutex handout_mu_;
   std::map<Digest, Handout> handouts_;
   UploadManager uploads_;
+  ReplicaQueue copies_;
+  std::mutex fills_mu_;
+  std::map<Digest, std::shared_ptr<http::Fill>> fills_;  // one per digest, shared by waiters
+  std::atomic<bool> stopping_{false};
+  std::mutex ring_work_mu_;
+  std::condition_variable ring_work_done_;
+  size_t ring_work_ = 0;  // tasks of post_ring not finished yet
+  std::mutex pace_mu_;
+  TokenBucket pace_;  // repair_rate, shared by every background copy
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};
   const http::Routes<> routes_ = make_routes();
   metrics::Counter* handout_bytes_ = nullptr;
   std::array<metrics::Counter*, 5> handout_pieces_{};  // by HandoutLedger::Pick::Reason
+  metrics::Counter* copied_bytes_ = nullptr;
+  metrics::Counter* copy_failures_ = nullptr;
+  metrics::Counter* dropped_copies_ = nullptr;  // blobs removed here once owners held them
+  metrics::Counter* repair_passes_ = nullptr;
+  std::atomic<bool> repairing_{false};
+  std::atomic<size_t> under_replicated_{0};  // at the end of the last repair pass
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

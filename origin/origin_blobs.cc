@@ -1,6 +1,7 @@
 // Blob routes: monolithic PUT, GET/HEAD with ranges and conditional requests, DELETE.
 #include "http/blob_response.h"
 #include "http/offload.h"
+#include "http/outbound.h"
 #include "http/util.h"
 #include "origin/body.h"
 #include "origin/origin.h"
@@ -21,6 +22,9 @@ awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_tex
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   auto blob = store_->open_blob(*d);
+  if (!blob && blob.error().is(Errc::not_found) && cluster_.enabled() && !is_replica_write(ex)) {
+    co_return co_await serve_from_ring(ex, *d);
+  }
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
 
   co_await http::respond_blob_file(ex, http::blob_head(*d), *d, blob->fd.get(), blob->size);
@@ -35,11 +39,14 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
         ex, Error(Errc::too_large, "body is over max_upload_size (" +
                                        std::to_string(opts_.max_upload_size) + " bytes)"), "");
   }
+  if (auto ok = quorum_possible(ex, &*d); !ok) co_return co_await respond_failure(ex, ok.error(), "");
   http::Head head;
   head.set(field::location, "/blobs/" + d->str());
   head.set("Docker-Content-Digest", d->str());
   head.set(field::content_type, "application/json");
   if (store_->contains(*d)) {  // content-addressed: nothing to rewrite
+    if (auto ok = co_await replicate(ex, *d); !ok)
+      co_return co_await respond_failure(ex, ok.error(), "");
     head.result(status::ok);
     co_return co_await ex.respond(std::move(head), committed_json(*d, 0));
   }
@@ -52,8 +59,9 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
   auto commit_blob = [&] { return store_->commit(*temp, *d); };
   auto committed = co_await http::offload(commit_blob);
   if (!committed) co_return co_await respond_failure(ex, committed.error(), "");
-  head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
   seed_later(*d);
+  if (auto ok = co_await replicate(ex, *d); !ok) co_return co_await respond_failure(ex, ok.error(), "");
+  head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
   co_await ex.respond(std::move(head), committed_json(*d, *received));
 }
 
@@ -73,8 +81,13 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
   // Made from the blob on first use (hashing: off the event loop), then read from disk.
+  // An origin without a copy asks the owners: every owner makes the same bytes.
   auto make = [&] { return metainfo_->get_or_make(*d); };
-  auto bencoded = co_await http::offload(make);
+  auto bencoded = store_->contains(*d) || is_replica_write(ex)
+                      ? co_await http::offload(make)
+                      : co_await http::outbound([&] {
+                          return from_owners(*d, "/blobs/" + d->str() + "/metainfo");
+                        });
   if (!bencoded) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
   http::Head head;
   head.result(status::ok);

@@ -80,9 +80,30 @@ Result<Origin::Handout*> Origin::handout_of(const Digest& d) {
   return &it->second;
 }
 
+std::optional<Url> Origin::handout_runner(const Digest& d) const {
+  if (!cluster_.enabled()) return std::nullopt;
+  for (const Owner& o : cluster_.owners(blob_key(d.str()), SteadyClock::now())) {
+    if (!o.up) continue;
+    if (o.self) return std::nullopt;
+    return o.url;
+  }
+  return std::nullopt;  // no owner up: whoever holds a copy may as well serve
+}
+
 awaitable<void> Origin::get_handout(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  if (auto runner = handout_runner(*d); runner && !is_replica_write(ex)) {
+    // One ledger per blob in the ring: the first up owner's. An agent told so moves
+    // there; when that origin dies, any origin sends it to the next one, whose ledger
+    // refills from the agents' Shoal-Held reports.
+    http::Head head;
+    head.result(status::temporary_redirect);
+    head.set(field::location, runner->target("/blobs/" + d->str() + "/handout"));
+    head.set("Shoal-Handout-Origin", runner->str());
+    head.set(field::cache_control, "no-store");
+    co_return co_await ex.respond(std::move(head), "");
+  }
   auto blob = store_->open_blob(*d);
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
   // Handout entries live as long as the origin; map nodes do not move. Only the first

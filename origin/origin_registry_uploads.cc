@@ -46,6 +46,7 @@ awaitable<void> Origin::registry_upload_start(http::Exchange& ex, std::string_vi
     auto d = Digest::parse(*mount);
     if (d && store_->contains(*d)) co_return co_await ex.respond(committed_head(name, *d), "");
   }
+  if (auto ok = quorum_possible(ex, nullptr); !ok) co_return co_await respond_failure(ex, ok.error(), "");
   auto id = uploads_.create(Clock::now());
   if (!id) co_return co_await respond_failure(ex, id.error(), "");
   if (!ex.query_param("digest")) {

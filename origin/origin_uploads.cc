@@ -55,6 +55,7 @@ awaitable<void> Origin::uploads(http::Exchange& ex, std::string_view rest) {
 }
 
 awaitable<void> Origin::upload_create(http::Exchange& ex) {
+  if (auto ok = quorum_possible(ex, nullptr); !ok) co_return co_await respond_failure(ex, ok.error(), "");
   auto id = uploads_.create(Clock::now());
   if (!id) co_return co_await respond_failure(ex, id.error(), "");
   co_await ex.respond(session_head(status::accepted, *id, 0), session_json(*id, 0));
@@ -140,6 +141,7 @@ awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std:
   auto placed = co_await http::offload(commit_upload);
   if (!placed) co_return placed.error();
   seed_later(*digest);
+  if (auto copied = co_await replicate(ex, *digest); !copied) co_return copied.error();
   co_return offset;
 }
 

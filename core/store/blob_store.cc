@@ -99,6 +99,15 @@ Result<TempBlob> BlobStore::create_temp() {
   return TempBlob(std::move(fd), std::move(path));
 }
 
+Result<void> TempBlob::verify(const Digest& expected) {
+  Digest actual = hash_.finish();
+  if (actual != expected) {
+    return Error(Errc::digest_mismatch,
+                 "body hashes to " + actual.str() + ", not " + expected.str());
+  }
+  return {};
+}
+
 Result<BlobStore::Committed> BlobStore::commit(TempBlob& temp, const Digest& expected) {
   Digest actual = temp.hash_.finish();
   if (actual != expected) {

@@ -36,6 +36,9 @@ class TempBlob {
   TempBlob(const TempBlob&) = delete;
 
   Result<void> append(const void* data, size_t len);
+  // Checks what was appended against `expected` without storing it (bytes passed
+  // through to clients only). Errc::digest_mismatch; the blob cannot be committed after.
+  Result<void> verify(const Digest& expected);
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
