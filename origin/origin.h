@@ -118,6 +118,7 @@ class Origin {
   // GET|HEAD of a blob held elsewhere in the ring (origin_fills.cc).
   awaitable<void> serve_from_ring(http::Exchange& ex, const Digest& d);
   std::shared_ptr<http::Fill> join_or_start_fill(const Digest& d);
+  Result<uint64_t> size_in_ring(const Digest& d);  // blocking
   void run_fill(std::shared_ptr<http::Fill> fill);
   http::FillSources fill_sources(const Digest& d);
   awaitable<void> get_locations(http::Exchange& ex, std::string_view digest_text);

@@ -4,6 +4,8 @@
 // many clients wait). An owner that lacks its copy (a wiped disk) keeps what it
 // fetched; any other origin only passes the bytes through.
 #include "core/log.h"
+#include "core/text.h"
+#include "http/failure.h"
 #include "http/fill_response.h"
 #include "http/outbound.h"
 #include "origin/origin.h"
@@ -54,7 +56,29 @@ void Origin::run_fill(std::shared_ptr<http::Fill> fill) {
   fills_.erase(d);
 }
 
+// The size of d as the first owner holding it answers a HEAD; Errc::not_found if none.
+Result<uint64_t> Origin::size_in_ring(const Digest& d) {
+  for (const Owner& o : cluster_.order(blob_key(d.str()), SteadyClock::now())) {
+    if (o.self || !o.up) continue;
+    http::Client client(o.url, peer_client_options());
+    auto r = client.request("HEAD", "/blobs/" + d.str(), peer_headers());
+    if (!r) {
+      cluster_.report_failure(o.url, SteadyClock::now());
+      continue;
+    }
+    auto size = text::parse_uint<uint64_t>(r->header("content-length"));
+    if (r->status == 200 && size) return *size;
+  }
+  return Error(Errc::not_found, "no origin of the ring holds " + d.str());
+}
+
 awaitable<void> Origin::serve_from_ring(http::Exchange& ex, const Digest& d) {
+  if (ex.method() == bhttp::verb::head) {
+    // A HEAD must not pull the whole blob through this origin.
+    auto size = co_await http::outbound([&] { return size_in_ring(d); });
+    if (!size) co_return co_await http::respond_failure(ex, size.error(), "BLOB_UNKNOWN");
+    co_return co_await http::respond_blob_head(ex, http::blob_head(d), d, *size);
+  }
   auto fill = join_or_start_fill(d);
   if (!fill) {
     co_return co_await ex.respond_error(bhttp::status::service_unavailable, "UNAVAILABLE",

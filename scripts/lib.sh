@@ -51,3 +51,36 @@ shoal_sha256() { openssl dgst -sha256 -r "$1" | cut -c1-64; }
 # Seconds since the epoch with nanoseconds, for timing.
 shoal_now() { date +%s.%N; }
 shoal_rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
+
+# A loopback port that was free a moment ago (a ring's members must know each other's
+# ports before they start, so port 0 will not do).
+shoal_free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# CPU seconds (user + system) a process has used so far, from /proc.
+shoal_cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# shoal_start_ring N DIR [flags...]: N origins on free loopback ports forming one ring,
+# data in DIR/origin-<i>; sets RING_URLS (comma-separated) and RING_PIDS (array).
+shoal_start_ring() {
+  local n=$1 dir=$2 ports=() urls=() i
+  shift 2
+  for i in $(seq "$n"); do ports+=("$(shoal_free_port)"); urls+=("http://127.0.0.1:${ports[-1]}"); done
+  RING_URLS=$(IFS=,; echo "${urls[*]}")
+  RING_PIDS=()
+  for i in $(seq 0 $((n - 1))); do
+    mkdir -p "$dir/origin-$((i + 1))"
+    "$SHOAL_BIN" origin --listen "127.0.0.1:${ports[$i]}" --data "$dir/origin-$((i + 1))" \
+      --origins "$RING_URLS" --self "${urls[$i]}" "$@" >"$dir/origin-$((i + 1)).log" 2>&1 &
+    RING_PIDS+=($!)
+  done
+  for i in $(seq 0 $((n - 1))); do
+    for _ in $(seq 100); do
+      curl -sf "${urls[$i]}/health" >/dev/null && break
+      sleep 0.05
+    done
+  done
+}
