@@ -68,11 +68,14 @@ origin::ClusterOptions cluster_options(const Config& cfg) {
     if (!list) throw ConfigError("invalid value for origins: " + list.error().message);
     c.origins = std::move(*list);
   }
+  // Alone (no origins), an origin needs no name for itself: it may listen on port 0.
   std::string self = cfg.str("self");
-  if (self.empty()) self = "http://" + cfg.str("listen");
-  auto url = Url::parse(self);
-  if (!url) throw ConfigError("invalid value \"" + self + "\" for self: " + url.error().message);
-  c.self = *url;
+  if (self.empty() && !c.origins.empty()) self = "http://" + cfg.str("listen");
+  if (!self.empty()) {
+    auto url = Url::parse(self);
+    if (!url) throw ConfigError("invalid value \"" + self + "\" for self: " + url.error().message);
+    c.self = *url;
+  }
   c.replicas = static_cast<size_t>(positive(cfg, "replicas"));
   c.write_quorum = static_cast<size_t>(positive(cfg, "write_quorum"));
   c.check_interval = cfg.duration("health_interval");
