@@ -83,7 +83,7 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   // Made from the blob on first use (hashing: off the event loop), then read from disk.
   // An origin without a copy asks the owners: every owner makes the same bytes.
   auto make = [&] { return metainfo_->get_or_make(*d); };
-  auto bencoded = store_->contains(*d) || is_replica_write(ex)
+  auto bencoded = store_->contains(*d) || is_replica_write(ex) || !cluster_.enabled()
                       ? co_await http::offload(make)
                       : co_await http::outbound([&] {
                           return from_owners(*d, "/blobs/" + d->str() + "/metainfo");
