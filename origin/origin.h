@@ -130,6 +130,12 @@ class Origin {
   // Errc::no_quorum before any byte is read when too few owners are up to take it.
   Result<void> quorum_possible(const http::Exchange& ex, const Digest* d) const;
   static bool is_replica_write(const http::Exchange& ex);
+  // Mirrors of resumable upload sessions (origin_mirror.cc).
+  std::optional<Url> mirror_of(const std::string& upload_id) const;
+  Result<void> sync_mirror(const std::string& id, uint64_t offset);  // blocking
+  void mirror_later(const std::string& id, uint64_t offset);
+  // Blocking: the mirror catches up to the whole upload and commits it as d.
+  Result<void> finish_mirror(const std::string& id, uint64_t offset, const Digest& d);
   // Blocking: the first 2xx body of GET `path` from the up origins in d's order
   // (their own copies only); Errc::not_found when none holds d.
   Result<std::string> from_owners(const Digest& d, const std::string& path);
@@ -194,6 +200,13 @@ class Origin {
   std::mutex fills_mu_;
   std::map<Digest, std::shared_ptr<http::Fill>> fills_;  // one per digest, shared by waiters
   std::atomic<bool> stopping_{false};
+  struct Mirroring {
+    std::mutex mu, run;  // mu: the fields; run: held while a transfer runs
+    uint64_t want = 0;
+    bool queued = false;
+  };
+  std::mutex mirrors_mu_;
+  std::map<std::string, std::shared_ptr<Mirroring>> mirrors_;  // by upload id
   std::mutex ring_work_mu_;
   std::condition_variable ring_work_done_;
   size_t ring_work_ = 0;  // tasks of post_ring not finished yet

@@ -1,5 +1,6 @@
 // Resumable upload routes: POST /uploads, GET|PATCH|PUT|DELETE /uploads/<id>.
 #include "http/offload.h"
+#include "http/outbound.h"
 #include "http/range.h"
 #include "http/util.h"
 #include "core/log.h"
@@ -56,6 +57,16 @@ awaitable<void> Origin::uploads(http::Exchange& ex, std::string_view rest) {
 
 awaitable<void> Origin::upload_create(http::Exchange& ex) {
   if (auto ok = quorum_possible(ex, nullptr); !ok) co_return co_await respond_failure(ex, ok.error(), "");
+  if (auto given = ex.query_param("id"); given && is_replica_write(ex)) {
+    // Another origin's session, mirrored here under its id (origin_mirror.cc).
+    std::string id(*given);
+    if (!valid_upload_id(id)) {
+      co_return co_await ex.respond_error(status::bad_request, "UPLOAD_INVALID", "bad id");
+    }
+    auto made = uploads_.create_as(id, Clock::now());
+    if (!made) co_return co_await respond_failure(ex, made.error(), "");
+    co_return co_await ex.respond(session_head(status::accepted, id, 0), session_json(id, 0));
+  }
   auto id = uploads_.create(Clock::now());
   if (!id) co_return co_await respond_failure(ex, id.error(), "");
   co_await ex.respond(session_head(status::accepted, *id, 0), session_json(*id, 0));
@@ -130,12 +141,19 @@ awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std:
   const BodySink sink = [&](const char* p, size_t n) { return lease->append(p, n); };
   auto received = co_await stream_body(ex, opts_.max_upload_size, sink);
   const uint64_t offset = lease->offset();
+  const bool mirrored = cluster_.enabled() && !is_replica_write(ex);
   if (!received || !digest) {
     // The session is free again before the client hears from us: its next request
     // must not find it busy, and GET must see the new offset.
     lease->release();
+    if (mirrored && offset > 0) mirror_later(id, offset);
     if (!received) co_return received.error();
     co_return offset;
+  }
+  if (mirrored) {
+    auto ok = co_await http::outbound([&] { return finish_mirror(id, offset, *digest); });
+    if (!ok) log::info("upload committed without its mirror", {{"upload", id},
+                                                               {"error", ok.error().message}});
   }
   auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
   auto placed = co_await http::offload(commit_upload);

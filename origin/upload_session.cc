@@ -81,6 +81,23 @@ Result<std::string> UploadManager::create(Clock::time_point now) {
   return id;
 }
 
+Result<void> UploadManager::create_as(const std::string& id, Clock::time_point now) {
+  UniqueFd fd(::open(path_of(id).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    if (errno == EEXIST) return Error(Errc::conflict, "upload session " + id + " exists");
+    return errno_error(errno, "creating upload session");
+  }
+  std::lock_guard lock(mu_);
+  sessions_[id] = Session{UploadState{0, now, false}, std::make_unique<Sha256>()};
+  return {};
+}
+
+Result<UniqueFd> UploadManager::open_read(const std::string& id) const {
+  UniqueFd fd(::open(path_of(id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return errno_error(errno, "opening upload session " + id);
+  return fd;
+}
+
 Result<uint64_t> UploadManager::offset(const std::string& id, Clock::time_point now) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(id);

@@ -75,6 +75,11 @@ class UploadManager {
   Result<void> load(Clock::time_point now);
 
   Result<std::string> create(Clock::time_point now);
+  // A session under an id another origin chose (the mirror of its session; the id
+  // must be valid_upload_id). Errc::conflict if it exists.
+  Result<void> create_as(const std::string& id, Clock::time_point now);
+  // The session's bytes so far, for sending them to a mirror.
+  Result<UniqueFd> open_read(const std::string& id) const;
   Result<uint64_t> offset(const std::string& id, Clock::time_point now);
   // Errc::not_found for an unknown id, Errc::conflict if busy, Errc::range_not_satisfiable
   // if the chunk does not start at the offset (the message carries the offset).

@@ -168,6 +168,47 @@ class Quorum(RingTestCase):
         self.assertGreaterEqual(len(set(self.holders(d)) & set(owners)), 2)
 
 
+class UploadFailover(RingTestCase):
+    def session_offsets(self, uid):
+        found = {}
+        for i, o in enumerate(self.ring):
+            if not o.alive():
+                continue
+            r = o.request("GET", f"/uploads/{uid}")
+            if r.status == 200:
+                found[i] = int(r.header("Upload-Offset"))
+        return found
+
+    def test_upload_continues_on_the_mirror_from_its_offset(self):
+        ring = self.start_ring(3)
+        chunk = 1 * MiB
+        data = make_bytes(5 * chunk + 99, seed=70)
+        d = sha256_digest(data)
+        r = ring[0].request("POST", "/uploads")
+        self.assertEqual(r.status, 202)
+        uid = r.json()["id"]
+        for k in range(3):
+            part = data[k * chunk:(k + 1) * chunk]
+            r = ring[0].request("PATCH", f"/uploads/{uid}", body=part, headers={
+                "Content-Range": f"bytes {k * chunk}-{(k + 1) * chunk - 1}/*"})
+            self.assertEqual(r.status, 202, r.body)
+        # The mirror trails by at most the chunk in flight; here it catches up.
+        self.assertTrue(wait_until(lambda: 3 * chunk in [
+            v for i, v in self.session_offsets(uid).items() if i != 0], timeout=10),
+            self.session_offsets(uid))
+        ring[0].kill()
+        survivors = {i: v for i, v in self.session_offsets(uid).items() if i != 0}
+        self.assertEqual(list(survivors.values()), [3 * chunk])
+        at_index = next(iter(survivors))
+        at = survivors[at_index]
+        r = ring[at_index].request("PATCH", f"/uploads/{uid}", body=data[at:], headers={
+            "Content-Range": f"bytes {at}-{len(data) - 1}/*"})
+        self.assertEqual(r.status, 202, r.body)
+        r = ring[at_index].request("PUT", f"/uploads/{uid}?digest={d}")
+        self.assertEqual(r.status, 201, r.body)
+        self.acked[d] = data
+
+
 class Repair(RingTestCase):
     def test_lost_origin_is_replaced_and_copies_return_to_three(self):
         ring = self.start_ring(4, repair_after="2s")
