@@ -2,7 +2,14 @@
 // Layers and manifests are ordinary blobs in the one store; "<name>:<tag>" is an
 // ordinary tag; RepoIndex adds what only the registry needs. Uploads are in
 // origin_registry_uploads.cc.
+//
+// In a ring, "<name>:<tag>" lives on its owners like any tag and manifests are blobs
+// copied to theirs, so a push through one origin resolves through every other. The
+// RepoIndex markers stay on the origin that took the push: elsewhere a repository
+// without markers is looked up in the ring instead of being NAME_UNKNOWN, and
+// tags/list answers what this origin saw pushed (docs/ARCHITECTURE.md, "Tags in a ring").
 #include "http/offload.h"
+#include "http/outbound.h"
 #include "http/util.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -23,7 +30,8 @@ std::string manifest_path(std::string_view name, const Digest& d) {
   return "/v2/" + std::string(name) + "/manifests/" + d.str();
 }
 
-std::string tag_key(std::string_view name, std::string_view tag) {
+// The ordinary tag an OCI tag is kept under.
+std::string oci_tag(std::string_view name, std::string_view tag) {
   return std::string(name) + ":" + std::string(tag);
 }
 
@@ -77,15 +85,20 @@ awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std
   if (m == verb::get || m == verb::head) co_return co_await get_manifest(ex, name, ref);
   if (m == verb::put) co_return co_await put_manifest(ex, name, ref);
   if (m == verb::delete_ && !oci::is_digest_reference(ref)) {
-    if (!repos_.exists(name)) {
+    if (!repos_.exists(name) && !cluster_.enabled()) {
       co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
                                      "no repository " + std::string(name));
     }
-    auto ok = oci::valid_tag(ref) ? tags_.remove(tag_key(name, ref)) : Error(Errc::not_found, "");
-    if (ok) ok = repos_.remove_tag(name, ref);
-    if (!ok)
+    auto gone = oci::valid_tag(ref) ? co_await write_tag(oci_tag(name, ref), TagChange{}, false)
+                                    : Result<TagRecord>(Error(Errc::not_found, ""));
+    if (!gone && !gone.error().is(Errc::not_found))
+      co_return co_await respond_failure(ex, gone.error(), "");
+    if (!gone)
       co_return co_await respond_oci(ex, status::not_found, "MANIFEST_UNKNOWN",
                                      "no tag " + std::string(ref));
+    // The marker is only on origins that took a push of the tag.
+    if (auto ok = repos_.remove_tag(name, ref); !ok && !ok.error().is(Errc::not_found))
+      co_return co_await respond_failure(ex, ok.error(), "");
     http::Head head;
     head.result(status::accepted);
     co_return co_await ex.respond(std::move(head), "");
@@ -94,30 +107,45 @@ awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std
   co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE (tags)");
 }
 
-// The manifest `ref` (a tag or a digest) names in repository `name`, which exists.
+// The manifest digest `ref` names in repository `name`. Tags are resolved in the ring
+// by get_manifest. In a ring the marker may be on the origin that took the push: the
+// manifest's blob, wherever it is, decides.
 Result<Digest> Origin::resolve_manifest(std::string_view name, std::string_view ref) const {
-  const std::string unknown = "no manifest " + std::string(ref) + " in " + std::string(name);
-  if (oci::is_digest_reference(ref)) {
-    auto d = Digest::parse(ref);
-    if (!d) return d.error();
-    if (!repos_.has_manifest(name, *d)) return Error(Errc::not_found, unknown);
-    return *d;
+  auto d = Digest::parse(ref);
+  if (!d) return d.error();
+  if (!repos_.has_manifest(name, *d) && !cluster_.enabled()) {
+    return Error(Errc::not_found, "no manifest " + std::string(ref) + " in " + std::string(name));
   }
-  if (!oci::valid_tag(ref)) return Error(Errc::not_found, unknown);
-  auto d = tags_.get(tag_key(name, ref));
-  if (!d && d.error().is(Errc::not_found)) return Error(Errc::not_found, unknown);
-  return d;
+  return *d;
+}
+
+awaitable<Result<std::string>> Origin::manifest_bytes(const Digest& d) {
+  auto local = read_small_file(store_->path_of(d), oci::kMaxManifestBytes);
+  if (local || !cluster_.enabled()) co_return local;
+  auto fetched = co_await http::outbound([&] { return from_owners(d, "/blobs/" + d.str()); });
+  if (fetched && Sha256::of(fetched->data(), fetched->size()) != d) {
+    co_return Error(Errc::digest_mismatch, "another origin's copy of " + d.str() + " is corrupt");
+  }
+  co_return fetched;
 }
 
 awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name,
                                      std::string_view ref) {
-  if (!repos_.exists(name)) {
+  if (!repos_.exists(name) && !cluster_.enabled()) {
     co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
                                    "no repository " + std::string(name));
   }
-  auto d = resolve_manifest(name, ref);
+  Result<Digest> d = Error(Errc::not_found, "no manifest " + std::string(ref) + " in " +
+                                                std::string(name));
+  if (oci::is_digest_reference(ref)) {
+    d = resolve_manifest(name, ref);
+  } else if (oci::valid_tag(ref)) {
+    auto rec = co_await read_tag(oci_tag(name, ref));
+    if (!rec) co_return co_await respond_failure(ex, rec.error(), "MANIFEST_UNKNOWN");
+    if (rec->digest) d = *rec->digest;
+  }
   if (!d) co_return co_await respond_failure(ex, d.error(), "MANIFEST_UNKNOWN");
-  auto body = read_small_file(store_->path_of(*d), oci::kMaxManifestBytes);
+  auto body = co_await manifest_bytes(*d);
   if (!body) co_return co_await respond_failure(ex, body.error(), "MANIFEST_UNKNOWN");
   http::Head head;
   head.result(status::ok);
@@ -154,7 +182,7 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
   std::vector<Digest> referenced = manifest->blobs;
   referenced.insert(referenced.end(), manifest->manifests.begin(), manifest->manifests.end());
   for (const Digest& d : referenced) {
-    if (!store_->contains(d)) {
+    if (!co_await ring_holds(d)) {
       co_return co_await respond_oci(
           ex, status::bad_request, "MANIFEST_BLOB_UNKNOWN",
           "the manifest refers to " + d.str() + ", which was not pushed");
@@ -165,13 +193,19 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
     if (!temp) return temp.error();
     if (auto ok = temp->append(body.data(), body.size()); !ok) return ok;
     if (auto ok = store_->commit(*temp, digest); !ok) return ok.error();
-    if (auto ok = repos_.add_manifest(name, digest); !ok) return ok;
-    if (by_digest) return {};
-    if (auto ok = tags_.put(tag_key(name, ref), digest); !ok) return ok;
-    return repos_.add_tag(name, ref);
+    return repos_.add_manifest(name, digest);
   };
   auto stored = co_await http::offload(store_manifest);
   if (!stored) co_return co_await respond_failure(ex, stored.error(), "");
+  // On its owners before any tag points at it (a no-op alone).
+  auto copied = co_await replicate(ex, digest);
+  if (!copied) co_return co_await respond_failure(ex, copied.error(), "");
+  if (!by_digest) {
+    auto tagged = co_await write_tag(oci_tag(name, ref), TagChange{digest, {}}, false);
+    if (!tagged) co_return co_await respond_failure(ex, tagged.error(), "");
+    auto marked = co_await http::offload([&] { return repos_.add_tag(name, ref); });
+    if (!marked) co_return co_await respond_failure(ex, marked.error(), "");
+  }
   seed_later(digest);
   log::info("manifest pushed", {{"name", name}, {"reference", ref}, {"digest", digest.str()}});
   http::Head head;
