@@ -1,6 +1,9 @@
 #include "cli/cluster.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +39,51 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return out;
 }
 
+socklen_t to_sockaddr(const std::string& host, sockaddr_storage& ss) {
+  ss = {};
+  if (is_ipv6(host)) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
+    return sizeof *a;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+  a->sin_family = AF_INET;
+  ::inet_pton(AF_INET, host.c_str(), &a->sin_addr);
+  return sizeof *a;
+}
+
+uint16_t port_of(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
 }  // namespace
+
+PortReservation::PortReservation(const std::string& host, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = to_sockaddr(host, ss);
+    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+      throw std::runtime_error("cannot get a free port on " + host + ": " + std::strerror(errno));
+    }
+    ports_.push_back(port_of(ss));
+    held_.push_back(std::move(fd));
+  }
+}
+
+void PortReservation::release(uint16_t port) {
+  auto it = std::find(ports_.begin(), ports_.end(), port);
+  if (it != ports_.end()) held_[static_cast<size_t>(it - ports_.begin())].reset();
+}
+
+bool is_ipv6(std::string_view host) { return host.find(':') != std::string_view::npos; }
+
+std::string host_port(const std::string& host, uint16_t port) {
+  return (is_ipv6(host) ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 Supervisor::Supervisor() {
   sigemptyset(&watched_);
@@ -146,6 +193,22 @@ std::string describe_exit(int wait_status) {
     return "was killed by signal " + std::to_string(sig) + " (" + (what ? what : "unknown") + ")";
   }
   return "stopped with wait status " + std::to_string(wait_status);
+}
+
+std::string read_log(const std::string& path, size_t max, bool tail) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return "";
+  auto size = file_size(fd.get());
+  uint64_t from = tail && size && *size > max ? *size - max : 0;
+  std::string out(max, '\0');
+  size_t got = 0;
+  while (got < max) {
+    auto n = pread_some(fd.get(), out.data() + got, max - got, from + got);
+    if (!n || *n == 0) break;
+    got += *n;
+  }
+  out.resize(got);
+  return out;
 }
 
 // The line is Shoal's own log format (core/log.cc): compact JSON, URLs need no escapes.

@@ -5,6 +5,10 @@
 // While a Supervisor exists, SIGINT, SIGTERM and SIGCHLD are blocked and taken with
 // sigtimedwait: no handler runs at an awkward moment, and a signal that arrives between
 // two checks stays pending instead of being lost. Single-threaded use only.
+//
+// The children's ports are chosen before any of them starts (PortReservation): the
+// tracker and the origins need each other's URLs, and every origin of a ring needs
+// every member's.
 #pragma once
 
 #include <signal.h>
@@ -16,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/file_io.h"
 
 namespace shoal::cli {
 
@@ -68,8 +74,30 @@ class Supervisor {
   int stop_signal_ = 0;
 };
 
+// Distinct free TCP ports on one host. Each stays bound (not listening) until release(),
+// called just before the server that will listen on it starts: meanwhile no other bind
+// on the host takes it, not even the children's own port-0 sockets. Between release()
+// and the server's bind another process may still take it (the caller retries).
+class PortReservation {
+ public:
+  // Throws std::runtime_error when no port can be bound on `host` (an IP address).
+  PortReservation(const std::string& host, size_t count);
+  const std::vector<uint16_t>& ports() const { return ports_; }
+  void release(uint16_t port);
+
+ private:
+  std::vector<uint16_t> ports_;
+  std::vector<UniqueFd> held_;  // held_[i] binds ports_[i]
+};
+
+bool is_ipv6(std::string_view host);
+// "127.0.0.1:4100", "[::1]:4100".
+std::string host_port(const std::string& host, uint16_t port);
+
 // "exited with status 1", "was killed by signal 9 (Killed)".
 std::string describe_exit(int wait_status);
+// At most `max` bytes of a log, from its start or (tail) its end; "" if unreadable.
+std::string read_log(const std::string& path, size_t max, bool tail);
 // The "url" of the first {"msg":"listening",...} line in a server's log, if any.
 std::optional<std::string> listening_url(std::string_view log_text);
 // The last `n` non-empty lines of a log joined with " | ", each cut to a readable

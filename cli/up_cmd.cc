@@ -1,17 +1,18 @@
 // `shoal up`: a whole Shoal cluster on one host, to try Shoal out or to test against:
-// one tracker, one origin, N peer agents and an edge, each a child process running this same
-// binary, with every endpoint written to DIR/cluster.json while the cluster runs.
+// one tracker, one origin or a ring of origins, N peer agents and an edge, each a child
+// process running this same binary, with every endpoint written to DIR/cluster.json while
+// the cluster runs.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "cli/client_common.h"
@@ -21,15 +22,16 @@
 #include "core/file_io.h"
 #include "http/util.h"
 #include "core/tls/self_signed.h"
-#include "core/text.h"
 
 namespace shoal::cli {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
+using Json = nlohmann::ordered_json;  // keys in the order written: cluster.json is read by people
 
 constexpr int64_t kMaxPeers = 64;
+constexpr int64_t kMaxOrigins = 16;
 constexpr milliseconds kReadyTimeout{30'000};
 constexpr milliseconds kStopGrace{10'000};
 constexpr milliseconds kPoll{50};
@@ -38,6 +40,8 @@ constexpr size_t kTailLines = 3;
 std::vector<ConfigKey> up_keys() {
   return {
       {"peers", ConfigType::integer, "3", "peer agents to run (0 to 64)"},
+      {"origins", ConfigType::integer, "1",
+       "origins to run (1 to 16); more than one form a ring that places each blob on 3"},
       {"data", ConfigType::string, "./shoal-cluster", "directory for data, logs and cluster.json"},
       {"host", ConfigType::string, "127.0.0.1", "IP address every component listens on"},
       {"quiet", ConfigType::boolean, "false", "print nothing while the cluster runs"},
@@ -50,6 +54,7 @@ std::vector<ConfigKey> up_keys() {
 
 struct UpOptions {
   int peers = 0;
+  int origins = 1;
   fs::path dir;  // absolute: cluster.json and the children must not depend on a cwd
   std::string host;
   bool quiet = false;
@@ -59,14 +64,15 @@ struct UpOptions {
 
 struct Component {
   ChildSpec spec;
-  std::string url;   // as planned, then as the server logged it
-  std::string data;  // empty for the tracker
+  std::string url;              // as planned, then as the server logged it
+  std::string data;             // empty for the tracker
+  std::vector<uint16_t> ports;  // reserved for it until it starts
   pid_t pid = -1;
 };
 
 struct Cluster {
   Component tracker;
-  Component origin;
+  std::vector<Component> origins;  // never empty; the first is cluster.json's "origin"
   std::vector<Component> peers;
   std::optional<Component> edge;
   std::string edge_plain_url;
@@ -77,20 +83,19 @@ struct StartFailure {
   bool port_taken = false;
 };
 
-bool is_ipv6(const std::string& host) { return host.find(':') != std::string::npos; }
-
-std::string host_port(const std::string& host, uint16_t port) {
-  return (is_ipv6(host) ? "[" + host + "]" : host) + ":" + std::to_string(port);
+int bounded(const Config& cfg, const char* key, int64_t min, int64_t max) {
+  int64_t v = cfg.integer(key);
+  if (v < min || v > max) {
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": expected " +
+                      std::to_string(min) + " to " + std::to_string(max));
+  }
+  return static_cast<int>(v);
 }
 
 UpOptions up_options(const Config& cfg) {
   UpOptions o;
-  int64_t peers = cfg.integer("peers");
-  if (peers < 0 || peers > kMaxPeers) {
-    throw ConfigError("invalid value \"" + cfg.str("peers") + "\" for peers: expected 0 to " +
-                      std::to_string(kMaxPeers));
-  }
-  o.peers = static_cast<int>(peers);
+  o.peers = bounded(cfg, "peers", 0, kMaxPeers);
+  o.origins = bounded(cfg, "origins", 1, kMaxOrigins);
   if (cfg.str("data").empty()) throw ConfigError("data must not be empty");
   o.dir = fs::absolute(cfg.str("data")).lexically_normal();
   o.host = cfg.str("host");
@@ -109,112 +114,104 @@ UpOptions up_options(const Config& cfg) {
   return o;
 }
 
-socklen_t to_sockaddr(const std::string& host, sockaddr_storage& ss) {
-  ss = {};
-  if (is_ipv6(host)) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    ::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
-    return sizeof *a;
-  }
-  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-  a->sin_family = AF_INET;
-  ::inet_pton(AF_INET, host.c_str(), &a->sin_addr);
-  return sizeof *a;
-}
-
-uint16_t port_of(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
-}
-
-// Tracker and origin each need the other's URL at start, so ports are chosen before
-// either runs. All are held open together so they are distinct; another process may
-// still take one before its server binds it (start-up retries once).
-std::vector<uint16_t> free_ports(const std::string& host, size_t n) {
-  std::vector<UniqueFd> held;
-  std::vector<uint16_t> ports;
-  for (size_t i = 0; i < n; ++i) {
-    sockaddr_storage ss{};
-    socklen_t len = to_sockaddr(host, ss);
-    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-      throw std::runtime_error("cannot get a free port on " + host + ": " + std::strerror(errno));
-    }
-    ports.push_back(port_of(ss));
-    held.push_back(std::move(fd));
-  }
-  return ports;
-}
-
 Component component(const UpOptions& o, const std::string& name, std::vector<std::string> args,
-                    std::string url, std::string data) {
+                    std::vector<uint16_t> ports, std::string data) {
   std::string log = (o.dir / (name + ".log")).string();
-  return {ChildSpec{name, std::move(args), std::move(log)}, std::move(url), std::move(data)};
+  std::string url = "http://" + host_port(o.host, ports.front());
+  return {ChildSpec{name, std::move(args), std::move(log)}, std::move(url), std::move(data),
+          std::move(ports)};
 }
 
 size_t ports_needed(const UpOptions& o) {
-  return 2 + static_cast<size_t>(o.peers) + (o.edge ? 2 : 0);
+  return 1 + static_cast<size_t>(o.origins + o.peers) + (o.edge ? 2 : 0);
+}
+
+// Hands out the reserved ports in order, so the plan needs no index arithmetic.
+class PortQueue {
+ public:
+  explicit PortQueue(const std::vector<uint16_t>& ports) : ports_(ports) {}
+  uint16_t next() { return ports_.at(next_++); }
+
+ private:
+  const std::vector<uint16_t>& ports_;
+  size_t next_ = 0;
+};
+
+std::string url_list(const std::vector<Component>& group) {
+  std::string out;
+  for (const Component& c : group) out += (out.empty() ? "" : ",") + c.url;
+  return out;
+}
+
+// A lone origin keeps the name, flags and data directory (DIR/origin) of the clusters
+// from before rings, so an existing DIR is used as it was. In a ring each origin is
+// told every member's URL, which is why all the ports are chosen before any origin runs.
+std::vector<Component> plan_origins(const UpOptions& o, PortQueue& ports,
+                                    const std::string& tracker_url) {
+  std::vector<Component> origins;
+  for (int i = 1; i <= o.origins; ++i) {
+    std::string name = o.origins == 1 ? "origin" : "origin-" + std::to_string(i);
+    std::string data = (o.dir / name).string();
+    uint16_t port = ports.next();
+    origins.push_back(component(
+        o, name,
+        {"origin", "--listen", host_port(o.host, port), "--data", data, "--tracker", tracker_url},
+        {port}, data));
+  }
+  if (o.origins == 1) return origins;
+  std::string members = url_list(origins);
+  for (Component& c : origins) {
+    c.spec.args.insert(c.spec.args.end(), {"--origins", members, "--self", c.url});
+  }
+  return origins;
+}
+
+Component plan_peer(const UpOptions& o, int index, uint16_t port, const Cluster& c) {
+  std::string name = "peer" + std::to_string(index);
+  std::string data = (o.dir / name).string();
+  return component(
+      o, name,
+      {"peer", "--listen", host_port(o.host, port), "--data", data, "--origin", url_list(c.origins),
+       "--tracker", c.tracker.url, "--bt-listen", host_port(o.host, 0)},
+      {port}, data);
 }
 
 // The edge fills through the first peer agent (its co-located one) and serves HTTPS
 // (HTTP/1.1, HTTP/2, and HTTP/3 on the same UDP port) on one port, plain HTTP/1.1 on the next.
-Component plan_edge(const UpOptions& o, const std::string& origin_url, const Cluster& c,
-                    const std::string& https_addr, const std::string& plain_addr) {
+Component plan_edge(const UpOptions& o, PortQueue& ports, const Cluster& c) {
+  uint16_t https = ports.next(), plain = ports.next();
   std::string data = (o.dir / "edge").string();
   std::vector<std::string> args = {
-      "edge",     "--listen", https_addr,   "--plain-listen", plain_addr,  "--data", data,
-      "--origin", origin_url, "--tls-cert", o.tls_cert,       "--tls-key", o.tls_key};
+      "edge",   "--listen", host_port(o.host, https), "--plain-listen", host_port(o.host, plain),
+      "--data", data};
+  args.insert(args.end(),
+              {"--origin", url_list(c.origins), "--tls-cert", o.tls_cert, "--tls-key", o.tls_key});
   if (!c.peers.empty()) {
     args.push_back("--peer");
     args.push_back(c.peers.front().url);
   }
-  return component(o, "edge", std::move(args), "https://" + https_addr, data);
+  Component edge = component(o, "edge", std::move(args), {https, plain}, data);
+  edge.url = "https://" + host_port(o.host, https);
+  return edge;
 }
 
-// ports: tracker, origin, one per peer, then the edge's HTTPS and plain ports.
-Cluster plan_cluster(const UpOptions& o, const std::vector<uint16_t>& ports) {
-  auto addr = [&](size_t i) { return host_port(o.host, ports[i]); };
-  auto url = [&](size_t i) { return "http://" + addr(i); };
+// Tracker, peers and edge get every origin's URL: clients fail over among them.
+Cluster plan_cluster(const UpOptions& o, const std::vector<uint16_t>& reserved) {
+  PortQueue ports(reserved);
   Cluster c;
-  c.tracker =
-      component(o, "tracker", {"tracker", "--listen", addr(0), "--origin", url(1)}, url(0), "");
-  std::string origin_data = (o.dir / "origin").string();
-  c.origin = component(o, "origin",
-                       {"origin", "--listen", addr(1), "--data", origin_data, "--tracker", url(0)},
-                       url(1), origin_data);
-  for (size_t i = 1; i <= static_cast<size_t>(o.peers); ++i) {
-    std::string name = "peer" + std::to_string(i);
-    std::string data = (o.dir / name).string();
-    c.peers.push_back(component(o, name,
-                                {"peer", "--listen", addr(1 + i), "--data", data, "--origin",
-                                 url(1), "--tracker", url(0), "--bt-listen", host_port(o.host, 0)},
-                                url(1 + i), data));
-  }
+  uint16_t tracker_port = ports.next();
+  std::string tracker_url = "http://" + host_port(o.host, tracker_port);
+  c.origins = plan_origins(o, ports, tracker_url);
+  c.tracker = component(
+      o, "tracker",
+      {"tracker", "--listen", host_port(o.host, tracker_port), "--origin", url_list(c.origins)},
+      {tracker_port}, "");
+  for (int i = 1; i <= o.peers; ++i) c.peers.push_back(plan_peer(o, i, ports.next(), c));
   if (o.edge) {
-    size_t first = 2 + static_cast<size_t>(o.peers);
-    c.edge = plan_edge(o, url(1), c, addr(first), addr(first + 1));
-    c.edge_plain_url = url(first + 1);
+    c.edge = plan_edge(o, ports, c);
+    c.edge_plain_url = "http://" + host_port(o.host, c.edge->ports.back());
   }
   return c;
-}
-
-// Reads at most `max` bytes of a log, from its start or (tail) its end; "" if unreadable.
-std::string read_log(const std::string& path, size_t max, bool tail) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return "";
-  auto size = file_size(fd.get());
-  uint64_t from = tail && size && *size > max ? *size - max : 0;
-  std::string out(max, '\0');
-  size_t got = 0;
-  while (got < max) {
-    auto n = pread_some(fd.get(), out.data() + got, max - got, from + got);
-    if (!n || *n == 0) break;
-    got += *n;
-  }
-  out.resize(got);
-  return out;
 }
 
 std::string last_lines(const std::string& log_path) {
@@ -237,8 +234,12 @@ StartFailure exit_failure(const Child& dead, const char* when) {
 }
 
 // Starts the group and waits until each member has logged its "listening" line.
-std::optional<StartFailure> start_group(Supervisor& sup, const std::vector<Component*>& group) {
-  for (Component* c : group) c->pid = sup.spawn(c->spec).pid;
+std::optional<StartFailure> start_group(Supervisor& sup, PortReservation& ports,
+                                        const std::vector<Component*>& group) {
+  for (Component* c : group) {
+    for (uint16_t port : c->ports) ports.release(port);
+    c->pid = sup.spawn(c->spec).pid;
+  }
   auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
   std::vector<Component*> waiting = group;
   for (;;) {
@@ -258,16 +259,22 @@ std::optional<StartFailure> start_group(Supervisor& sup, const std::vector<Compo
   }
 }
 
-std::optional<StartFailure> start_cluster(Supervisor& sup, Cluster& c) {
-  // Peers may talk to the tracker and origin as soon as they run: those come first.
-  if (auto failed = start_group(sup, {&c.tracker, &c.origin})) return failed;
-  std::vector<Component*> peers;
-  for (Component& p : c.peers) peers.push_back(&p);
-  if (!peers.empty()) {
-    if (auto failed = start_group(sup, peers)) return failed;
+std::vector<Component*> pointers(std::vector<Component>& group) {
+  std::vector<Component*> out;
+  for (Component& c : group) out.push_back(&c);
+  return out;
+}
+
+std::optional<StartFailure> start_cluster(Supervisor& sup, PortReservation& ports, Cluster& c) {
+  // Peers may talk to the tracker and origins as soon as they run: those come first.
+  std::vector<Component*> servers = pointers(c.origins);
+  servers.insert(servers.begin(), &c.tracker);
+  if (auto failed = start_group(sup, ports, servers)) return failed;
+  if (!c.peers.empty()) {
+    if (auto failed = start_group(sup, ports, pointers(c.peers))) return failed;
   }
   if (!c.edge) return std::nullopt;
-  return start_group(sup, {&*c.edge});
+  return start_group(sup, ports, {&*c.edge});
 }
 
 // Two clusters in one directory would share data directories and cluster.json. The
@@ -287,32 +294,35 @@ UniqueFd lock_dir(const fs::path& dir) {
   return fd;
 }
 
-std::string json_string(std::string_view s) { return "\"" + text::json_escape(s) + "\""; }
+Json component_json(const Component& c) {
+  Json j = {{"name", c.spec.name}, {"pid", c.pid}, {"url", c.url}};
+  if (!c.data.empty()) j["data"] = c.data;
+  j["log"] = c.spec.log_path;
+  return j;
+}
 
-std::string component_json(const Component& c, std::string extra) {
-  std::string j = "{\"name\":" + json_string(c.spec.name) + ",\"pid\":" + std::to_string(c.pid) +
-                  ",\"url\":" + json_string(c.url) + std::move(extra);
-  if (!c.data.empty()) j += ",\"data\":" + json_string(c.data);
-  return j + ",\"log\":" + json_string(c.spec.log_path) + "}";
+Json components_json(const std::vector<Component>& group) {
+  Json list = Json::array();
+  for (const Component& c : group) list.push_back(component_json(c));
+  return list;
 }
 
 std::string cluster_json(const UpOptions& o, const Cluster& c) {
-  std::string j = "{\n  \"pid\": " + std::to_string(::getpid()) +
-                  ",\n  \"data\": " + json_string(o.dir.string());
-  j += ",\n  \"tracker\": " +
-       component_json(c.tracker, ",\"announce\":" + json_string(c.tracker.url + "/announce"));
-  j += ",\n  \"origin\": " + component_json(c.origin, "");
-  j += ",\n  \"peers\": [";
-  for (size_t i = 0; i < c.peers.size(); ++i) {
-    j += (i ? ",\n    " : "\n    ") + component_json(c.peers[i], "");
-  }
-  j += c.peers.empty() ? "]" : "\n  ]";
+  Json tracker = component_json(c.tracker);
+  tracker["announce"] = c.tracker.url + "/announce";
+  Json j = {{"pid", ::getpid()},
+            {"data", o.dir.string()},
+            {"tracker", tracker},
+            {"origin", component_json(c.origins.front())},
+            {"origins", components_json(c.origins)},
+            {"peers", components_json(c.peers)}};
   if (c.edge) {
-    j += ",\n  \"edge\": " +
-         component_json(*c.edge, ",\"plain_url\":" + json_string(c.edge_plain_url) +
-                                     ",\"cert\":" + json_string(o.tls_cert));
+    j["edge"] = component_json(*c.edge);
+    j["edge"]["plain_url"] = c.edge_plain_url;
+    j["edge"]["cert"] = o.tls_cert;
   }
-  return j + "\n}\n";
+  // replace: a path that is not UTF-8 must not stop the cluster from being written down.
+  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 void print_row(const Component& c, const std::string& detail) {
@@ -320,17 +330,21 @@ void print_row(const Component& c, const std::string& detail) {
 }
 
 void print_endpoints(const Cluster& c, const fs::path& dir, const std::string& cert) {
-  std::printf("shoal cluster up: tracker, origin, %zu peer agent(s)%s\n\n", c.peers.size(),
-              c.edge ? " and an edge" : "");
+  std::string origins = c.origins.size() == 1
+                            ? "origin"
+                            : "a ring of " + std::to_string(c.origins.size()) + " origins";
+  std::printf("shoal cluster up: tracker, %s, %zu peer agent(s)%s\n\n", origins.c_str(),
+              c.peers.size(), c.edge ? " and an edge" : "");
   print_row(c.tracker, "announce " + c.tracker.url + "/announce");
-  print_row(c.origin, "data " + c.origin.data);
+  for (const Component& o : c.origins) print_row(o, "data " + o.data);
   for (const Component& p : c.peers) print_row(p, "data " + p.data);
   if (c.edge) print_row(*c.edge, "plain " + c.edge_plain_url);
+  std::string origin_list = url_list(c.origins);
   std::string source =
-      c.peers.empty() ? "--origin " + c.origin.url : "--peer " + c.peers.front().url;
+      c.peers.empty() ? "--origin " + origin_list : "--peer " + c.peers.front().url;
   std::printf("\nendpoints: %s\nlogs:      %s/<name>.log\n", (dir / "cluster.json").c_str(),
               dir.c_str());
-  std::printf("push:      shoal push FILE --origin %s\n", c.origin.url.c_str());
+  std::printf("push:      shoal push FILE --origin %s\n", origin_list.c_str());
   std::printf("pull:      shoal pull DIGEST -o FILE %s\n", source.c_str());
   if (c.edge) {
     std::printf("fetch:     curl --cacert %s %s/blobs/DIGEST\n", cert.c_str(), c.edge->url.c_str());
@@ -340,7 +354,8 @@ void print_endpoints(const Cluster& c, const fs::path& dir, const std::string& c
 }
 
 std::vector<Component*> all_components(Cluster& c) {
-  std::vector<Component*> all{&c.tracker, &c.origin};
+  std::vector<Component*> all{&c.tracker};
+  for (Component& o : c.origins) all.push_back(&o);
   for (Component& p : c.peers) all.push_back(&p);
   if (c.edge) all.push_back(&*c.edge);
   return all;
@@ -358,15 +373,16 @@ int supervise(Supervisor& sup) {
   }
 }
 
-// On failure everything started is stopped again. A port picked by free_ports() may
-// have been taken by someone else meanwhile: then once more with fresh ports.
+// On failure everything started is stopped again. A reserved port may have been taken
+// by someone else between its release and its server's bind: then once more with fresh ports.
 std::optional<StartFailure> start_with_retry(Supervisor& sup, const UpOptions& o, Cluster& c) {
   for (int attempt = 1;; ++attempt) {
-    c = plan_cluster(o, free_ports(o.host, ports_needed(o)));
+    PortReservation ports(o.host, ports_needed(o));
+    c = plan_cluster(o, ports.ports());
     for (Component* comp : all_components(c)) {
       if (!comp->data.empty()) fs::create_directories(comp->data);
     }
-    auto failed = start_cluster(sup, c);
+    auto failed = start_cluster(sup, ports, c);
     if (!failed) return std::nullopt;
     sup.stop_all(kStopGrace);
     if (!failed->port_taken || attempt == 2) return failed;
@@ -408,7 +424,8 @@ int up_main(const Args& args) {
   Config cfg(up_keys());
   cfg.parse_args(args);
   if (cfg.help_requested()) {
-    std::printf("usage: shoal up [--peers N] [--data DIR] [flags]\n\n%s", cfg.usage().c_str());
+    std::printf("usage: shoal up [--peers N] [--origins N] [--data DIR] [flags]\n\n%s",
+                cfg.usage().c_str());
     return 0;
   }
   if (!cfg.positional().empty()) {
