@@ -178,6 +178,24 @@ def unused_port():
         return s.getsockname()[1]
 
 
+def reserve_ports(n):
+    """n distinct loopback ports, each held by a bound (not listening) socket: close a
+    socket just before its server starts, and until then nothing else on the host (another
+    server's port 0 included) takes the port. Returns the sockets; their ports are
+    s.getsockname()[1]."""
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            held.append(s)
+            s.bind((HOST, 0))
+    except OSError:
+        for s in held:
+            s.close()
+        raise
+    return held
+
+
 # --------------------------------------------------------------------------------------
 # HTTP
 
@@ -663,6 +681,87 @@ def read_vm_rss(pid):
 
 
 # --------------------------------------------------------------------------------------
+# A ring of origins
+
+
+class Ring:
+    """The origins of one ring on loopback, made by ShoalTestCase.start_ring. Every member
+    is told every member's URL, so all ports are chosen before the first one starts. A
+    member keeps its port and data directory (<tmp>/origin-1, ...) across stop() and
+    start(), as a real node keeps its address and its disk. ring[i] is member i's Origin
+    (the latest one started), ring.urls[i] its URL."""
+
+    def __init__(self, testcase, n, args):
+        self._test = testcase
+        self._held = reserve_ports(n)
+        self.ports = [s.getsockname()[1] for s in self._held]
+        self.urls = [f"http://{HOST}:{p}" for p in self.ports]
+        self.data_dirs = [os.path.join(testcase.tmp, f"origin-{i + 1}") for i in range(n)]
+        self.args = ["--origins", self.origins_flag()] + list(args)
+        self.members = [None] * n
+
+    def origins_flag(self):
+        """Every member's URL, comma-separated: the value of --origin for clients."""
+        return ",".join(self.urls)
+
+    def __len__(self):
+        return len(self.members)
+
+    def __getitem__(self, i):
+        return self.members[i]
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def start(self, i, extra_args=()):
+        """Starts member i (again) on its port and data directory; returns its Origin."""
+        self._release(i)
+        o = self._test.start_origin("--self", self.urls[i], *self.args, *extra_args,
+                                    data_dir=self.data_dirs[i], port=self.ports[i])
+        self.members[i] = o
+        return o
+
+    def stop(self, i, graceful=True):
+        """Stops member i: SIGTERM, or SIGKILL when graceful=False (a crash)."""
+        o = self.members[i]
+        o.expected_exit = True
+        if graceful:
+            o.stop()
+        else:
+            o.kill()
+
+    def restart(self, i, graceful=True, wipe=False, extra_args=()):
+        """Stops member i and starts it again; wipe=True empties its data directory in
+        between (a replaced disk)."""
+        self.stop(i, graceful=graceful)
+        if wipe:
+            self.wipe(i)
+        return self.start(i, extra_args=extra_args)
+
+    def wipe(self, i):
+        """Empties member i's data directory; the member must be stopped."""
+        if self.members[i] is not None and self.members[i].alive():
+            raise OriginError(f"wipe of origin {i + 1} while it runs")
+        shutil.rmtree(self.data_dirs[i], ignore_errors=True)
+        os.makedirs(self.data_dirs[i])
+
+    def live(self):
+        return [o for o in self.members if o is not None and o.alive()]
+
+    def index_of(self, url):
+        return self.urls.index(url)
+
+    def _release(self, i):
+        if self._held[i] is not None:
+            self._held[i].close()
+            self._held[i] = None
+
+    def close(self):
+        for i in range(len(self._held)):
+            self._release(i)
+
+
+# --------------------------------------------------------------------------------------
 # CLI
 
 
@@ -764,6 +863,28 @@ class ShoalTestCase(unittest.TestCase):
         args = origin.args if extra_args is None else extra_args
         return self.start_origin(*args, data_dir=origin.data_dir, cwd=origin.cwd,
                                  env=origin.env)
+
+    def start_ring(self, n, *args, start=True, replicas=None, write_quorum=None,
+                   health_interval="200ms", health_fails=None, health_passes=None,
+                   repair_after=None, repair_rate=None, tracker=None):
+        """A Ring of n origins on 127.0.0.1, started one after another (start=False: none
+        yet; call ring.start(i)). Keyword options become the origins' flags (None: the
+        origin's default); the health checks run every 200ms by default so that a test
+        sees a member go down within a second. `args` are passed to every member."""
+        options = {"replicas": replicas, "write_quorum": write_quorum,
+                   "health_interval": health_interval, "health_fails": health_fails,
+                   "health_passes": health_passes, "repair_after": repair_after,
+                   "repair_rate": repair_rate, "tracker": tracker}
+        flags = []
+        for key, value in options.items():
+            if value is not None:
+                flags += ["--" + key.replace("_", "-"), str(value)]
+        ring = Ring(self, n, flags + list(args))
+        self.addCleanup(ring.close)
+        if start:
+            for i in range(n):
+                ring.start(i)
+        return ring
 
     def _finish_origin(self, o):
         crashed = None
