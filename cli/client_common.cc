@@ -47,16 +47,45 @@ Result<http::Headers> auth_headers(const Config& cfg) {
   return http::Headers{{"Authorization", "Bearer " + token}};
 }
 
-Result<Url> endpoint_from(const Config& cfg, const std::string& key, const char* env,
-                          std::string_view role) {
+namespace {
+
+Result<std::string> endpoint_text(const Config& cfg, const std::string& key, const char* env,
+                                  std::string_view role) {
   std::string text = cfg.str(key);
   if (text.empty() && std::getenv(env)) text = std::getenv(env);
   if (text.empty()) {
-    std::string flag = key;
     return Error(Errc::bad_request,
-                 "no " + std::string(role) + ": give --" + flag + " URL or set " + env);
+                 "no " + std::string(role) + ": give --" + key + " URL or set " + env);
   }
-  return Url::parse(text);
+  return text;
+}
+
+}  // namespace
+
+Result<Url> endpoint_from(const Config& cfg, const std::string& key, const char* env,
+                          std::string_view role) {
+  auto text = endpoint_text(cfg, key, env, role);
+  if (!text) return text.error();
+  return Url::parse(*text);
+}
+
+Result<EndpointList> endpoints_from(const Config& cfg, const std::string& key, const char* env,
+                                    std::string_view role) {
+  auto text = endpoint_text(cfg, key, env, role);
+  if (!text) return text.error();
+  auto list = EndpointList::parse(*text);
+  if (!list) return Error(list.error().code, "--" + key + ": " + list.error().message);
+  return list;
+}
+
+void announce_failover(http::Upstreams& upstreams, bool quiet, Progress* progress) {
+  if (quiet) return;
+  upstreams.on_failover([role = upstreams.role(), progress](const Url& from, const Error& why,
+                                                             const Url& to) {
+    if (progress) progress->clear();
+    std::fprintf(stderr, "%s %s failed (%s): continuing through %s\n", role.c_str(),
+                 from.str().c_str(), why.message.c_str(), to.str().c_str());
+  });
 }
 
 std::string content_range(uint64_t offset, uint64_t length) {

@@ -11,9 +11,12 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/endpoint_list.h"
 #include "http/client.h"
+#include "http/upstreams.h"
 #include "core/url.h"
 
 namespace shoal::cli {
@@ -28,6 +31,12 @@ Result<http::Headers> auth_headers(const Config& cfg);
 // `role` names it in errors: "no origin: give --origin URL or set SHOAL_ORIGIN".
 Result<Url> endpoint_from(const Config& cfg, const std::string& key, const char* env,
                           std::string_view role);
+// The same for a role that may be several servers: "URL,URL,..." or "dns:NAME:PORT".
+Result<EndpointList> endpoints_from(const Config& cfg, const std::string& key, const char* env,
+                                    std::string_view role);
+// Prints "origin http://A failed (why): continuing through http://B" on stderr when
+// `upstreams` fails over, unless `quiet`; the bar of `progress`, if any, is erased first.
+void announce_failover(http::Upstreams& upstreams, bool quiet, Progress* progress = nullptr);
 
 // "bytes 0-1048575/*": the Content-Range of a PATCH carrying `length` (> 0) bytes at `offset`.
 std::string content_range(uint64_t offset, uint64_t length);

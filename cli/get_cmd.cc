@@ -2,6 +2,8 @@
 // Shoal's one rule, that a path naming a digest must deliver bytes hashing to it.
 // With -o FILE the bytes go to FILE.part, renamed onto FILE only once complete and
 // verified; with --parallel/--requests it becomes a load generator (cli/get_load.h).
+// `shoal get PATH --origin URL,URL` asks the origins in turn, skipping one that cannot
+// be reached or answers 5xx, as push and pull do.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -43,6 +45,9 @@ std::vector<ConfigKey> get_keys() {
        "load generator: streams in flight per connection (HTTP/2; HTTP/1.1 has 1)"},
       {"json", ConfigType::boolean, "false", "load generator: summary as one JSON line"},
       {"verbose", ConfigType::boolean, "false", "say on stderr which protocol was used (-v)"},
+      {"origin", ConfigType::string, "",
+       "with a PATH for URL: the origins to ask, URL,URL,... or dns:NAME:PORT "
+       "(else $SHOAL_ORIGIN)"},
   };
   for (auto& k : client_schema_keys()) keys.push_back(std::move(k));
   return keys;
@@ -80,12 +85,14 @@ struct Fetched {
 };
 
 // One GET into fd, hashed on the way; a digest mismatch is Errc::digest_mismatch.
+// `written` counts the bytes that went to fd, a failure's included.
 Result<Fetched> fetch_into(http::Transport& t, const Target& target, const http::Headers& headers,
-                           const std::optional<Digest>& expected, int fd) {
+                           const std::optional<Digest>& expected, int fd, uint64_t& written) {
   HashWriter writer(fd);
   Fetched f;
   auto sink = [&](const char* data, size_t n) -> Result<void> {
     f.bytes += n;
+    written += n;
     return writer.write(data, n);
   };
   auto r = t.download(target.path, headers, sink, {});
@@ -101,14 +108,57 @@ Result<Fetched> fetch_into(http::Transport& t, const Target& target, const http:
   return f;
 }
 
+// A URL names its one server; a PATH goes to the origins (--origin or $SHOAL_ORIGIN).
+struct Where {
+  EndpointList list;
+  std::string role;
+  std::string path;
+};
+
+Result<Where> servers_of(const Config& cfg, const std::string& arg) {
+  if (arg.starts_with('/')) {
+    auto origins = endpoints_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
+    if (!origins) return origins.error();
+    return Where{*origins, "origin", arg.substr(0, arg.find('#'))};
+  }
+  if (!cfg.str("origin").empty())
+    return Error(Errc::bad_request, "with --origin, give a PATH (/blobs/...), not a URL");
+  auto target = split_url(arg);
+  if (!target) return target.error();
+  return Where{EndpointList::of({target->base}), "server", target->path};
+}
+
 int exit_status(const Error& e) {
   return e.is(Errc::digest_mismatch) ? kExitMismatch : kExitFailed;
 }
 
-int single_get(http::Transport& t, const Target& target, const http::Headers& headers,
-               const std::string& output, bool verbose) {
-  std::string url = target.base.str() + target.path;
-  auto expected = digest_in_path(target.path);
+// What is asked of whom: one server (a URL was given), or the origins (a PATH).
+struct Request {
+  http::Upstreams& servers;
+  http::Protocol protocol;
+  http::ClientOptions options;
+  std::string path;
+  http::Headers headers;
+};
+
+// fetch_into on each server in turn; `target` and `proto` say who answered last.
+Result<Fetched> fetch_from_servers(const Request& req, const std::optional<Digest>& expected,
+                                   int fd, Target& target, std::string_view& proto) {
+  return req.servers.first_answer([&](const Url& server) -> Result<Fetched> {
+    target = Target{server, req.path};
+    auto t = http::open_transport(req.protocol, server, req.options);
+    if (!t) return t.error();
+    proto = http::protocol_name((*t)->protocol());
+    uint64_t written = 0;
+    auto got = fetch_into(**t, target, req.headers, expected, fd, written);
+    if (got || !http::worth_another(got.error()) || written == 0 || rewind_output(fd)) return got;
+    return Error(Errc::io_error,
+                 got.error().message + " (the output has part of the body: no other origin tried)");
+  });
+}
+
+int single_get(const Request& req, const std::string& output, bool verbose) {
+  auto expected = digest_in_path(req.path);
   auto start = std::chrono::steady_clock::now();
   OutputFile part;
   bool to_stdout = output.empty() || output == "-";
@@ -118,8 +168,15 @@ int single_get(http::Transport& t, const Target& target, const http::Headers& he
       return fail("get", ok.error().message);
     }
   }
-  auto got = fetch_into(t, target, headers, expected, to_stdout ? STDOUT_FILENO : part.fd());
-  std::string_view proto = http::protocol_name(t.protocol());
+  Target target;
+  std::string_view proto = http::protocol_name(req.protocol);
+  auto got = fetch_from_servers(req, expected, to_stdout ? STDOUT_FILENO : part.fd(), target,
+                                proto);
+  std::string url = target.base.host.empty() ? req.path : target.base.str() + target.path;
+  if (!got && got.error().is(Errc::bad_request)) {  // a protocol the URL cannot carry
+    fail("get", got.error().message);
+    return kExitUsage;
+  }
   if (!got) {
     std::string extra = got.error().is(Errc::digest_mismatch)
                             ? (to_stdout ? "; the output is corrupt" : "; nothing was written")
@@ -140,9 +197,18 @@ int single_get(http::Transport& t, const Target& target, const http::Headers& he
   return 0;
 }
 
-int load_get(std::unique_ptr<http::Transport> first, const Target& target,
-             const http::Headers& headers, const Config& cfg) {
-  get::LoadPlan plan{target.base, target.path, headers, digest_in_path(target.path)};
+// Every connection goes to the first server that opened one.
+int load_get(const Request& req, const Config& cfg) {
+  Url base;
+  auto first = req.servers.first_answer([&](const Url& server) {
+    base = server;
+    return http::open_transport(req.protocol, server, req.options);
+  });
+  if (!first) {
+    fail("get", first.error().message);
+    return first.error().is(Errc::bad_request) ? kExitUsage : kExitFailed;
+  }
+  get::LoadPlan plan{base, req.path, req.headers, digest_in_path(req.path)};
   int64_t parallel = cfg.integer("parallel"), requests = cfg.integer("requests");
   int64_t streams = cfg.integer("streams");
   if (parallel < 0 || requests < 0 || parallel > 4096 || streams < 1 || streams > 1000) {
@@ -152,7 +218,7 @@ int load_get(std::unique_ptr<http::Transport> first, const Target& target,
   plan.connections = static_cast<unsigned>(parallel > 0 ? parallel : 1);
   plan.streams = static_cast<unsigned>(streams);
   plan.requests = static_cast<uint64_t>(requests > 0 ? requests : plan.connections);
-  auto summary = get::run_load(plan, std::move(first), client_options(cfg));
+  auto summary = get::run_load(plan, std::move(*first), req.options);
   if (cfg.boolean("json"))
     std::printf("%s\n", get::format_summary_json(summary).c_str());
   else
@@ -172,19 +238,20 @@ int get_main(const Args& args) {
   if (cfg.help_requested()) {
     std::printf(
         "usage: shoal get URL [--http1.1|--http2|--http3] [-o FILE] [--insecure] [--cacert FILE]\n"
+        "       shoal get PATH --origin URL,URL,... [flags as above]\n"
         "       shoal get URL --parallel C --requests N [--streams M] [--json]\n\n%s",
         cfg.usage().c_str());
     return 0;
   }
   if (cfg.positional().size() != 1) {
-    fail("get", "expected one URL (usage: shoal get URL [-o FILE])");
+    fail("get", "expected one URL or PATH (usage: shoal get URL [-o FILE])");
     return kExitUsage;
   }
   auto protocol = parse_protocol(cfg.str("protocol"));
-  auto target = protocol ? split_url(cfg.positional()[0]) : Result<Target>(protocol.error());
+  auto where = protocol ? servers_of(cfg, cfg.positional()[0]) : Result<Where>(protocol.error());
   auto headers = auth_headers(cfg);
-  if (!target || !headers) {
-    fail("get", target ? headers.error().message : target.error().message);
+  if (!where || !headers) {
+    fail("get", where ? headers.error().message : where.error().message);
     return kExitUsage;
   }
   bool load = cfg.is_set("parallel") || cfg.is_set("requests") || cfg.is_set("streams");
@@ -192,13 +259,11 @@ int get_main(const Args& args) {
     fail("get", "-o cannot be combined with --parallel/--requests (bodies are discarded)");
     return kExitUsage;
   }
-  auto transport = http::open_transport(*protocol, target->base, client_options(cfg));
-  if (!transport) {
-    fail("get", transport.error().message);
-    return transport.error().is(Errc::bad_request) ? kExitUsage : kExitFailed;
-  }
-  if (load) return load_get(std::move(*transport), *target, *headers, cfg);
-  return single_get(**transport, *target, *headers, cfg.str("output"), cfg.boolean("verbose"));
+  http::Upstreams servers(std::move(where->list), where->role);
+  announce_failover(servers, cfg.boolean("quiet"));
+  Request req{servers, *protocol, client_options(cfg), where->path, *headers};
+  if (load) return load_get(req, cfg);
+  return single_get(req, cfg.str("output"), cfg.boolean("verbose"));
 }
 
 }  // namespace shoal::cli

@@ -29,6 +29,14 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
+bool rewind_output(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_APPEND) || ::lseek(fd, 0, SEEK_SET) != 0) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  return !S_ISREG(st.st_mode) || ::ftruncate(fd, 0) == 0;
+}
+
 void remove_output_on_signal() {
   struct sigaction sa {};
   sa.sa_handler = on_fatal_signal;

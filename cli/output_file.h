@@ -32,6 +32,11 @@ class OutputFile {
   bool direct_ = false;  // writing into FILE itself (not a regular file)
 };
 
+// Readies fd for a second copy of a download that failed part-way (another origin
+// will send it from the first byte): back to offset 0 and, for a file, truncated.
+// False when that cannot be done: a pipe, a terminal, a file opened for appending.
+bool rewind_output(int fd);
+
 // SIGINT, SIGTERM and SIGHUP remove the temporary of the OutputFile being written,
 // then the process dies of the same signal. Signals the shell ignores stay ignored.
 void remove_output_on_signal();

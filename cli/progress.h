@@ -31,6 +31,8 @@ class Progress {
   void set_total(uint64_t total) { total_ = total; }
   // Counts bytes moved; redraws at most every 100 ms.
   void add(uint64_t bytes);
+  // Counts from 0 again: the transfer started over elsewhere (another origin).
+  void rewind() { done_ = done_at_last_draw_ = 0; }
   // Replaces the bar with the summary line; safe to call when disabled.
   void finish(std::string_view verb);
   // Erases the bar (before an error line goes to stderr on the same terminal).

@@ -2,6 +2,8 @@
 // temporary file next to FILE and are hashed as they arrive; FILE appears (by
 // rename, after fsync) only when they hash to the digest asked for. Any failure,
 // including SIGINT/SIGTERM, removes the temporary file and leaves FILE as it was.
+// With several origins, one that cannot be reached or answers 5xx is skipped, also
+// mid-blob: the next sends the blob again from its first byte.
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -28,7 +30,8 @@ namespace {
 std::vector<ConfigKey> pull_keys() {
   std::vector<ConfigKey> keys;
   keys.push_back({"output", ConfigType::string, "", "file to write (-o FILE; - for stdout)"});
-  keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
+  keys.push_back({"origin", ConfigType::string, "",
+                  "origin URL, URL,URL,... or dns:NAME:PORT (else $SHOAL_ORIGIN)"});
   keys.push_back({"peer", ConfigType::string, "",
                   "peer agent URL, preferred over the origin (else $SHOAL_PEER)"});
   for (auto& k : client_schema_keys()) keys.push_back(std::move(k));
@@ -36,25 +39,29 @@ std::vector<ConfigKey> pull_keys() {
 }
 
 struct Source {
-  Url url;
+  EndpointList list;
   std::string role;  // "origin" or "peer", as errors name it
 };
+
+// One peer agent (the host's own), or the origins.
+Result<Source> parse_source(std::string_view text, const std::string& role) {
+  if (role == "origin") {
+    auto list = EndpointList::parse(text);
+    if (!list) return list.error();
+    return Source{*list, role};
+  }
+  auto url = Url::parse(text);
+  if (!url) return url.error();
+  return Source{EndpointList::of({*url}), role};
+}
 
 // Flags before environment; a peer before the origin at the same level.
 Result<Source> pick_source(const Config& cfg) {
   for (const char* key : {"peer", "origin"}) {
-    if (cfg.is_set(key) && !cfg.str(key).empty()) {
-      auto url = Url::parse(cfg.str(key));
-      if (!url) return url.error();
-      return Source{*url, key};
-    }
+    if (cfg.is_set(key) && !cfg.str(key).empty()) return parse_source(cfg.str(key), key);
   }
   for (auto [env, role] : {std::pair{"SHOAL_PEER", "peer"}, std::pair{"SHOAL_ORIGIN", "origin"}}) {
-    if (const char* v = std::getenv(env); v && *v) {
-      auto url = Url::parse(v);
-      if (!url) return url.error();
-      return Source{*url, role};
-    }
+    if (const char* v = std::getenv(env); v && *v) return parse_source(v, role);
   }
   return Error(Errc::bad_request,
                "no source: give --peer URL or --origin URL, or set SHOAL_PEER or SHOAL_ORIGIN");
@@ -63,10 +70,12 @@ Result<Source> pick_source(const Config& cfg) {
 class Pull {
  public:
   Pull(Source src, http::Headers auth, const Config& cfg, FILE* progress_out, bool show)
-      : src_(std::move(src)),
+      : sources_(std::move(src.list), src.role),
         auth_(std::move(auth)),
-        client_(src_.url, client_options(cfg)),
-        progress_(progress_out, show, 0) {}
+        options_(client_options(cfg)),
+        progress_(progress_out, show, 0) {
+    announce_failover(sources_, cfg.boolean("quiet"), &progress_);
+  }
 
   Result<Digest> resolve(const std::string& ref);
   // Streams the blob into fd, hashing it; the returned error already names the source.
@@ -75,11 +84,14 @@ class Pull {
   void finish_progress() { progress_.finish("pulled"); }
 
  private:
-  std::string who() const { return src_.role + " " + src_.url.str(); }
+  std::string who() const { return sources_.role() + " " + client_->url().str(); }
+  Result<void> fetch_from(const Url& source, const Digest& digest, int fd,
+                          const std::string& what, uint64_t& written);
 
-  Source src_;
+  http::Upstreams sources_;
   http::Headers auth_;
-  http::Client client_;
+  http::ClientOptions options_;
+  std::optional<http::Client> client_;  // to the source being asked
   Progress progress_;
 };
 
@@ -89,7 +101,10 @@ Result<Digest> Pull::resolve(const std::string& ref) {
     return Error(Errc::bad_request,
                  "\"" + ref + "\" is neither a digest (sha256:...) nor a tag name");
   }
-  auto r = client_.request("GET", "/tags/" + ref, auth_);
+  auto r = sources_.first_answer([&](const Url& source) {
+    client_.emplace(source, options_);
+    return client_->request("GET", "/tags/" + ref, auth_);
+  });
   if (!r) return r.error();
   if (!r->success()) {
     return Error(http::errc_for_status(r->status),
@@ -102,6 +117,21 @@ Result<Digest> Pull::resolve(const std::string& ref) {
 }
 
 Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) {
+  return sources_.first_answer([&](const Url& source) -> Result<void> {
+    uint64_t written = 0;
+    auto ok = fetch_from(source, digest, fd, what, written);
+    if (ok || !http::worth_another(ok.error()) || written == 0) return ok;
+    progress_.rewind();
+    if (rewind_output(fd)) return ok;
+    return Error(Errc::io_error, ok.error().message + " (" + what +
+                                     " already has part of the blob: no other source tried)");
+  });
+}
+
+// One attempt; `written` counts the bytes that went to fd.
+Result<void> Pull::fetch_from(const Url& source, const Digest& digest, int fd,
+                              const std::string& what, uint64_t& written) {
+  client_.emplace(source, options_);
   auto on_head = [&](const http::Response& head) -> Result<void> {
     if (head.status != 200)
       return Error(Errc::protocol_error, who() + " answered " + std::to_string(head.status));
@@ -113,11 +143,12 @@ Result<void> Pull::fetch(const Digest& digest, int fd, const std::string& what) 
   HashWriter writer(fd);
   auto sink = [&](const char* data, size_t n) -> Result<void> {
     progress_.add(n);
+    written += n;
     if (auto ok = writer.write(data, n); !ok)
       return Error(ok.error().code, "write " + what + ": " + ok.error().message);
     return {};
   };
-  auto r = client_.download("/blobs/" + digest.str(), auth_, sink, on_head);
+  auto r = client_->download("/blobs/" + digest.str(), auth_, sink, on_head);
   if (!r) return r.error();
   if (!r->success()) {
     return Error(http::errc_for_status(r->status),

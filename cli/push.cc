@@ -1,7 +1,9 @@
 // `shoal push FILE`: a resumable, streaming upload to the origin. The file is read
 // once: each chunk is hashed while it is sent, so the digest is known when the last
 // byte leaves. A state file remembers the upload session so an interrupted push
-// continues where the origin's copy ends.
+// continues where the origin's copy ends. With several origins, a push whose origin
+// fails continues through the next: in the same session if that origin knows it (a
+// ring shares sessions), else in a new one from the first byte.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "cli/client_common.h"
@@ -30,7 +34,8 @@ constexpr size_t kRead = 1 << 20;
 
 std::vector<ConfigKey> push_keys() {
   std::vector<ConfigKey> keys;
-  keys.push_back({"origin", ConfigType::string, "", "origin URL (else $SHOAL_ORIGIN)"});
+  keys.push_back({"origin", ConfigType::string, "",
+                  "origin URL, URL,URL,... or dns:NAME:PORT (else $SHOAL_ORIGIN)"});
   keys.push_back({"tag", ConfigType::string, "", "point this tag at the pushed blob"});
   keys.push_back({"chunk_size", ConfigType::size, "64MiB", "bytes per PATCH request"});
   keys.push_back({"limit_rate", ConfigType::size, "0", "upload bytes per second, 0 = unlimited"});
@@ -77,14 +82,15 @@ class RateLimiter {
 
 class Push {
  public:
-  Push(const Config& cfg, Url origin, http::Headers auth, std::string path)
+  Push(const Config& cfg, http::Upstreams& origins, http::Headers auth, std::string path)
       : cfg_(cfg),
-        origin_(std::move(origin)),
+        origins_(origins),
         auth_(std::move(auth)),
         path_(std::move(path)),
-        client_(origin_, client_options(cfg)),
         limiter_(cfg.size("limit_rate")),
-        progress_(stdout, Progress::enabled_for(stdout, cfg.boolean("quiet")), 0) {}
+        progress_(stdout, Progress::enabled_for(stdout, cfg.boolean("quiet")), 0) {
+    announce_failover(origins_, cfg.boolean("quiet"), &progress_);
+  }
 
   Result<Digest> run();
   void clear_progress() { progress_.clear(); }
@@ -92,7 +98,12 @@ class Push {
  private:
   Result<void> open_file();
   Result<void> prepare_state();
+  // The whole push through one origin, continuing what earlier origins did.
+  Result<Digest> push_through(const Url& origin);
+  Result<std::string> upload();
   Result<std::string> resume_or_start(uint64_t& offset);
+  std::string remembered_session() const;
+  void restart_hash();
   Result<std::optional<uint64_t>> session_offset(const std::string& id);
   Result<std::string> start_session();
   Result<void> hash_prefix(uint64_t length);
@@ -110,15 +121,20 @@ class Push {
   }
 
   const Config& cfg_;
-  Url origin_;
+  http::Upstreams& origins_;
+  Url origin_;  // the one being pushed through
   http::Headers auth_;
   std::string path_, abs_path_, state_file_;
-  http::Client client_;
+  std::optional<http::Client> client_;
   RateLimiter limiter_;
   Progress progress_;
   UniqueFd fd_;
   FileId id_;
-  HashWriter hasher_{-1};  // hashes on a second thread while the main one sends
+  // Hashes on a second thread while the main one sends; replaced when a push
+  // continues elsewhere, since it then holds bytes the next origin may not have.
+  std::unique_ptr<HashWriter> hasher_ = std::make_unique<HashWriter>(-1);
+  std::string session_;              // the upload session of the last origin tried
+  std::optional<Digest> committed_;  // once an origin has the blob, only the tag is left
 };
 
 Result<void> Push::open_file() {
@@ -140,23 +156,36 @@ Result<void> Push::prepare_state() {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error(Errc::io_error, "create state directory " + dir + ": " + ec.message());
-  state_file_ = dir + "/" + resume_key(abs_path_, id_.size, id_.mtime_ns, origin_.str());
+  // Keyed by the --origin text as given: the same command finds its session again.
+  state_file_ = dir + "/" + resume_key(abs_path_, id_.size, id_.mtime_ns, origins_.str());
   return {};
 }
 
+std::string Push::remembered_session() const {
+  if (!session_.empty()) return session_;
+  if (::access(state_file_.c_str(), F_OK) != 0) return {};
+  auto text = read_small_file(state_file_, 4096);
+  return text ? http::json_string_field(*text, "id") : "";
+}
+
+void Push::restart_hash() {
+  (void)hasher_->finish();  // stops its thread; what it hashed is thrown away
+  hasher_ = std::make_unique<HashWriter>(-1);
+  progress_.rewind();
+}
+
+// The session this origin knows (an earlier run's, or the failed origin's in a ring
+// that shares sessions) from the offset it holds, else a new one from 0.
 Result<std::string> Push::resume_or_start(uint64_t& offset) {
   offset = 0;
-  if (::access(state_file_.c_str(), F_OK) == 0) {
-    auto text = read_small_file(state_file_, 4096);
-    std::string id = text ? http::json_string_field(*text, "id") : "";
-    if (!id.empty()) {
-      auto at = session_offset(id);
-      if (!at) return at.error();
-      if (*at && **at <= id_.size) {
-        offset = **at;
-        if (auto ok = hash_prefix(offset); !ok) return ok.error();
-        return id;
-      }
+  restart_hash();
+  if (std::string id = remembered_session(); !id.empty()) {
+    auto at = session_offset(id);
+    if (!at) return at.error();
+    if (*at && **at <= id_.size) {
+      offset = **at;
+      if (auto ok = hash_prefix(offset); !ok) return ok.error();
+      return id;
     }
   }
   return start_session();
@@ -164,7 +193,7 @@ Result<std::string> Push::resume_or_start(uint64_t& offset) {
 
 // Where an earlier session stands; nullopt when the origin no longer has it.
 Result<std::optional<uint64_t>> Push::session_offset(const std::string& id) {
-  auto r = client_.request("GET", "/uploads/" + id, with_auth({}));
+  auto r = client_->request("GET", "/uploads/" + id, with_auth({}));
   if (!r) return r.error();
   if (r->status == 404) return std::optional<uint64_t>{};
   if (!r->success()) return refused(*r);
@@ -174,7 +203,7 @@ Result<std::optional<uint64_t>> Push::session_offset(const std::string& id) {
 }
 
 Result<std::string> Push::start_session() {
-  auto r = client_.request("POST", "/uploads", with_auth({}));
+  auto r = client_->request("POST", "/uploads", with_auth({}));
   if (!r) return r.error();
   if (!r->success()) return refused(*r);
   auto id = upload_id_from(*r);
@@ -198,7 +227,7 @@ Result<void> Push::hash_prefix(uint64_t length) {
   for (uint64_t at = 0; at < length;) {
     auto n = read_at(buf.data(), static_cast<size_t>(std::min<uint64_t>(kRead, length - at)), at);
     if (!n) return n.error();
-    if (auto ok = hasher_.write(buf.data(), *n); !ok) return ok.error();
+    if (auto ok = hasher_->write(buf.data(), *n); !ok) return ok.error();
     progress_.add(*n);
     at += *n;
   }
@@ -210,7 +239,7 @@ Result<void> Push::send_chunk(const std::string& id, uint64_t offset, uint64_t l
   http::BodySource source = [&](char* buf, size_t len) -> Result<size_t> {
     auto n = read_at(buf, std::min(len, limiter_.read_size()), at);
     if (!n) return n;
-    if (auto ok = hasher_.write(buf, *n); !ok) return ok.error();
+    if (auto ok = hasher_->write(buf, *n); !ok) return ok.error();
     at += *n;
     limiter_.account(*n);
     progress_.add(*n);
@@ -218,7 +247,7 @@ Result<void> Push::send_chunk(const std::string& id, uint64_t offset, uint64_t l
   };
   http::Headers h = with_auth({{"Content-Range", content_range(offset, length)},
                                {"Content-Type", "application/octet-stream"}});
-  auto r = client_.upload("PATCH", "/uploads/" + id, h, length, source);
+  auto r = client_->upload("PATCH", "/uploads/" + id, h, length, source);
   if (!r) return r.error();
   if (!r->success()) return refused(*r);
   auto now = upload_offset_from(*r);
@@ -238,10 +267,10 @@ Result<void> Push::check_unchanged() {
 }
 
 Result<Digest> Push::commit(const std::string& id) {
-  auto hashed = hasher_.finish();
+  auto hashed = hasher_->finish();
   if (!hashed) return hashed.error();
   Digest digest = *hashed;
-  auto r = client_.request("PUT", "/uploads/" + id + "?digest=" + digest.str(), with_auth({}));
+  auto r = client_->request("PUT", "/uploads/" + id + "?digest=" + digest.str(), with_auth({}));
   if (!r) return r.error();
   if (!r->success()) {
     // The origin drops a session whose bytes do not match: nothing left to resume.
@@ -254,7 +283,7 @@ Result<Digest> Push::commit(const std::string& id) {
 
 Result<void> Push::tag(const Digest& digest) {
   std::string name = cfg_.str("tag");
-  auto r = client_.request("PUT", "/tags/" + name, with_auth({{"Content-Type", "text/plain"}}),
+  auto r = client_->request("PUT", "/tags/" + name, with_auth({{"Content-Type", "text/plain"}}),
                            digest.str());
   if (!r) return r.error();
   if (!r->success())
@@ -262,25 +291,45 @@ Result<void> Push::tag(const Digest& digest) {
   return {};
 }
 
+// The session's id once every byte reached the origin.
+Result<std::string> Push::upload() {
+  uint64_t offset = 0;
+  auto id = resume_or_start(offset);
+  if (!id) return id;
+  session_ = *id;
+  uint64_t chunk = std::max<uint64_t>(cfg_.size("chunk_size"), 1);
+  for (; offset < id_.size; offset += std::min(chunk, id_.size - offset)) {
+    if (auto ok = send_chunk(*id, offset, std::min(chunk, id_.size - offset)); !ok)
+      return ok.error();
+  }
+  if (auto ok = check_unchanged(); !ok) return ok.error();
+  return id;
+}
+
+Result<Digest> Push::push_through(const Url& origin) {
+  origin_ = origin;
+  client_.emplace(origin_, client_options(cfg_));
+  if (!committed_) {
+    auto id = upload();
+    if (!id) return id.error();
+    auto digest = commit(*id);
+    if (!digest) return digest;
+    committed_ = *digest;
+  }
+  if (!cfg_.str("tag").empty()) {
+    if (auto ok = tag(*committed_); !ok) return ok.error();
+  }
+  return *committed_;
+}
+
 Result<Digest> Push::run() {
   if (auto ok = open_file(); !ok) return ok.error();
   if (auto ok = prepare_state(); !ok) return ok.error();
-  uint64_t offset = 0;
-  auto id = resume_or_start(offset);
-  if (!id) return id.error();
-  uint64_t chunk = std::max<uint64_t>(cfg_.size("chunk_size"), 1);
-  for (; offset < id_.size; offset += std::min(chunk, id_.size - offset)) {
-    if (auto ok = send_chunk(*id, offset, std::min(chunk, id_.size - offset)); !ok) {
-      bool transient = ok.error().is(Errc::unavailable) || ok.error().is(Errc::timed_out);
-      if (!transient) return ok.error();
-      return Error(ok.error().code, ok.error().message + " (run the same push again to resume)");
-    }
-  }
-  if (auto ok = check_unchanged(); !ok) return ok.error();
-  auto digest = commit(*id);
-  if (!digest) return digest;
-  if (!cfg_.str("tag").empty()) {
-    if (auto ok = tag(*digest); !ok) return ok.error();
+  auto digest = origins_.first_answer([this](const Url& origin) { return push_through(origin); });
+  if (!digest) {
+    if (!http::worth_another(digest.error())) return digest.error();
+    return Error(digest.error().code,
+                 digest.error().message + " (run the same push again to resume)");
   }
   progress_.finish("pushed");
   return digest;
@@ -304,11 +353,12 @@ int push_main(const Args& args) {
     return fail("push",
                 "invalid tag name \"" + tag + "\" (expected e.g. release-42 or team/app:v1)");
   }
-  auto origin = endpoint_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
+  auto origin = endpoints_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
   if (!origin) return fail("push", origin.error().message);
   auto auth = auth_headers(cfg);
   if (!auth) return fail("push", auth.error().message);
-  Push push(cfg, *origin, *auth, cfg.positional()[0]);
+  http::Upstreams origins(*origin, "origin");
+  Push push(cfg, origins, *auth, cfg.positional()[0]);
   auto digest = push.run();
   if (!digest) {
     push.clear_progress();
