@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "cli/commands.h"
+#include "core/endpoint_list.h"
 #include "core/log.h"
 #include "http/server_config.h"
 #include "core/url.h"
@@ -13,7 +14,9 @@ namespace {
 
 std::vector<ConfigKey> peer_keys() {
   auto keys = server_config_keys("127.0.0.1:4300");
-  keys.push_back({"origin", ConfigType::string, "", "origin URL (metainfo and tags; required)"});
+  keys.push_back({"origin", ConfigType::string, "",
+                  "origin URL, URL,URL,... or dns:NAME:PORT, tried in order (metainfo, tags "
+                  "and the hand-out; required)"});
   keys.push_back(
       {"tracker", ConfigType::string, "", "tracker URL: announces and metainfo (required)"});
   keys.push_back({"bt_listen", ConfigType::string, "",
@@ -48,6 +51,16 @@ Url required_url(const Config& cfg, const std::string& key) {
   return *url;
 }
 
+EndpointList required_urls(const Config& cfg, const std::string& key) {
+  if (cfg.str(key).empty())
+    throw ConfigError("missing " + key + ": shoal peer needs --" + key + " URL");
+  auto list = EndpointList::parse(cfg.str(key));
+  if (!list)
+    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " +
+                      list.error().message);
+  return *list;
+}
+
 int rate(const Config& cfg, const std::string& key) {
   uint64_t v = cfg.size(key);
   if (v > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
@@ -60,7 +73,7 @@ int rate(const Config& cfg, const std::string& key) {
 peer::PeerAgentOptions peer_options(const Config& cfg) {
   peer::PeerAgentOptions o;
   o.data_dir = cfg.str("data");
-  o.origin = required_url(cfg, "origin");
+  o.origins = required_urls(cfg, "origin");
   Url tracker = required_url(cfg, "tracker");
   if (tracker.base_path.ends_with("/announce"))
     tracker.base_path.resize(tracker.base_path.size() - 9);

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "cli/commands.h"
+#include "core/endpoint_list.h"
 #include "core/log.h"
 #include "http/server_config.h"
 #include "tracker/memory_peer_store.h"
@@ -12,8 +13,9 @@ namespace {
 
 std::vector<ConfigKey> tracker_keys() {
   auto keys = server_config_keys("127.0.0.1:4200");
-  keys.push_back(
-      {"origin", ConfigType::string, "", "origin URL that GET /metainfo/<digest> is fetched from"});
+  keys.push_back({"origin", ConfigType::string, "",
+                  "origin URL, URL,URL,... or dns:NAME:PORT that GET /metainfo/<digest> is "
+                  "fetched from, tried in order"});
   keys.push_back({"peer_ttl", ConfigType::duration, "5m",
                   "a peer that has not announced for this long is forgotten"});
   keys.push_back(
@@ -44,11 +46,11 @@ int64_t integer_in(const Config& cfg, const std::string& key, int64_t lo, int64_
 tracker::TrackerOptions tracker_options(const Config& cfg) {
   tracker::TrackerOptions o;
   if (!cfg.str("origin").empty()) {
-    auto url = Url::parse(cfg.str("origin"));
-    if (!url)
+    auto list = EndpointList::parse(cfg.str("origin"));
+    if (!list)
       throw ConfigError("invalid value \"" + cfg.str("origin") +
-                        "\" for origin: " + url.error().message);
-    o.origin = *url;
+                        "\" for origin: " + list.error().message);
+    o.origins = *list;
   }
   o.announce_interval = positive_duration(cfg, "announce_interval");
   o.limits.max_numwant = static_cast<uint32_t>(integer_in(cfg, "max_numwant", 1, 10'000));

@@ -25,10 +25,10 @@ constexpr uint32_t kEndgamePieces = 4;
 
 }  // namespace
 
-HandoutFetcher::HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g,
-                               unsigned window, uint64_t agent)
+HandoutFetcher::HandoutFetcher(Swarm& swarm, http::Upstreams& origins, const Digest& d,
+                               HandoutGeometry g, unsigned window, uint64_t agent)
     : swarm_(swarm),
-      origin_(std::move(origin)),
+      origins_(origins),
       digest_(d),
       geometry_(g),
       agent_([agent] {
@@ -67,14 +67,12 @@ std::optional<PieceWatch::Ask> HandoutFetcher::what_to_ask() {
 }
 
 void HandoutFetcher::run() {
-  http::ClientOptions o;
-  o.io_timeout = milliseconds(30'000);
-  http::Client client(origin_, o);
+  std::optional<http::Client> client;
   while (!stop_) pause(fetch_one(client));
   --running_;
 }
 
-milliseconds HandoutFetcher::fetch_one(http::Client& client) {
+milliseconds HandoutFetcher::fetch_one(std::optional<http::Client>& client) {
   auto held = what_to_ask();
   if (!held) {  // no longer downloading
     stop_ = true;
@@ -97,23 +95,38 @@ milliseconds HandoutFetcher::fetch_one(http::Client& client) {
                         {"Shoal-Agent", agent_},
                         {"Shoal-Endgame", held->endgame ? "1" : "0"}};
   if (!held->overdue.empty()) headers.emplace_back("Shoal-Overdue", piece_bits_hex(held->overdue));
-  auto r = client.download("/blobs/" + digest_.str() + "/handout", headers, sink);
+  auto origins = origins_.order();
+  if (!origins) return kErrorBackoff;
+  const Url origin = origins->front();
+  if (!client || client->url().str() != origin.str()) {
+    http::ClientOptions o;
+    o.io_timeout = milliseconds(30'000);
+    client.emplace(origin, o);
+  }
+  auto r = client->download("/blobs/" + digest_.str() + "/handout", headers, sink);
   if (piece.size() < geometry_.piece_size)
     swarm_.handout_refund(geometry_.piece_size - piece.size());
+  if (http::worth_another(r)) origins_.failed(origin);
   if (!r) {
-    log::warn("hand-out request failed", {{"digest", digest_.str()}, {"error", r.error().message}});
+    log::warn("hand-out request failed", {{"digest", digest_.str()}, {"origin", origin.str()},
+                                          {"error", r.error().message}});
     return kErrorBackoff;
   }
-  if (r->status == 204) {
-    auto retry = text::parse_uint<uint64_t>(r->header("Shoal-Retry-After-Ms"));
+  return take(*r, std::move(piece));
+}
+
+// What the origin answered: a piece for the swarm, or when to ask again.
+milliseconds HandoutFetcher::take(const http::Response& r, std::vector<char>&& piece) {
+  if (r.status == 204) {
+    auto retry = text::parse_uint<uint64_t>(r.header("Shoal-Retry-After-Ms"));
     return std::clamp(milliseconds(retry.value_or(kIdlePoll.count())), milliseconds(20),
                       milliseconds(2'000));
   }
-  if (r->status != 200) {
-    log::warn("hand-out refused", {{"digest", digest_.str()}, {"status", r->status}});
+  if (r.status != 200) {
+    log::warn("hand-out refused", {{"digest", digest_.str()}, {"status", r.status}});
     return kErrorBackoff;
   }
-  auto index = text::parse_uint<uint64_t>(r->header("Shoal-Piece"));
+  auto index = text::parse_uint<uint64_t>(r.header("Shoal-Piece"));
   const uint64_t offset = index ? *index * geometry_.piece_size : 0;
   if (!index || *index >= geometry_.pieces ||
       piece.size() != std::min<uint64_t>(geometry_.piece_size, geometry_.size - offset)) {

@@ -5,6 +5,8 @@
 // hash and announces it to the swarm. Everything else comes from peers: with the
 // hand-out on, the swarm ignores what the origin's BitTorrent side says it has, so
 // each piece leaves the origin about once. One piece per thread in memory at a time.
+// With several origins each thread asks the first in http::Upstreams' order and marks
+// one that fails, so the next request goes to the next origin.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 
 #include "core/digest.h"
 #include "http/client.h"
+#include "http/upstreams.h"
 #include "core/url.h"
 #include "peer/piece_watch.h"
 #include "peer/swarm.h"
@@ -34,8 +37,9 @@ struct HandoutGeometry {
 class HandoutFetcher {
  public:
   // `agent`: this agent's id for the origin (Shoal-Agent), the same for every blob.
-  HandoutFetcher(Swarm& swarm, Url origin, const Digest& d, HandoutGeometry g, unsigned window,
-                 uint64_t agent);
+  // `origins` outlives this (the agent owns both).
+  HandoutFetcher(Swarm& swarm, http::Upstreams& origins, const Digest& d, HandoutGeometry g,
+                 unsigned window, uint64_t agent);
   ~HandoutFetcher();  // stop() and wait for the threads
   HandoutFetcher(const HandoutFetcher&) = delete;
   HandoutFetcher& operator=(const HandoutFetcher&) = delete;
@@ -46,13 +50,15 @@ class HandoutFetcher {
 
  private:
   void run();
-  // One request; returns how long to wait before the next.
-  std::chrono::milliseconds fetch_one(http::Client& client);
+  // One request (through `client`, reconnected to the origin first in order);
+  // returns how long to wait before the next.
+  std::chrono::milliseconds fetch_one(std::optional<http::Client>& client);
+  std::chrono::milliseconds take(const http::Response& r, std::vector<char>&& piece);
   void pause(std::chrono::milliseconds d);
   std::optional<PieceWatch::Ask> what_to_ask();
 
   Swarm& swarm_;
-  Url origin_;
+  http::Upstreams& origins_;
   const Digest digest_;
   const HandoutGeometry geometry_;
   const std::string agent_;

@@ -29,7 +29,7 @@ void remove_tree(const fs::path& dir) {
 
 PeerAgent::PeerAgent(PeerAgentOptions opts)
     : opts_(std::move(opts)),
-      upstream_(opts_.origin, opts_.tracker),
+      upstream_(origins_, opts_.tracker),
       evictions_(metrics_.counter("shoal_peer_evictions_total",
                                   "Cached blobs evicted (budget or idle TTL).")),
       failures_(metrics_.counter("shoal_peer_download_failures_total",
@@ -44,6 +44,10 @@ PeerAgent::PeerAgent(PeerAgentOptions opts)
   remove_tree(incoming_dir());
   std::error_code ec;
   fs::create_directories(opts_.data_dir / "metainfo", ec);
+  origins_.on_failover([](const Url& from, const Error& why, const Url& to) {
+    log::warn("origin failed, trying the next",
+              {{"origin", from.str()}, {"error", why.message}, {"next", to.str()}});
+  });
   auto listener = [this](const SwarmEvent& e) { on_swarm_event(e); };
   opts_.swarm.hide_origin = opts_.handout_window > 0;
   swarm_ = std::make_unique<Swarm>(opts_.swarm, listener);

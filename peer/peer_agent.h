@@ -21,7 +21,9 @@
 #include "core/metrics.h"
 #include "http/request_recorder.h"
 #include "http/routes.h"
+#include "core/endpoint_list.h"
 #include "core/url.h"
+#include "http/upstreams.h"
 #include "peer/cache_index.h"
 #include "peer/download.h"
 #include "peer/handout_fetcher.h"
@@ -33,7 +35,7 @@ namespace shoal::peer {
 
 struct PeerAgentOptions {
   std::filesystem::path data_dir;
-  Url origin;
+  EndpointList origins;  // tried in order (http/upstreams.h)
   std::optional<Url> tracker;              // base URL: GET /metainfo/<digest>
   SwarmOptions swarm;                      // announce URLs, listen address, limits
   uint64_t cache_bytes = 0;                // 0: unlimited
@@ -97,6 +99,7 @@ class PeerAgent {
 
   PeerAgentOptions opts_;
   std::unique_ptr<BlobStore> store_;
+  http::Upstreams origins_{opts_.origins, "origin"};  // shared by every call to the origins
   Upstream upstream_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};

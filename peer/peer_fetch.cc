@@ -63,7 +63,7 @@ void PeerAgent::resolve(const std::shared_ptr<Download>& dl, bool reader) {
 
 void PeerAgent::start_handout(const Digest& d, const ParsedMetainfo& m) {
   if (opts_.handout_window == 0) return;
-  auto h = std::make_unique<HandoutFetcher>(*swarm_, opts_.origin, d,
+  auto h = std::make_unique<HandoutFetcher>(*swarm_, origins_, d,
                                             HandoutGeometry{m.size, m.piece_size, m.piece_count},
                                             opts_.handout_window, agent_id_);
   std::lock_guard lock(mu_);

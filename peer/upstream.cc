@@ -31,13 +31,15 @@ Result<std::string> Upstream::metainfo(const Digest& d) const {
     log::warn("tracker has no metainfo, asking the origin",
               {{"digest", d.str()}, {"error", got.error().message}});
   }
-  auto got =
-      get_small(origin_, origin_.target("/blobs/" + d.str() + "/metainfo"), kMaxMetainfoBytes);
-  return got;
+  return origins_.first_answer([&](const Url& origin) {
+    return get_small(origin, origin.target("/blobs/" + d.str() + "/metainfo"), kMaxMetainfoBytes);
+  });
 }
 
 Result<Digest> Upstream::resolve_tag(std::string_view name) const {
-  auto got = get_small(origin_, origin_.target("/tags/" + std::string(name)), 1024);
+  auto got = origins_.first_answer([&](const Url& origin) {
+    return get_small(origin, origin.target("/tags/" + std::string(name)), 1024);
+  });
   if (!got) return got.error();
   auto d = Digest::parse(*got);
   if (!d)
@@ -48,7 +50,9 @@ Result<Digest> Upstream::resolve_tag(std::string_view name) const {
 
 Result<http::Response> Upstream::registry_get(const std::string& path_and_query,
                                               size_t limit) const {
-  return http::get_capped(origin_, origin_.target(path_and_query), limit, client_options());
+  return origins_.first_answer([&](const Url& origin) {
+    return http::get_capped(origin, origin.target(path_and_query), limit, client_options());
+  });
 }
 
 }  // namespace shoal::peer

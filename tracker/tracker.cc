@@ -19,6 +19,13 @@ Tracker::Tracker(TrackerOptions opts, std::unique_ptr<PeerStore> store)
       store_(std::move(store)),
       metainfo_cache_(opts_.metainfo_cache_bytes),
       rng_(std::random_device{}()) {
+  if (opts_.origins) {
+    origins_ = std::make_unique<http::Upstreams>(*opts_.origins, "origin");
+    origins_->on_failover([](const Url& from, const Error& why, const Url& to) {
+      log::warn("origin failed, trying the next",
+                {{"origin", from.str()}, {"error", why.message}, {"next", to.str()}});
+    });
+  }
   handout_size_ =
       &metrics_.histogram("shoal_tracker_handout_size", "Peers handed out per announce.",
                           {0, 1, 2, 5, 10, 20, 50, 100, 200});

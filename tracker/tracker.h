@@ -1,7 +1,7 @@
 // The tracker: a standard BitTorrent HTTP tracker (BEP 3 announce, BEP 23 compact
 // peers, BEP 7 IPv6, BEP 48 scrape) with Kraken's hand-out policy, plus metainfo by
-// digest fetched from the origin and cached. Tracker is the request handler given to
-// the server, as origin::Origin is.
+// digest fetched from the origins (the first that answers) and cached. Tracker is the
+// request handler given to the server, as origin::Origin is.
 #pragma once
 
 #include <chrono>
@@ -14,7 +14,9 @@
 #include "core/metrics.h"
 #include "http/request_recorder.h"
 #include "http/routes.h"
+#include "core/endpoint_list.h"
 #include "core/url.h"
+#include "http/upstreams.h"
 #include "tracker/announce.h"
 #include "tracker/handout.h"
 #include "tracker/metainfo_cache.h"
@@ -23,7 +25,8 @@
 namespace shoal::tracker {
 
 struct TrackerOptions {
-  std::optional<Url> origin;  // where GET /metainfo/<digest> comes from; unset: 503
+  // Where GET /metainfo/<digest> comes from, tried in order; unset: 503.
+  std::optional<EndpointList> origins;
   std::chrono::milliseconds announce_interval{30'000};
   AnnounceLimits limits;
   size_t metainfo_cache_bytes = 64u << 20;
@@ -53,6 +56,7 @@ class Tracker {
   awaitable<void> metainfo(http::Exchange& ex, std::string_view digest_text);
 
   TrackerOptions opts_;
+  std::unique_ptr<http::Upstreams> origins_;  // null without --origin
   std::unique_ptr<PeerStore> store_;
   MetainfoCache metainfo_cache_;
   std::mutex rng_mu_;

@@ -1,6 +1,7 @@
-// GET /metainfo/<digest>: the blob's metainfo, fetched once from the origin and then
-// served from a bounded in-memory cache. The blocking HTTP client runs on the
-// outbound pool (http::outbound), never on the event loop.
+// GET /metainfo/<digest>: the blob's metainfo, fetched once from the origins (the
+// first that answers, http/upstreams.h) and then served from a bounded in-memory
+// cache. The blocking HTTP client runs on the outbound pool (http::outbound), never
+// on the event loop.
 #include "core/digest.h"
 #include "http/client.h"
 #include "core/log.h"
@@ -19,14 +20,16 @@ struct Fetched {
   std::string body;     // the metainfo, or the reason for failure
 };
 
-Fetched fetch_from_origin(const Url& origin, const std::string& digest,
-                          std::chrono::milliseconds timeout) {
+Fetched fetch_from_origins(http::Upstreams& origins, const std::string& digest,
+                           std::chrono::milliseconds timeout) {
   http::ClientOptions copts;
   copts.connect_timeout = std::min(timeout, std::chrono::milliseconds(10'000));
   copts.io_timeout = timeout;
   copts.user_agent = "shoal-tracker";
-  http::Client client(origin, copts);
-  auto r = client.request("GET", "/blobs/" + digest + "/metainfo");
+  auto r = origins.first_answer([&](const Url& origin) {
+    http::Client client(origin, copts);
+    return client.request("GET", "/blobs/" + digest + "/metainfo");
+  });
   if (!r) return {0, r.error().message};
   if (r->status == 404) return {404, http::describe_failure(*r)};
   if (!r->success()) return {0, "origin answered " + http::describe_failure(*r)};
@@ -51,14 +54,14 @@ awaitable<void> Tracker::metainfo(http::Exchange& ex, std::string_view digest_te
   };
   std::optional<std::string> cached = metainfo_cache_.get(key);
   if (!cached) {
-    if (!opts_.origin) {
+    if (!origins_) {
       co_await ex.respond_error(status::service_unavailable, "UNAVAILABLE",
                                 "the tracker has no --origin to fetch metainfo from");
       co_return;
     }
     // Captures by reference, as the origin does: g++ 12 mishandles a lambda
     // temporary with non-trivial captures inside a co_await expression.
-    auto fetch = [&] { return fetch_from_origin(*opts_.origin, key, opts_.origin_timeout); };
+    auto fetch = [&] { return fetch_from_origins(*origins_, key, opts_.origin_timeout); };
     Fetched f = co_await http::outbound(fetch);
     if (f.status == 404) {
       counter("not_found").inc();
