@@ -3,6 +3,7 @@
 
 #include "cli/client_common.h"
 #include "cli/commands.h"
+#include "core/endpoint_list.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "http/server_config.h"
@@ -16,8 +17,9 @@ std::vector<ConfigKey> edge_keys() {
   auto keys = server_config_keys("127.0.0.1:4400");
   keys.push_back({"plain_listen", ConfigType::string, "",
                   "a second listener for plain HTTP/1.1 next to HTTPS (HOST:PORT)"});
-  keys.push_back(
-      {"origin", ConfigType::string, "", "origin URL, the fill of last resort (required)"});
+  keys.push_back({"origin", ConfigType::string, "",
+                  "origins, tried in order after the peer agent: URL,URL,... or dns:NAME:PORT "
+                  "(else $SHOAL_ORIGIN; required)"});
   keys.push_back({"peer", ConfigType::string, "",
                   "co-located peer agent URL: misses are filled through the swarm first"});
   keys.push_back({"mem_cache", ConfigType::size, "256MiB", "RAM tier budget"});
@@ -25,7 +27,7 @@ std::vector<ConfigKey> edge_keys() {
   keys.push_back({"disk_cache", ConfigType::size, "10GiB", "disk tier budget"});
   keys.push_back({"max_fills", ConfigType::integer, "64", "concurrent cache fills"});
   keys.push_back({"fill_timeout", ConfigType::duration, "30s",
-                  "longest silence from an upstream before the fill moves on (peer → origin)"});
+                  "longest silence from an upstream before the fill moves on to the next one"});
   keys.push_back({"rate_limit_requests", ConfigType::integer, "0",
                   "requests per second per client address; 0: no limit"});
   keys.push_back({"rate_limit_bytes", ConfigType::size, "0",
@@ -38,17 +40,21 @@ std::vector<ConfigKey> edge_keys() {
   return keys;
 }
 
-std::optional<Url> url_flag(const Config& cfg, const std::string& key, bool required) {
-  if (cfg.str(key).empty()) {
-    if (required) throw ConfigError("missing " + key + ": shoal edge needs --" + key + " URL");
-    return std::nullopt;
-  }
+std::optional<Url> url_flag(const Config& cfg, const std::string& key) {
+  if (cfg.str(key).empty()) return std::nullopt;
   auto url = Url::parse(cfg.str(key));
   if (!url) {
     throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " +
                       url.error().message);
   }
   return *url;
+}
+
+// Several origins, or $SHOAL_ORIGIN, as every client of the origins takes them.
+EndpointList origin_list(const Config& cfg) {
+  auto list = endpoints_from(cfg, "origin", "SHOAL_ORIGIN", "origin");
+  if (!list) throw ConfigError(list.error().message);
+  return *list;
 }
 
 std::vector<std::string> split_list(std::string_view list) {
@@ -77,11 +83,11 @@ uint32_t bounded(const Config& cfg, const std::string& key, int64_t lo, int64_t 
 edge::EdgeOptions edge_options(const Config& cfg) {
   edge::EdgeOptions o;
   o.data_dir = cfg.str("data");
-  o.sources.origin = *url_flag(cfg, "origin", true);
-  o.sources.peer = url_flag(cfg, "peer", false);
-  o.sources.client.io_timeout = cfg.duration("fill_timeout");
-  o.sources.client.connect_timeout = std::chrono::milliseconds(5000);
-  o.sources.client.user_agent = "shoal-edge";
+  o.origins = origin_list(cfg);
+  o.peer = url_flag(cfg, "peer");
+  o.fill_client.io_timeout = cfg.duration("fill_timeout");
+  o.fill_client.connect_timeout = std::chrono::milliseconds(5000);
+  o.fill_client.user_agent = "shoal-edge";
   o.mem_cache_bytes = cfg.size("mem_cache");
   o.mem_object_max = cfg.size("mem_object_max");
   o.disk_cache_bytes = cfg.size("disk_cache");

@@ -20,7 +20,8 @@ Edge::Edge(EdgeOptions opts)
       ram_(opts_.mem_cache_bytes, opts_.mem_object_max),
       disk_(opts_.data_dir / "cache", opts_.disk_cache_bytes),
       limiter_(opts_.requests_per_second, opts_.bytes_per_second),
-      hls_catalog_(opts_.sources) {
+      origins_(opts_.origins, "origin"),
+      hls_catalog_(opts_.peer, origins_) {
   register_gauges();
 }
 

@@ -15,25 +15,33 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/digest.h"
-#include "http/server.h"
+#include "core/endpoint_list.h"
 #include "core/metrics.h"
-#include "http/request_recorder.h"
-#include "http/routes.h"
-#include "edge/fill.h"
+#include "core/url.h"
+#include "edge/client_limiter.h"
 #include "edge/hls_catalog.h"
 #include "edge/tiers.h"
-#include "edge/client_limiter.h"
+#include "http/client.h"
+#include "http/fill.h"
+#include "http/request_recorder.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "http/upstreams.h"
 
 namespace shoal::edge {
 
 struct EdgeOptions {
   std::filesystem::path data_dir;
-  FillSources sources;
+  // Fills ask the peer agent (the swarm) first, then each origin in order.
+  std::optional<Url> peer;
+  EndpointList origins;
+  http::ClientOptions fill_client;
   uint64_t mem_cache_bytes = 256ull << 20;
   uint64_t mem_object_max = 8ull << 20;  // larger objects live on disk only
   uint64_t disk_cache_bytes = 10ull << 30;
@@ -74,8 +82,8 @@ class Edge {
                            std::string_view type = {});
   awaitable<bool> serve_ram(http::Exchange& ex, const Digest& d, std::string_view type);
   awaitable<bool> serve_disk(http::Exchange& ex, const Digest& d, std::string_view type);
-  awaitable<void> serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill, CacheStatus cache,
-                             std::string_view type);
+  awaitable<void> serve_fill(http::Exchange& ex, std::shared_ptr<http::Fill> fill,
+                             CacheStatus cache, std::string_view type);
   // /hls/<name>/...: playlists made from the package manifest, segments as blobs.
   awaitable<void> hls(http::Exchange& ex, std::string_view rest, CacheStatus& cache);
   awaitable<void> hls_playlist(http::Exchange& ex, const std::string& name, std::string_view file,
@@ -89,9 +97,13 @@ class Edge {
                              WallClock::time_point cached_at);
   // The fill for d: the one in flight (collapsed = true) or a new one; nullptr with
   // `busy` when max_fills are running, nullptr alone when d got cached meanwhile.
-  std::shared_ptr<Fill> join_or_start(const Digest& d, bool& collapsed, bool& busy);
-  void run_fill(std::shared_ptr<Fill> fill);
-  Result<void> commit_fill(Fill& fill, TempBlob& temp, std::string ram_copy);
+  std::shared_ptr<http::Fill> join_or_start(const Digest& d, bool& collapsed, bool& busy);
+  void run_fill(std::shared_ptr<http::Fill> fill);
+  // The peer agent, then the origins not marked down, then those marked down
+  // (http::Upstreams' order).
+  http::FillSources fill_sources();
+  Result<void> commit_fill(http::Fill& fill, TempBlob& temp, std::string ram_copy,
+                           const http::FillSource& source);
   void register_gauges();
 
   EdgeOptions opts_;
@@ -101,12 +113,13 @@ class Edge {
   RamTier ram_;
   DiskTier disk_;
   ClientLimiter limiter_;
+  http::Upstreams origins_;
   HlsCatalog hls_catalog_;
   const Routes routes_ = make_routes();
 
   std::mutex mu_;
   std::condition_variable fills_done_;
-  std::unordered_map<Digest, std::shared_ptr<Fill>> fills_;
+  std::unordered_map<Digest, std::shared_ptr<http::Fill>> fills_;
   size_t running_fills_ = 0;
   std::atomic<bool> stop_{false};
 };

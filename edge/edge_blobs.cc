@@ -3,6 +3,7 @@
 #include "http/blob_response.h"
 #include "core/file_io.h"
 #include "http/failure.h"
+#include "http/fill_response.h"
 #include "http/outbound.h"
 #include "http/util.h"
 #include "core/log.h"
@@ -14,7 +15,11 @@ namespace {
 
 using bhttp::field;
 using bhttp::status;
-using namespace std::chrono_literals;
+using http::Fill;
+
+// FillSource names: the edge counts fills by where they came from.
+const std::string kPeerSource = "peer";
+const std::string kOriginSource = "origin";
 
 http::Head edge_head(const Digest& d, std::string_view x_cache, std::string_view type) {
   http::Head head = http::blob_head(d);
@@ -122,29 +127,15 @@ awaitable<void> Edge::send_bytes(http::Exchange& ex, http::Head head, const Dige
 // body stops short (the front end then closes the stream or connection).
 awaitable<void> Edge::serve_fill(http::Exchange& ex, std::shared_ptr<Fill> fill,
                                  CacheStatus cache, std::string_view type) {
-  while (fill->state() == Fill::State::connecting) {
-    uint64_t seen = fill->changed().version();
-    if (fill->state() != Fill::State::connecting) break;
-    co_await fill->changed().wait(seen, 1s);
-  }
-  if (fill->state() == Fill::State::failed) {
-    co_return co_await http::respond_failure(ex, *fill->error(), "BLOB_UNKNOWN");
-  }
-  const Digest& d = fill->digest();
+  const Digest d = fill->digest();
   http::Head head = edge_head(d, cache == CacheStatus::miss ? "MISS" : "COLLAPSED", type);
-  auto readable_end = [&](uint64_t pos) -> std::optional<uint64_t> {
-    uint64_t visible = fill->visible();
-    if (visible <= pos && fill->state() == Fill::State::failed) return std::nullopt;
-    return visible;
-  };
-  const http::GrowingFile file{[&] { return fill->fd(); }, fill->size(), fill->changed(),
-                               readable_end};
-  auto end = co_await http::stream_blob(ex, std::move(head), d, file);
+  auto end = co_await http::respond_fill(ex, std::move(head), fill);
+  if (!end) co_return;  // failed before its first byte: answered with the error
   count_not_modified(ex);
-  if (end.source_failed) {
+  if (end->source_failed) {
     auto err = fill->error();
     log::warn("fill failed mid-response", {{"digest", d.str()},
-                                           {"sent", end.sent},
+                                           {"sent", end->sent},
                                            {"error", err ? err->message : std::string("?")}});
   }
 }
@@ -175,10 +166,11 @@ std::shared_ptr<Fill> Edge::join_or_start(const Digest& d, bool& collapsed, bool
 }
 
 void Edge::run_fill(std::shared_ptr<Fill> fill) {
-  auto commit = [this](Fill& f, TempBlob& temp, std::string ram_copy) {
-    return commit_fill(f, temp, std::move(ram_copy));
+  const http::FillSources sources = fill_sources();
+  auto commit = [this, &sources](Fill& f, TempBlob& temp, std::string ram_copy) {
+    return commit_fill(f, temp, std::move(ram_copy), sources.order.at(f.source()));
   };
-  fill->run(opts_.sources, commit, stop_);
+  fill->run(sources, commit, stop_);
   if (fill->state() != Fill::State::complete) {
     counters_->fill_failed.inc();
     log::warn("fill failed", {{"digest", fill->digest().str()}, {"error", fill->error()->message}});
@@ -191,10 +183,28 @@ void Edge::run_fill(std::shared_ptr<Fill> fill) {
   fills_done_.notify_all();
 }
 
-Result<void> Edge::commit_fill(Fill& fill, TempBlob& temp, std::string ram_copy) {
+http::FillSources Edge::fill_sources() {
+  http::FillSources s;
+  s.client = opts_.fill_client;
+  if (opts_.peer) s.order.push_back({kPeerSource, *opts_.peer});
+  auto origins = origins_.order();
+  if (origins) {
+    for (Url& url : *origins) s.order.push_back({kOriginSource, std::move(url)});
+  } else {
+    // A dns: list that does not resolve yet: the swarm may still have the blob.
+    log::warn("fill without origins", {{"origins", origins_.str()},
+                                       {"error", origins.error().message}});
+  }
+  // Passive marking: later fills try an origin that just failed last, for a while.
+  s.on_source_failed = [this](const Url& url) { origins_.failed(url); };
+  return s;
+}
+
+Result<void> Edge::commit_fill(Fill& fill, TempBlob& temp, std::string ram_copy,
+                               const http::FillSource& source) {
   if (auto r = disk_.commit(temp, fill.digest()); !r) return r.error();
   // Counted before clients see the fill complete, so metrics agree with responses.
-  (fill.source() == Fill::Source::peer ? counters_->fill_peer : counters_->fill_origin).inc();
+  (source.name == kPeerSource ? counters_->fill_peer : counters_->fill_origin).inc();
   counters_->fill_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - fill.started()).count());
   if (ram_.accepts(fill.size()) && ram_copy.size() == fill.size()) {

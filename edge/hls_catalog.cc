@@ -31,7 +31,9 @@ Result<std::shared_ptr<const hls::Package>> HlsCatalog::get(const std::string& n
     auto it = names_.find(name);
     if (it != names_.end() && now < it->second.expires) return it->second.package;
   }
-  auto text = get_small(sources_.origin, "/tags/hls/" + name);
+  // The first origin that answers: a 404 is an answer, an origin that is down is not.
+  auto text = origins_.first_answer(
+      [&](const Url& origin) { return get_small(origin, "/tags/hls/" + name); });
   if (!text) {
     if (text.error().is(Errc::not_found))
       return Error(Errc::not_found, "no HLS package named " + name);
@@ -57,12 +59,14 @@ Result<std::shared_ptr<const hls::Package>> HlsCatalog::get(const std::string& n
 }
 
 // Through the peer agent when there is one (the package is a blob like any other),
-// else or on its failure from the origin; either way it must hash to its digest.
+// else or on its failure from the origins; either way it must hash to its digest.
 Result<std::shared_ptr<const hls::Package>> HlsCatalog::fetch_package(const Digest& d) {
   const std::string path = "/blobs/" + d.str();
   Result<std::string> body = Error(Errc::unavailable, "no source");
-  if (sources_.peer) body = get_small(*sources_.peer, path);
-  if (!body) body = get_small(sources_.origin, path);
+  if (peer_) body = get_small(*peer_, path);
+  if (!body) {
+    body = origins_.first_answer([&](const Url& origin) { return get_small(origin, path); });
+  }
   if (!body) return body.error();
   if (Sha256::of(body->data(), body->size()) != d) {
     return Error(Errc::protocol_error, "package " + d.str() + " does not match its digest");

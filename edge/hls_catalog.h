@@ -1,27 +1,31 @@
-// Which package an HLS name means right now: the tag "hls/<name>" on the origin,
-// and the package manifest it points to, fetched (peer agent first, then origin),
-// checked against its digest and parsed once. Tags are looked up again after a
-// short time (live packages change every segment); parsed packages are immutable
-// and kept by digest.
+// Which package an HLS name means right now: the tag "hls/<name>" on the origins (the
+// first that answers), and the package manifest it points to, fetched (peer agent
+// first, then the origins), checked against its digest and parsed once. Tags are
+// looked up again after a short time (live packages change every segment); parsed
+// packages are immutable and kept by digest.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/hls/package.h"
-#include "edge/fill.h"
+#include "core/url.h"
+#include "http/upstreams.h"
 
 namespace shoal::edge {
 
 class HlsCatalog {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit HlsCatalog(FillSources sources) : sources_(std::move(sources)) {}
+  // `origins` must outlive the catalog.
+  HlsCatalog(std::optional<Url> peer, http::Upstreams& origins)
+      : peer_(std::move(peer)), origins_(origins) {}
 
-  // Blocking (HTTP to the origin on a stale or missing entry): call through offload.
+  // Blocking (HTTP to the origins on a stale or missing entry): call on the outbound pool.
   // Errc::not_found for a name nobody published.
   Result<std::shared_ptr<const hls::Package>> get(const std::string& name, Clock::time_point now);
 
@@ -36,7 +40,8 @@ class HlsCatalog {
     Digest digest;
     Clock::time_point expires;
   };
-  FillSources sources_;
+  const std::optional<Url> peer_;
+  http::Upstreams& origins_;
   std::mutex mu_;
   std::map<std::string, Entry> names_;
 };

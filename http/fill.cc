@@ -1,4 +1,4 @@
-#include "edge/fill.h"
+#include "http/fill.h"
 
 #include <fcntl.h>
 
@@ -8,14 +8,15 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/range.h"
+#include "http/upstreams.h"
 
-namespace shoal::edge {
+namespace shoal::http {
 namespace {
 
-const char* source_name(Fill::Source s) { return s == Fill::Source::peer ? "peer" : "origin"; }
-
-// A failure the next source may not share: anything but our own shutdown.
-bool worth_another_source(const Error& e) { return !e.is(Errc::cancelled); }
+// Anything but our own shutdown sends the fill on: unlike a lookup, where a 404 is the
+// answer, a source without the blob (a peer agent, an owner that lost its copy) only
+// means the next one may have it.
+bool try_next_source(const Error& e) { return !e.is(Errc::cancelled); }
 
 }  // namespace
 
@@ -44,56 +45,65 @@ void Fill::run(const FillSources& sources, const Commit& commit, const std::atom
     finish(Error(Errc::io_error, "cannot open the fill's temporary file"), commit);
     return;
   }
-  std::vector<std::pair<Source, Url>> order;
-  if (sources.peer) order.emplace_back(Source::peer, *sources.peer);
-  order.emplace_back(Source::origin, sources.origin);
-  Result<void> outcome = Error(Errc::unavailable, "no upstream");
-  for (const auto& [source, url] : order) {
-    // A fill may wait in the outbound pool's queue: one the edge stopped meanwhile
-    // must not start a request it would then have to wait for.
+  Result<void> outcome = Error(Errc::unavailable, "no source to fill " + digest_.str() + " from");
+  for (size_t i = 0; i < sources.order.size(); ++i) {
+    // A fill may wait in the outbound pool's queue: one stopped meanwhile must not
+    // start a request it would then have to wait for.
     if (stop.load(std::memory_order_relaxed)) {
-      outcome = Error(Errc::cancelled, "the edge is stopping");
+      outcome = Error(Errc::cancelled, "stopping");
       break;
     }
-    source_.store(source, std::memory_order_release);
-    outcome = fetch_from(url, sources.client, stop);
-    if (outcome || !worth_another_source(outcome.error())) break;
-    if (source == Source::peer) {
-      log::info(
-          "fill falls back to the origin",
-          {{"digest", digest_.str()}, {"at", written_.load()}, {"error", outcome.error().message}});
+    const FillSource& source = sources.order[i];
+    source_.store(i, std::memory_order_release);
+    outcome = fetch_from(source, sources, stop);
+    if (outcome || !try_next_source(outcome.error())) break;
+    if (worth_another(outcome.error()) && sources.on_source_failed) {
+      sources.on_source_failed(source.url);
+    }
+    if (i + 1 < sources.order.size()) {
+      const FillSource& next = sources.order[i + 1];
+      log::info("fill moves to the next source", {{"digest", digest_.str()},
+                                                  {"from", source.url.str()},
+                                                  {"to", next.name + " " + next.url.str()},
+                                                  {"at", written_.load()},
+                                                  {"error", outcome.error().message}});
     }
   }
   finish(std::move(outcome), commit);
 }
 
-Result<void> Fill::fetch_from(const Url& base, const http::ClientOptions& opts,
+Result<void> Fill::fetch_from(const FillSource& source, const FillSources& sources,
                               const std::atomic<bool>& stop) {
-  http::Client client(base, opts);
+  Client client(source.url, sources.client);
   const uint64_t from = written_.load(std::memory_order_acquire);
-  http::Headers headers;
+  Headers headers = sources.headers;
   if (from > 0) headers.emplace_back("Range", "bytes=" + std::to_string(from) + "-");
   auto sink = [&](const char* data, size_t len) -> Result<void> {
-    if (stop.load(std::memory_order_relaxed)) return Error(Errc::cancelled, "the edge is stopping");
+    if (stop.load(std::memory_order_relaxed)) return Error(Errc::cancelled, "stopping");
     return append(data, len);
   };
-  auto hook = [&](const http::Response& head) -> Result<void> {
+  auto hook = [&](const Response& head) -> Result<void> {
     if (from == 0) return on_head(head);
-    auto range = http::parse_content_range(head.header("content-range"));
+    auto range = parse_content_range(head.header("content-range"));
     if (head.status != 206 || !range || range->first != from || range->total != size()) {
       return Error(Errc::protocol_error,
-                   "the upstream did not resume at byte " + std::to_string(from));
+                   source.name + " did not resume at byte " + std::to_string(from));
     }
     return {};
   };
-  auto response = client.download("/blobs/" + digest_.str(), headers, sink, hook);
-  if (!response) return response.error();
+  auto response = client.download(source.url.target("/blobs/" + digest_.str()), headers, sink,
+                                  hook);
+  if (!response) {
+    const Error& e = response.error();
+    if (e.is(Errc::cancelled)) return e;
+    return Error(e.code, source.name + " " + source.url.str() + ": " + e.message);
+  }
   if (!response->success()) {
-    return Error(http::errc_for_status(response->status),
-                 std::string(source_name(source())) + ": " + http::describe_failure(*response));
+    return Error(errc_for_status(response->status),
+                 source.name + " " + source.url.str() + ": " + describe_failure(*response));
   }
   if (written_.load() != size()) {
-    return Error(Errc::unavailable, std::string(source_name(source())) + " ended the body after " +
+    return Error(Errc::unavailable, source.name + " ended the body after " +
                                         std::to_string(written_.load()) + " bytes");
   }
   return {};
@@ -140,4 +150,4 @@ void Fill::finish(Result<void> outcome, const Commit& commit) {
   changed_.notify();
 }
 
-}  // namespace shoal::edge
+}  // namespace shoal::http
