@@ -83,11 +83,14 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   // Made from the blob on first use (hashing: off the event loop), then read from disk.
   // An origin without a copy asks the owners: every owner makes the same bytes.
   auto make = [&] { return metainfo_->get_or_make(*d); };
-  auto bencoded = store_->contains(*d) || is_replica_write(ex) || !cluster_.enabled()
-                      ? co_await http::offload(make)
-                      : co_await http::outbound([&] {
-                          return from_owners(*d, "/blobs/" + d->str() + "/metainfo");
-                        });
+  auto ask_owners = [&] { return from_owners(*d, "/blobs/" + d->str() + "/metainfo"); };
+  const bool here = store_->contains(*d) || is_replica_write(ex) || !cluster_.enabled();
+  Result<std::string> bencoded = Error(Errc::not_found, "");
+  if (here) {
+    bencoded = co_await http::offload(make);
+  } else {
+    bencoded = co_await http::outbound(ask_owners);
+  }
   if (!bencoded) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
   http::Head head;
   head.result(status::ok);

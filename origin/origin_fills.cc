@@ -75,7 +75,8 @@ Result<uint64_t> Origin::size_in_ring(const Digest& d) {
 awaitable<void> Origin::serve_from_ring(http::Exchange& ex, const Digest& d) {
   if (ex.method() == bhttp::verb::head) {
     // A HEAD must not pull the whole blob through this origin.
-    auto size = co_await http::outbound([&] { return size_in_ring(d); });
+    auto ask = [&] { return size_in_ring(d); };
+    auto size = co_await http::outbound(ask);
     if (!size) co_return co_await http::respond_failure(ex, size.error(), "BLOB_UNKNOWN");
     co_return co_await http::respond_blob_head(ex, http::blob_head(d), d, *size);
   }

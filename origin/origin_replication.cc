@@ -167,7 +167,8 @@ awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest
     }
     CopyJob job{d, o.url};
     // Queued (durably) before anything is sent: a crash from here on loses no copy.
-    auto queued = co_await http::offload([&] { return copies_.add(job, now); });
+    auto queue = [&] { return copies_.add(job, now); };
+    auto queued = co_await http::offload(queue);
     if (!queued) co_return queued.error();
     if (o.up && copies_.claim(job)) now_jobs.push_back(job);
   }
@@ -230,7 +231,7 @@ awaitable<bool> Origin::ring_holds(const Digest& d) {
   if (store_->contains(d)) co_return true;
   if (!cluster_.enabled()) co_return false;
   const auto owners = cluster_.order(blob_key(d.str()), SteadyClock::now());
-  co_return co_await http::outbound([&] {
+  auto ask = [&] {
     for (const Owner& o : owners) {
       if (o.self || !o.up) continue;
       http::Client client(o.url, peer_client_options());
@@ -238,7 +239,8 @@ awaitable<bool> Origin::ring_holds(const Digest& d) {
       if (r && r->status == 200) return true;
     }
     return false;
-  });
+  };
+  co_return co_await http::outbound(ask);
 }
 
 }  // namespace shoal::origin

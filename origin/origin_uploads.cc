@@ -151,7 +151,8 @@ awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std:
     co_return offset;
   }
   if (mirrored) {
-    auto ok = co_await http::outbound([&] { return finish_mirror(id, offset, *digest); });
+    auto finish = [&] { return finish_mirror(id, offset, *digest); };
+    auto ok = co_await http::outbound(finish);
     if (!ok) log::info("upload committed without its mirror", {{"upload", id},
                                                                {"error", ok.error().message}});
   }
