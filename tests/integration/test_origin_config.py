@@ -34,6 +34,14 @@ class StartupErrors(ShoalTestCase):
             (["--piece-size", "300KiB"], ("piece_size", "piece-size"), "300KiB"),
             (["--piece-size", "32MiB"], ("piece_size", "piece-size"), "32MiB"),
             (["--super-seeding=maybe"], ("super_seeding", "super-seeding"), "maybe"),
+            (["--origins", "ftp://x"], ("origins",), "ftp://x"),
+            (["--origins", "dns:nohost"], ("origins",), "dns:nohost"),
+            (["--origins", "http://127.0.0.1:4101,http://127.0.0.1:4102",
+              "--self", "http://127.0.0.1:4103"], ("self",), "http://127.0.0.1:4103"),
+            (["--origins", "http://127.0.0.1:4101", "--self", "http://127.0.0.1:4101",
+              "--replicas", "0"], ("replicas",)),
+            (["--origins", "http://127.0.0.1:4101", "--self", "http://127.0.0.1:4101",
+              "--write-quorum", "0"], ("write_quorum",)),
         ]
         for args, *needles in cases:
             with self.subTest(args=args):
