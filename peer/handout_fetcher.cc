@@ -95,9 +95,9 @@ milliseconds HandoutFetcher::fetch_one(std::optional<http::Client>& client) {
                         {"Shoal-Agent", agent_},
                         {"Shoal-Endgame", held->endgame ? "1" : "0"}};
   if (!held->overdue.empty()) headers.emplace_back("Shoal-Overdue", piece_bits_hex(held->overdue));
-  auto origins = origins_.order();
-  if (!origins) return kErrorBackoff;
-  const Url origin = origins->front();
+  auto target = handout_origin();
+  if (!target) return kErrorBackoff;
+  const Url origin = *target;
   if (!client || client->url().str() != origin.str()) {
     http::ClientOptions o;
     o.io_timeout = milliseconds(30'000);
@@ -106,13 +106,42 @@ milliseconds HandoutFetcher::fetch_one(std::optional<http::Client>& client) {
   auto r = client->download("/blobs/" + digest_.str() + "/handout", headers, sink);
   if (piece.size() < geometry_.piece_size)
     swarm_.handout_refund(geometry_.piece_size - piece.size());
-  if (http::worth_another(r)) origins_.failed(origin);
+  if (http::worth_another(r)) {
+    origins_.failed(origin);
+    std::lock_guard lock(mu_);
+    runner_.reset();  // any origin of the ring names the next one
+  }
+  if (r && r->status == 307) return follow(*r);
   if (!r) {
     log::warn("hand-out request failed", {{"digest", digest_.str()}, {"origin", origin.str()},
                                           {"error", r.error().message}});
     return kErrorBackoff;
   }
   return take(*r, std::move(piece));
+}
+
+// In a ring one origin runs the blob's hand-out: the one another origin named in its
+// 307, else the first origin in order (which names it).
+std::optional<Url> HandoutFetcher::handout_origin() {
+  {
+    std::lock_guard lock(mu_);
+    if (runner_) return runner_;
+  }
+  auto origins = origins_.order();
+  if (!origins || origins->empty()) return std::nullopt;
+  return origins->front();
+}
+
+milliseconds HandoutFetcher::follow(const http::Response& r) {
+  auto runner = Url::parse(r.header("Shoal-Handout-Origin"));
+  if (!runner) {
+    log::warn("hand-out redirect without a valid Shoal-Handout-Origin",
+              {{"digest", digest_.str()}});
+    return kErrorBackoff;
+  }
+  std::lock_guard lock(mu_);
+  runner_ = *runner;
+  return milliseconds(0);
 }
 
 // What the origin answered: a piece for the swarm, or when to ask again.

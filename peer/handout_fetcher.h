@@ -54,6 +54,9 @@ class HandoutFetcher {
   // returns how long to wait before the next.
   std::chrono::milliseconds fetch_one(std::optional<http::Client>& client);
   std::chrono::milliseconds take(const http::Response& r, std::vector<char>&& piece);
+  std::optional<Url> handout_origin();
+  // A 307 from an origin of a ring that does not run this blob's hand-out.
+  std::chrono::milliseconds follow(const http::Response& r);
   void pause(std::chrono::milliseconds d);
   std::optional<PieceWatch::Ask> what_to_ask();
 
@@ -67,6 +70,7 @@ class HandoutFetcher {
   std::mutex mu_;
   std::condition_variable wake_;
   PieceWatch watch_;  // guarded by mu_
+  std::optional<Url> runner_;  // the origin running this blob's hand-out; guarded by mu_
   std::vector<std::thread> threads_;
 };
 
