@@ -1,0 +1,88 @@
+"""A ring of origins under a fleet pull (issue 18, item 9): eight agents pull one blob
+at once from a ring of three seeding origins while the origin running the blob's
+hand-out is killed; every agent completes with a verified copy, and every
+acknowledged blob still reads back whole through every live origin. Slow."""
+
+import os
+import threading
+import unittest
+
+if os.environ.get("SHOAL_PERF_BIN"):
+    os.environ["SHOAL_BIN"] = os.environ["SHOAL_PERF_BIN"]
+
+from peer_harness import PeerTestCase
+from shoal_harness import HOST, MiB, make_file, run_cli, sha256_digest, unused_port, wait_until
+from test_slow_swarm import pull_and_hash
+
+FAST = ["--health-interval", "200ms", "--health-fails", "2", "--health-passes", "1",
+        "--repair-interval", "1s"]
+
+
+class RingFleet(PeerTestCase):
+    def start_ring_cluster(self, n_origins, n_peers):
+        ports = [unused_port() for _ in range(n_origins)]
+        self.urls = [f"http://{HOST}:{p}" for p in ports]
+        origins = ",".join(self.urls)
+        self.tracker = self.start_tracker("--peer-ttl", "60s", "--announce-interval", "5s",
+                                          "--origin", origins)
+        tracker_url = f"http://{HOST}:{self.tracker.port}"
+        self.ring = [self.start_origin("--origins", origins, "--self", self.urls[i],
+                                       "--tracker", tracker_url, *FAST,
+                                       data_dir=self.mkdir(f"origin-{i + 1}"), port=ports[i])
+                     for i in range(n_origins)]
+        self.origin = self.ring[0]
+        peers = []
+        for i in range(n_peers):
+            p = self.start_peer(f"peer{i}")
+            peers.append(p)
+        return peers
+
+    def start_peer(self, name, *args, data_dir=None):
+        # Every agent knows the whole ring.
+        from peer_harness import Peer
+        p = Peer(data_dir or self.mkdir(name),
+                 args=["--origin", ",".join(self.urls),
+                       "--tracker", f"http://{HOST}:{self.tracker.port}"] + list(args),
+                 cwd=self.mkdir("cwd"))
+        self._origins.append(p)
+        self.addCleanup(self._finish_origin, p)
+        p.start()
+        return p
+
+    def test_handout_origin_killed_during_a_fleet_pull(self):
+        size = 128 * MiB
+        peers = self.start_ring_cluster(3, 8)
+        path = os.path.join(self.tmp, "blob")
+        digest = make_file(path, size, seed=33)
+        r = run_cli(["push", path, "--origin", self.urls[1], "--quiet"], home=self.home)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.unlink(path)
+        loc = self.ring[0].request("GET", f"/blobs/{digest}/locations").json()
+        runner = self.urls.index(loc["owners"][0]["url"])
+        self.assertTrue(wait_until(lambda: all(
+            o.metrics().value("shoal_origin_seeding_torrents", 0) >= 1 for o in self.ring),
+            timeout=120), "not every owner seeds the blob")
+        results = {}
+        threads = [threading.Thread(target=pull_and_hash, args=(p.port, digest, results, i))
+                   for i, p in enumerate(peers)]
+        for t in threads:
+            t.start()
+        # Kill the hand-out's origin once it has sent something.
+        wait_until(lambda: self.ring[runner].metrics().value(
+            "shoal_origin_handout_bytes_total", 0) > 8 * MiB, timeout=60, interval=0.1)
+        self.ring[runner].kill()
+        self.ring[runner].expected_exit = True
+        for t in threads:
+            t.join(900)
+        for i in range(len(peers)):
+            self.assertEqual(results.get(i, ("missing",))[:3], (200, digest, size), f"peer {i}")
+        for o in self.ring:
+            if not o.alive():
+                continue
+            got = o.request("GET", f"/blobs/{digest}", timeout=120)
+            self.assertEqual(got.status, 200)
+            self.assertEqual(sha256_digest(got.body), digest, f"through {o.url}")
+
+
+if __name__ == "__main__":
+    unittest.main()
