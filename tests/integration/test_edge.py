@@ -357,6 +357,7 @@ class EdgeOverTls(EdgeTestCase):
         path = os.path.join(self.tmp, "rr")
         make_file(path, 4 * MiB, seed=53)
         d = self.push(path)
+        idle = edge.vm_rss()
         outcomes = []
         attackers = [threading.Thread(
             target=lambda: outcomes.append(h2_attack.rapid_reset(edge.port, f"/blobs/{d}")))
@@ -375,7 +376,10 @@ class EdgeOverTls(EdgeTestCase):
         self.assertEqual(m.sum("shoal_edge_fills_total"), 1)  # reset streams share one fill
         handled = m.sum("shoal_http_requests_total", protocol="h2", route="blobs")
         self.assertLess(handled, 3000, f"{handled} handlers ran for 15000 reset streams")
-        self.assertLess(edge.vm_rss(), 200 * MiB)
+        # What the attack costs, not the sanitizer build's own footprint (an idle ASan edge
+        # is at about 175 MiB here, so an absolute bound measured the build instead).
+        grown = edge.vm_rss() - idle
+        self.assertLess(grown, 64 * MiB, f"the attack grew the edge by {grown / MiB:.0f} MiB")
         r = self.curl(self.https(edge, f"/blobs/{d}"), version="--http2")
         self.assertEqual((r.status, r.header("x-cache")), (200, "HIT"))
 
