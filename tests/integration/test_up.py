@@ -4,6 +4,7 @@ SIGTERM or SIGINT, children that die with a SIGKILLed parent, a component that d
 (at start-up or later) taking the cluster down, bad flags, and a ring of origins
 (--origins N) whose members agree on the ring."""
 
+import itertools
 import json
 import os
 import signal
@@ -280,16 +281,17 @@ class UpRing(UpTestCase):
             r = http_request(port_of(o["url"]), "GET", "/health")
             self.assertEqual(r.status, 200, f"{o['name']}: {r!r}")
         assertRingAgrees(self, [o["url"] for o in origins])
-        src = os.path.join(self.tmp, "ring.bin")
-        digest = make_file(src, 700_000, seed=18)
-        r = run_cli(["push", src, "--origin", cluster["origin"]["url"]], home=self.home)
-        self.assertEqual((r.returncode, r.stdout.strip()), (0, digest), r.stderr)
-        # Any origin serves any blob, and the peer agent pulls through the ring's swarm.
+        # One blob per origin whose hand-out runs there (its first owner): the peer agent
+        # must reach each, whichever origin of its list it asks first.
+        blobs = self.blobs_led_by_each(origins)
+        for src, digest in blobs:
+            r = run_cli(["push", src, "--origin", cluster["origin"]["url"]], home=self.home)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, digest), r.stderr)
         sources = [("--origin", o["url"]) for o in origins] + \
             [("--peer", cluster["peers"][0]["url"])]
-        for flag, url in sources:
-            with self.subTest(source=url):
-                out = os.path.join(self.tmp, f"copy-{port_of(url)}.bin")
+        for (src, digest), (flag, url) in itertools.product(blobs, sources):
+            with self.subTest(blob=digest, source=url):
+                out = os.path.join(self.tmp, "copy.bin")
                 r = run_cli(["pull", digest, flag, url, "-o", out], home=self.home)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 with open(out, "rb") as a, open(src, "rb") as b:
@@ -298,6 +300,20 @@ class UpRing(UpTestCase):
         self.assertIn(f"a ring of {self.ORIGINS} origins", stdout)
         for o in origins:
             self.assertIn(o["url"], stdout, "origin missing from the table")
+
+    def blobs_led_by_each(self, origins, size=300_000):
+        """[(path, digest)]: one file per origin whose blob has that origin as its first
+        owner (GET /blobs/<d>/locations; placement needs no copy of the blob)."""
+        led = {}
+        seed = 100
+        while len(led) < len(origins):
+            path = os.path.join(self.tmp, f"blob-{seed}.bin")
+            digest = make_file(path, size, seed=seed)
+            r = http_request(port_of(origins[0]["url"]), "GET", f"/blobs/{digest}/locations")
+            self.assertEqual(r.status, 200, r)
+            led.setdefault(r.json()["owners"][0]["url"], (path, digest))
+            seed += 1
+        return list(led.values())
 
     def check_ring_schema(self, cluster):
         origins = cluster["origins"]
