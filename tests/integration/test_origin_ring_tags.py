@@ -4,12 +4,19 @@ If-Match writers of which exactly one wins, tags with one origin of three down, 
 OCI manifest pushed by tag through one origin resolving through another."""
 
 import json
+import os
+import shutil
+import subprocess
 import threading
 import unittest
 
-from shoal_harness import ShoalTestCase, make_bytes, sha256_digest, url_path, wait_until
+import oci_image
+from peer_harness import Peer, PeerTestCase
+from shoal_harness import (HOST, ShoalTestCase, file_digest, make_bytes, requires_tool,
+                           sha256_digest, url_path, wait_until)
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+SKOPEO = shutil.which("skopeo")
 
 
 class RingTags(ShoalTestCase):
@@ -186,6 +193,44 @@ class RingTags(ShoalTestCase):
         self.assertEqual(r.status, 202, r)
         r = self.ring[2].request("GET", "/v2/team/app/manifests/v1")
         self.assertEqual(r.status, 404, r)
+
+
+@requires_tool(SKOPEO, "skopeo is not installed (scripts/install-deps.sh installs it)")
+class RingOciPull(PeerTestCase):
+    def skopeo(self, *args):
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            f.write('{"default":[{"type":"insecureAcceptAnything"}]}')
+        r = subprocess.run([SKOPEO, "--policy", policy, *args], capture_output=True, text=True,
+                           timeout=150, env=dict(os.environ, HOME=self.home))
+        self.assertEqual(r.returncode, 0, f"skopeo {' '.join(args)}:\n{r.stderr}")
+
+    def test_skopeo_push_through_one_origin_pull_through_agents_while_another_is_down(self):
+        ring = self.start_ring(3, start=False)
+        tracker = self.start_tracker("--origin", ring.origins_flag())
+        tracker_url = f"http://{HOST}:{tracker.port}"
+        for i in range(3):
+            ring.start(i, extra_args=["--tracker", tracker_url])
+        for o in ring:
+            self.assertTrue(wait_until(
+                lambda: all(m["up"] for m in o.request("GET", "/cluster").json()["members"]),
+                timeout=15))
+        layout = os.path.join(self.tmp, "image")
+        image = oci_image.make_image(layout, [300_000, 200_000], seed=5)
+        self.skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                    f"docker://{HOST}:{ring[0].port}/team/app:v1")
+        ring.stop(1, graceful=False)
+        for n in range(2):
+            agent = Peer(self.mkdir(f"agent{n}"), cwd=self.mkdir("cwd"),
+                         args=["--origin", ring.origins_flag(), "--tracker", tracker_url])
+            self._origins.append(agent)
+            self.addCleanup(self._finish_origin, agent)
+            agent.start()
+            out = os.path.join(self.tmp, f"out{n}")
+            self.skopeo("copy", "--src-tls-verify=false",
+                        f"docker://{HOST}:{agent.port}/team/app:v1", f"dir:{out}")
+            for d in [image.config_digest] + image.layer_digests:
+                self.assertEqual(file_digest(os.path.join(out, d.split(":", 1)[1])), d)
 
 
 if __name__ == "__main__":
