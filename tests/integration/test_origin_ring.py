@@ -4,7 +4,6 @@ Every test ends by reading back every acknowledged blob through every live origi
 
 import json
 import os
-import shutil
 import time
 import unittest
 
@@ -18,24 +17,26 @@ FAST = ["--health-interval", "200ms", "--health-fails", "2", "--health-passes", 
 
 class RingTestCase(ShoalTestCase):
     def start_ring(self, n, *extra, repair_after="1h"):
-        self.ports = [unused_port() for _ in range(n)]
-        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
-        self.ring_args = ["--origins", ",".join(self.urls), "--repair-after", repair_after,
-                          *FAST, *extra]
-        self.ring = [self.start_member(i) for i in range(n)]
+        self.ring = super().start_ring(n, *FAST, *extra, repair_after=repair_after)
+        self.urls = self.ring.urls
         self.acked = {}  # digest -> bytes of every push that succeeded
         self.addCleanup(self.check_nothing_lost)
+        # Members that started before the others saw them down; wait for the checks.
+        self.assertTrue(wait_until(self.all_up, timeout=10), "the ring never saw all members up")
         return self.ring
 
-    def data_of(self, i):
-        return os.path.join(self.tmp, f"origin-{i + 1}")
+    def all_up(self):
+        for o in self.ring:
+            members = o.request("GET", "/cluster").json()["members"]
+            if not all(m["up"] for m in members):
+                return False
+        return True
 
-    def start_member(self, i):
-        return self.start_origin("--self", self.urls[i], *self.ring_args,
-                                 data_dir=self.data_of(i), port=self.ports[i])
+    def data_of(self, i):
+        return self.ring.data_dirs[i]
 
     def live(self):
-        return [o for o in self.ring if o.alive()]
+        return self.ring.live()
 
     def push(self, origin, data, expect=(200, 201)):
         d = sha256_digest(data)
@@ -132,8 +133,8 @@ class Quorum(RingTestCase):
         data = make_bytes(MiB, seed=4)
         d, _ = self.push(ring[0], data)
         self.assertTrue(wait_until(lambda: len(self.holders(d)) == 3, timeout=20))
-        ring[1].kill()
-        ring[2].kill()
+        ring.stop(1, graceful=False)
+        ring.stop(2, graceful=False)
         fresh = make_bytes(MiB, seed=5)
         # Noticed by the checks (or by the push's own failed copies): a 503 naming the quorum.
         def refused():
@@ -196,7 +197,7 @@ class UploadFailover(RingTestCase):
         self.assertTrue(wait_until(lambda: 3 * chunk in [
             v for i, v in self.session_offsets(uid).items() if i != 0], timeout=10),
             self.session_offsets(uid))
-        ring[0].kill()
+        ring.stop(0, graceful=False)
         survivors = {i: v for i, v in self.session_offsets(uid).items() if i != 0}
         self.assertEqual(list(survivors.values()), [3 * chunk])
         at_index = next(iter(survivors))
@@ -219,7 +220,7 @@ class Repair(RingTestCase):
         for d in blobs:
             self.assertTrue(wait_until(lambda: len(self.holders(d)) == 3, timeout=20))
         victim = 3
-        ring[victim].kill()
+        ring.stop(victim, graceful=False)
         alive = [i for i in range(4) if i != victim]
 
         def three_copies_on_the_rest():
@@ -232,21 +233,18 @@ class Repair(RingTestCase):
         blobs = [self.push(ring[0], make_bytes(300 * 1024 + k, seed=40 + k))[0] for k in range(5)]
         for d in blobs:
             self.assertTrue(wait_until(lambda: len(self.holders(d)) == 3, timeout=20))
-        ring[2].kill()
-        shutil.rmtree(self.data_of(2))
-        ring[2] = self.start_member(2)
+        ring.restart(2, graceful=False, wipe=True)
         self.assertTrue(wait_until(lambda: all(2 in self.holders(d) for d in blobs), timeout=30),
                         {d: self.holders(d) for d in blobs})
 
     def test_pending_copies_survive_a_restart(self):
         # No repair walk during the test: only the persisted queue can deliver the copy.
         ring = self.start_ring(3, "--repair-interval", "1h")
-        ring[2].kill()
+        ring.stop(2, graceful=False)
         data = make_bytes(512 * 1024, seed=60)
         d, _ = self.push(ring[0], data)  # the quorum is 2: origins 1 and 2 hold it
-        ring[0].kill()  # the copy owed to origin 3 is queued on disk only
-        ring[0] = self.start_member(0)
-        ring[2] = self.start_member(2)
+        ring.restart(0, graceful=False)  # the copy owed to origin 3 is queued on disk only
+        ring.start(2)
         self.assertTrue(wait_until(lambda: 2 in self.holders(d), timeout=30))
 
 

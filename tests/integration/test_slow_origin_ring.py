@@ -11,7 +11,7 @@ if os.environ.get("SHOAL_PERF_BIN"):
     os.environ["SHOAL_BIN"] = os.environ["SHOAL_PERF_BIN"]
 
 from peer_harness import PeerTestCase
-from shoal_harness import HOST, MiB, make_file, run_cli, sha256_digest, unused_port, wait_until
+from shoal_harness import HOST, MiB, make_file, run_cli, sha256_digest, wait_until
 from test_slow_swarm import pull_and_hash
 
 FAST = ["--health-interval", "200ms", "--health-fails", "2", "--health-passes", "1",
@@ -20,22 +20,19 @@ FAST = ["--health-interval", "200ms", "--health-fails", "2", "--health-passes", 
 
 class RingFleet(PeerTestCase):
     def start_ring_cluster(self, n_origins, n_peers):
-        ports = [unused_port() for _ in range(n_origins)]
-        self.urls = [f"http://{HOST}:{p}" for p in ports]
-        origins = ",".join(self.urls)
+        # Tracker and origins each need the other's URLs: the ring's ports come first.
+        self.ring = self.start_ring(n_origins, *FAST, start=False)
+        self.urls = self.ring.urls
         self.tracker = self.start_tracker("--peer-ttl", "60s", "--announce-interval", "5s",
-                                          "--origin", origins)
+                                          "--origin", self.ring.origins_flag())
         tracker_url = f"http://{HOST}:{self.tracker.port}"
-        self.ring = [self.start_origin("--origins", origins, "--self", self.urls[i],
-                                       "--tracker", tracker_url, *FAST,
-                                       data_dir=self.mkdir(f"origin-{i + 1}"), port=ports[i])
-                     for i in range(n_origins)]
+        for i in range(n_origins):
+            self.ring.start(i, extra_args=["--tracker", tracker_url])
         self.origin = self.ring[0]
-        peers = []
-        for i in range(n_peers):
-            p = self.start_peer(f"peer{i}")
-            peers.append(p)
-        return peers
+        self.assertTrue(wait_until(lambda: all(
+            m["up"] for o in self.ring for m in o.request("GET", "/cluster").json()["members"]),
+            timeout=10))
+        return [self.start_peer(f"peer{i}") for i in range(n_peers)]
 
     def start_peer(self, name, *args, data_dir=None):
         # Every agent knows the whole ring.
@@ -70,8 +67,7 @@ class RingFleet(PeerTestCase):
         # Kill the hand-out's origin once it has sent something.
         wait_until(lambda: self.ring[runner].metrics().value(
             "shoal_origin_handout_bytes_total", 0) > 8 * MiB, timeout=60, interval=0.1)
-        self.ring[runner].kill()
-        self.ring[runner].expected_exit = True
+        self.ring.stop(runner, graceful=False)
         for t in threads:
             t.join(900)
         for i in range(len(peers)):
