@@ -105,6 +105,7 @@ class Push {
   std::string remembered_session() const;
   void restart_hash();
   Result<std::optional<uint64_t>> session_offset(const std::string& id);
+  std::optional<uint64_t> session_elsewhere(const std::string& id);
   Result<std::string> start_session();
   Result<void> hash_prefix(uint64_t length);
   Result<void> send_chunk(const std::string& id, uint64_t offset, uint64_t length);
@@ -182,6 +183,8 @@ Result<std::string> Push::resume_or_start(uint64_t& offset) {
   if (std::string id = remembered_session(); !id.empty()) {
     auto at = session_offset(id);
     if (!at) return at.error();
+    // In a ring the session is mirrored on another origin: continue where it is.
+    if (!*at) at = session_elsewhere(id);
     if (*at && **at <= id_.size) {
       offset = **at;
       if (auto ok = hash_prefix(offset); !ok) return ok.error();
@@ -189,6 +192,32 @@ Result<std::string> Push::resume_or_start(uint64_t& offset) {
     }
   }
   return start_session();
+}
+
+// The offset of session `id` on the first other origin that holds it (a ring mirrors
+// each session on one other origin), which then becomes the one pushed through;
+// nullopt when none does.
+std::optional<uint64_t> Push::session_elsewhere(const std::string& id) {
+  auto members = origins_.order();
+  if (!members) return std::nullopt;
+  const Url tried = origin_;
+  for (const Url& other : *members) {
+    if (other.str() == tried.str()) continue;
+    origin_ = other;
+    client_.emplace(origin_, client_options(cfg_));
+    auto at = session_offset(id);
+    if (at && *at) {
+      if (!cfg_.boolean("quiet")) {
+        progress_.clear();
+        std::fprintf(stderr, "shoal push: upload %s continues on %s at byte %llu\n", id.c_str(),
+                     origin_.str().c_str(), static_cast<unsigned long long>(**at));
+      }
+      return *at;
+    }
+  }
+  origin_ = tried;
+  client_.emplace(origin_, client_options(cfg_));
+  return std::nullopt;
 }
 
 // Where an earlier session stands; nullopt when the origin no longer has it.

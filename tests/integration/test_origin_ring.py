@@ -7,8 +7,8 @@ import os
 import time
 import unittest
 
-from shoal_harness import (MiB, ShoalTestCase, blob_path, make_bytes, run_cli, sha256_digest,
-                           unused_port, wait_until)
+from shoal_harness import (MiB, ShoalTestCase, blob_path, make_bytes, make_file, run_cli,
+                           sha256_digest, start_cli, unused_port, wait_until)
 
 # Fast health and repair, so a loss is noticed and repaired within a test's time.
 FAST = ["--health-interval", "200ms", "--health-fails", "2", "--health-passes", "1",
@@ -208,6 +208,27 @@ class UploadFailover(RingTestCase):
         r = ring[at_index].request("PUT", f"/uploads/{uid}?digest={d}")
         self.assertEqual(r.status, 201, r.body)
         self.acked[d] = data
+
+
+    def test_push_survives_its_origin_and_resumes_on_the_mirror(self):
+        ring = self.start_ring(3)
+        path = os.path.join(self.tmp, "big.bin")
+        d = make_file(path, 48 * MiB, seed=71)
+        proc = start_cli(["push", path, "--origin", ",".join(self.urls), "--chunk-size", "4MiB",
+                          "--limit-rate", "16MiB"], home=self.home)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+
+        def receiving_offset():
+            return ring[0].metrics().value("shoal_origin_upload_sessions", 0) >= 1
+        self.assertTrue(wait_until(receiving_offset, timeout=20))
+        time.sleep(1.5)  # a few chunks in, and mirrored
+        ring.stop(0, graceful=False)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(out.decode().strip(), d)
+        self.assertRegex(err.decode(), r"continues on http://\S+ at byte [1-9]")
+        with open(path, "rb") as f:
+            self.acked[d] = f.read()
 
 
 class Repair(RingTestCase):
