@@ -35,10 +35,11 @@ class PeerTestCase(TrackerTestCase):
         self.peers = [self.start_peer(f"peer{i}", *peer_args) for i in range(peers)]
         return self.peers
 
-    def start_peer(self, name, *args, data_dir=None):
+    def start_peer(self, name, *args, data_dir=None, origin=None):
+        """origin: the --origin value (default: the cluster's origin; a ring passes all)."""
         if data_dir is None:
             data_dir = self.mkdir(name)
-        p = Peer(data_dir, args=["--origin", self.origin.url,
+        p = Peer(data_dir, args=["--origin", origin or self.origin.url,
                                  "--tracker", f"http://{HOST}:{self.tracker.port}"] + list(args),
                  cwd=self.mkdir("cwd"))
         self._origins.append(p)

@@ -748,6 +748,15 @@ class Ring:
     def live(self):
         return [o for o in self.members if o is not None and o.alive()]
 
+    def all_up(self):
+        """Whether every live member sees every member up (GET /cluster). Members that
+        started before the others first saw them down, so tests wait for this."""
+        for o in self.live():
+            r = o.request("GET", "/cluster")
+            if r.status != 200 or not all(m["up"] for m in r.json()["members"]):
+                return False
+        return True
+
     def index_of(self, url):
         return self.urls.index(url)
 

@@ -22,15 +22,9 @@ class RingTestCase(ShoalTestCase):
         self.acked = {}  # digest -> bytes of every push that succeeded
         self.addCleanup(self.check_nothing_lost)
         # Members that started before the others saw them down; wait for the checks.
-        self.assertTrue(wait_until(self.all_up, timeout=10), "the ring never saw all members up")
+        self.assertTrue(wait_until(self.ring.all_up, timeout=10),
+                        "the ring never saw all members up")
         return self.ring
-
-    def all_up(self):
-        for o in self.ring:
-            members = o.request("GET", "/cluster").json()["members"]
-            if not all(m["up"] for m in members):
-                return False
-        return True
 
     def data_of(self, i):
         return self.ring.data_dirs[i]

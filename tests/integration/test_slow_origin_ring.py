@@ -29,22 +29,9 @@ class RingFleet(PeerTestCase):
         for i in range(n_origins):
             self.ring.start(i, extra_args=["--tracker", tracker_url])
         self.origin = self.ring[0]
-        self.assertTrue(wait_until(lambda: all(
-            m["up"] for o in self.ring for m in o.request("GET", "/cluster").json()["members"]),
-            timeout=10))
-        return [self.start_peer(f"peer{i}") for i in range(n_peers)]
-
-    def start_peer(self, name, *args, data_dir=None):
-        # Every agent knows the whole ring.
-        from peer_harness import Peer
-        p = Peer(data_dir or self.mkdir(name),
-                 args=["--origin", ",".join(self.urls),
-                       "--tracker", f"http://{HOST}:{self.tracker.port}"] + list(args),
-                 cwd=self.mkdir("cwd"))
-        self._origins.append(p)
-        self.addCleanup(self._finish_origin, p)
-        p.start()
-        return p
+        self.assertTrue(wait_until(self.ring.all_up, timeout=10))
+        return [self.start_peer(f"peer{i}", origin=self.ring.origins_flag())
+                for i in range(n_peers)]
 
     def test_handout_origin_killed_during_a_fleet_pull(self):
         size = 128 * MiB
