@@ -11,7 +11,7 @@ import threading
 import unittest
 
 import oci_image
-from peer_harness import Peer, PeerTestCase
+from peer_harness import PeerTestCase
 from shoal_harness import (HOST, ShoalTestCase, file_digest, make_bytes, requires_tool,
                            sha256_digest, url_path, wait_until)
 
@@ -26,14 +26,8 @@ class RingTags(ShoalTestCase):
         self.wait_all_up()
         self.blobs = [self.push_blob(make_bytes(4000 + i, seed=80 + i)) for i in range(4)]
 
-    def all_up(self, i):
-        r = self.ring[i].request("GET", "/cluster")
-        return r.status == 200 and all(m["up"] for m in r.json()["members"])
-
-    def wait_all_up(self, origins=(0, 1, 2)):
-        """Members started after an origin's first checks count as down until they pass."""
-        for i in origins:
-            self.assertTrue(wait_until(lambda: self.all_up(i), timeout=15), f"origin {i + 1}")
+    def wait_all_up(self):
+        self.assertTrue(wait_until(self.ring.all_up, timeout=15), "members see each other up")
 
     def push_blob(self, data, via=0):
         d = sha256_digest(data)
@@ -207,25 +201,17 @@ class RingOciPull(PeerTestCase):
 
     def test_skopeo_push_through_one_origin_pull_through_agents_while_another_is_down(self):
         ring = self.start_ring(3, start=False)
-        tracker = self.start_tracker("--origin", ring.origins_flag())
-        tracker_url = f"http://{HOST}:{tracker.port}"
+        self.tracker = self.start_tracker("--origin", ring.origins_flag())
         for i in range(3):
-            ring.start(i, extra_args=["--tracker", tracker_url])
-        for o in ring:
-            self.assertTrue(wait_until(
-                lambda: all(m["up"] for m in o.request("GET", "/cluster").json()["members"]),
-                timeout=15))
+            ring.start(i, extra_args=["--tracker", f"http://{HOST}:{self.tracker.port}"])
+        self.assertTrue(wait_until(ring.all_up, timeout=15))
         layout = os.path.join(self.tmp, "image")
         image = oci_image.make_image(layout, [300_000, 200_000], seed=5)
         self.skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest",
                     f"docker://{HOST}:{ring[0].port}/team/app:v1")
         ring.stop(1, graceful=False)
         for n in range(2):
-            agent = Peer(self.mkdir(f"agent{n}"), cwd=self.mkdir("cwd"),
-                         args=["--origin", ring.origins_flag(), "--tracker", tracker_url])
-            self._origins.append(agent)
-            self.addCleanup(self._finish_origin, agent)
-            agent.start()
+            agent = self.start_peer(f"agent{n}", origin=ring.origins_flag())
             out = os.path.join(self.tmp, f"out{n}")
             self.skopeo("copy", "--src-tls-verify=false",
                         f"docker://{HOST}:{agent.port}/team/app:v1", f"dir:{out}")
