@@ -139,6 +139,9 @@ class Origin {
   // Blocking: the first 2xx body of GET `path` from the up origins in d's order
   // (their own copies only); Errc::not_found when none holds d.
   Result<std::string> from_owners(const Digest& d, const std::string& path);
+  // Blocking: removes d on every other origin of the ring; true if one held it.
+  // Errc::no_quorum when an origin could not be asked (its copy would come back).
+  Result<bool> delete_in_ring(const Digest& d);
   // Whether d is held here or by one of its up owners (HEAD, off the event loop).
   awaitable<bool> ring_holds(const Digest& d);
   // Blocking, on an outbound thread: HEAD, then a streamed PUT of our copy.

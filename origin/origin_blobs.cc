@@ -68,8 +68,17 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
 awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
-  if (auto ok = store_->remove(*d); !ok)
-    co_return co_await respond_failure(ex, ok.error(), "BLOB_UNKNOWN");
+  // In a ring every copy goes, or the repair walk would bring the blob back.
+  const bool everywhere = cluster_.enabled() && !is_replica_write(ex);
+  auto removed = store_->remove(*d);
+  if (everywhere) {
+    for (const CopyJob& job : copies_.jobs_for(*d)) copies_.done(job);
+    auto remove_elsewhere = [&] { return delete_in_ring(*d); };
+    auto elsewhere = co_await http::outbound(remove_elsewhere);
+    if (!elsewhere) co_return co_await respond_failure(ex, elsewhere.error(), "BLOB_UNKNOWN");
+    if (!removed && removed.error().is(Errc::not_found) && *elsewhere) removed = {};
+  }
+  if (!removed) co_return co_await respond_failure(ex, removed.error(), "BLOB_UNKNOWN");
   if (seeder_) seeder_->remove(*d);
   metainfo_->remove(*d);
   http::Head head;

@@ -227,6 +227,23 @@ Result<std::string> Origin::from_owners(const Digest& d, const std::string& path
   return last;
 }
 
+Result<bool> Origin::delete_in_ring(const Digest& d) {
+  bool any = false;
+  for (const Owner& o : cluster_.order(blob_key(d.str()), SteadyClock::now())) {
+    if (o.self) continue;
+    http::Client client(o.url, peer_client_options());
+    auto r = client.request("DELETE", "/blobs/" + d.str(), peer_headers());
+    if (r && (r->success() || r->status == 404)) {
+      any |= r->success();
+      continue;
+    }
+    // A copy left on an origin that is down would come back with the repair walk.
+    return Error(Errc::no_quorum, "cannot delete " + d.str() + " on " + o.url.str() + ": " +
+                                      (r ? http::describe_failure(*r) : r.error().message));
+  }
+  return any;
+}
+
 awaitable<bool> Origin::ring_holds(const Digest& d) {
   if (store_->contains(d)) co_return true;
   if (!cluster_.enabled()) co_return false;

@@ -108,6 +108,19 @@ class Placement(RingTestCase):
             infos.add(r.body)
         self.assertEqual(len(infos), 1, "origins made different metainfo for one blob")
 
+    def test_delete_through_one_origin_removes_every_copy(self):
+        ring = self.start_ring(4)
+        data = make_bytes(200 * 1024, seed=8)
+        d, _ = self.push(ring[0], data)
+        self.acked.pop(d)
+        self.assertTrue(wait_until(lambda: len(self.holders(d)) == 3, timeout=20))
+        r = ring[3].request("DELETE", f"/blobs/{d}")
+        self.assertEqual(r.status, 204, r.body)
+        time.sleep(1.5)  # a few repair walks: nothing brings it back
+        self.assertEqual(self.holders(d), [])
+        for o in ring:
+            self.assertEqual(o.request("GET", f"/blobs/{d}").status, 404)
+
     def test_mismatched_member_lists_are_reported(self):
         a, b = unused_port(), unused_port()
         ua, ub = f"http://127.0.0.1:{a}", f"http://127.0.0.1:{b}"
