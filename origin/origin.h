@@ -126,7 +126,9 @@ class Origin {
   // returns once write_quorum of them hold it durably (Errc::no_quorum if they
   // cannot); the other owners get it from the persisted queue. A no-op for a copy
   // another origin sent (is_replica_write) and for a ring of one.
-  awaitable<Result<void>> replicate(const http::Exchange& ex, const Digest& d);
+  // `holder`: another origin known to hold d durably already (an upload's mirror).
+  awaitable<Result<void>> replicate(const http::Exchange& ex, const Digest& d,
+                                    std::optional<Url> holder = std::nullopt);
   // Errc::no_quorum before any byte is read when too few owners are up to take it.
   Result<void> quorum_possible(const http::Exchange& ex, const Digest* d) const;
   static bool is_replica_write(const http::Exchange& ex);
@@ -134,8 +136,9 @@ class Origin {
   std::optional<Url> mirror_of(const std::string& upload_id) const;
   Result<void> sync_mirror(const std::string& id, uint64_t offset);  // blocking
   void mirror_later(const std::string& id, uint64_t offset);
-  // Blocking: the mirror catches up to the whole upload and commits it as d.
-  Result<void> finish_mirror(const std::string& id, uint64_t offset, const Digest& d);
+  // Blocking: the mirror catches up to the whole upload and commits it as d; which
+  // origin that is.
+  Result<Url> finish_mirror(const std::string& id, uint64_t offset, const Digest& d);
   // Blocking: the first 2xx body of GET `path` from the up origins in d's order
   // (their own copies only); Errc::not_found when none holds d.
   Result<std::string> from_owners(const Digest& d, const std::string& path);

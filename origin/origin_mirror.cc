@@ -103,7 +103,7 @@ void Origin::mirror_later(const std::string& id, uint64_t offset) {
   });
 }
 
-Result<void> Origin::finish_mirror(const std::string& id, uint64_t offset, const Digest& d) {
+Result<Url> Origin::finish_mirror(const std::string& id, uint64_t offset, const Digest& d) {
   std::shared_ptr<Mirroring> m;
   {
     std::lock_guard lock(mirrors_mu_);
@@ -115,14 +115,14 @@ Result<void> Origin::finish_mirror(const std::string& id, uint64_t offset, const
   }
   std::unique_lock<std::mutex> run;
   if (m) run = std::unique_lock(m->run);  // after any transfer still running
-  if (auto ok = sync_mirror(id, offset); !ok) return ok;
+  if (auto ok = sync_mirror(id, offset); !ok) return ok.error();
   auto target = mirror_of(id);
   if (!target) return Error(Errc::unavailable, "the mirror went away");
   http::Client client(*target, peer_client_options());
   auto r = client.request("PUT", "/uploads/" + id + "?digest=" + d.str(), peer_headers());
   if (!r) return r.error();
   if (!r->success()) return Error(http::errc_for_status(r->status), http::describe_failure(*r));
-  return {};
+  return *target;
 }
 
 }  // namespace shoal::origin

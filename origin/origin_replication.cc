@@ -154,15 +154,16 @@ void Origin::run_copy(const CopyJob& job, bool paced, std::function<void(bool ok
   });
 }
 
-awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest& d) {
+awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest& d,
+                                          std::optional<Url> holder) {
   if (!cluster_.enabled() || is_replica_write(ex)) co_return Result<void>{};
   const auto now = SteadyClock::now();
   const auto owners = cluster_.owners(blob_key(d.str()), now);
   size_t held = 0;
-  std::vector<CopyJob> now_jobs;
+  std::vector<CopyJob> candidates;  // up owners to copy to, in ring order
   for (const Owner& o : owners) {
-    if (o.self) {
-      ++held;
+    if (o.self || (holder && holder->str() == o.url.str())) {
+      ++held;  // this origin, or the upload's mirror that committed its own copy
       continue;
     }
     CopyJob job{d, o.url};
@@ -170,27 +171,36 @@ awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest
     auto queue = [&] { return copies_.add(job, now); };
     auto queued = co_await http::offload(queue);
     if (!queued) co_return queued.error();
-    if (o.up && copies_.claim(job)) now_jobs.push_back(job);
+    if (o.up) candidates.push_back(job);
   }
   const size_t need = cluster_.write_quorum();
   auto wait = std::make_shared<QuorumWait>();
-  for (const CopyJob& job : now_jobs) {
-    run_copy(job, false, [wait](bool ok) {
-      {
-        std::lock_guard lock(wait->mu);
-        ++wait->finished;
-        wait->ok += ok ? 1 : 0;
-      }
-      wait->changed.notify();
-    });
-  }
+  size_t launched = 0, next = 0;
+  // Only as many copies as the quorum lacks run before the answer, more when one
+  // fails; the others stay queued for pump_copies, so the client does not wait for them.
   for (;;) {
     uint64_t seen = wait->changed.version();
+    size_t ok = 0, finished = 0;
     {
       std::lock_guard lock(wait->mu);
-      if (held + wait->ok >= need) co_return Result<void>{};
-      if (wait->finished == now_jobs.size()) break;
+      ok = wait->ok;
+      finished = wait->finished;
     }
+    if (held + ok >= need) co_return Result<void>{};
+    while (held + ok + (launched - finished) < need && next < candidates.size()) {
+      const CopyJob& job = candidates[next++];
+      if (!copies_.claim(job)) continue;  // a background copy already runs it
+      ++launched;
+      run_copy(job, false, [wait](bool copied) {
+        {
+          std::lock_guard lock(wait->mu);
+          ++wait->finished;
+          wait->ok += copied ? 1 : 0;
+        }
+        wait->changed.notify();
+      });
+    }
+    if (launched == finished && next == candidates.size()) break;
     co_await wait->changed.wait(seen, std::chrono::milliseconds(1'000));
   }
   size_t have = held + wait->ok;

@@ -150,17 +150,22 @@ awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std:
     if (!received) co_return received.error();
     co_return offset;
   }
+  std::optional<Url> mirror;
   if (mirrored) {
     auto finish = [&] { return finish_mirror(id, offset, *digest); };
     auto ok = co_await http::outbound(finish);
-    if (!ok) log::info("upload committed without its mirror", {{"upload", id},
-                                                               {"error", ok.error().message}});
+    if (ok) {
+      mirror = *ok;
+    } else {
+      log::info("upload committed without its mirror", {{"upload", id},
+                                                        {"error", ok.error().message}});
+    }
   }
   auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
   auto placed = co_await http::offload(commit_upload);
   if (!placed) co_return placed.error();
   seed_later(*digest);
-  if (auto copied = co_await replicate(ex, *digest); !copied) co_return copied.error();
+  if (auto copied = co_await replicate(ex, *digest, mirror); !copied) co_return copied.error();
   co_return offset;
 }
 

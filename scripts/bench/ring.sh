@@ -71,12 +71,13 @@ wait_repaired() {
     while read -r d; do
       n=0
       for i in 1 2 3 4; do
-        [ "$i" = "$dead" ] && continue
-        [ -f "$work/ring/origin-$i/blobs/sha256/${d:7:2}/${d:7}" ] && n=$((n + 1))
+        if [ "$i" != "$dead" ] && [ -f "$work/ring/origin-$i/blobs/sha256/${d:7:2}/${d:7}" ]; then
+          n=$((n + 1))
+        fi
       done
-      [ "$n" -ge 3 ] || short=$((short + 1))
+      if [ "$n" -lt 3 ]; then short=$((short + 1)); fi
     done <"$work/digests"
-    [ "$short" -eq 0 ] && break
+    if [ "$short" -eq 0 ]; then break; fi
     sleep 0.2
   done
   elapsed "$t0" "$(shoal_now)"
@@ -96,7 +97,7 @@ bench_repair() {
   sleep 3  # the background copies to the third owners drain
   # What the dead origin held must be copied again: its bytes are the repair's work.
   while read -r d; do
-    [ -f "$work/ring/origin-$dead/blobs/sha256/${d:7:2}/${d:7}" ] && moved=$((moved + 256))
+    if [ -f "$work/ring/origin-$dead/blobs/sha256/${d:7:2}/${d:7}" ]; then moved=$((moved + 256)); fi
   done <"$work/digests"
   kill -9 "${RING_PIDS[$((dead - 1))]}"
   t0=$(shoal_now)
