@@ -7,7 +7,7 @@
 #     lost, against curl copying the same bytes (GET from a holder piped into a PUT to
 #     the new owner) between the same processes.
 #
-#   scripts/bench/ring.sh [SIZE_MIB] [RUNS] [REPAIR_MIB]
+#   scripts/bench/ring.sh [SIZE_MIB] [RUNS] [REPAIR_MIB]     (SKIP_PUSH=1: the repair part only)
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -84,15 +84,18 @@ wait_repaired() {
 }
 
 bench_repair() {
-  local pieces=$((repair_mib / 256)) i urls dead=4 moved=0 t0 repair curl_time
+  local part urls dead=4 moved=0 t0 repair curl_time
   rm -rf "$work/ring" "$work/parts"; mkdir -p "$work/parts"
   shoal_start_ring 4 "$work/ring" --repair-after 1s --repair-interval 1s --repair-rate 100GiB \
     --health-interval 200ms
   IFS=, read -r -a urls <<<"$RING_URLS"
   : >"$work/digests"
-  for i in $(seq "$pieces"); do
-    shoal_make_artifact "$work/parts/$i.bin" 256
-    "$SHOAL_BIN" push "$work/parts/$i.bin" --origin "${urls[0]}" --quiet --state-dir "$work/state" >>"$work/digests"
+  # Distinct blobs: slices of one artifact (shoal_make_artifact's bytes depend on the size only).
+  shoal_make_artifact "$work/parts/all.bin" "$repair_mib"
+  split -b 256M -d "$work/parts/all.bin" "$work/parts/part-"
+  rm "$work/parts/all.bin"
+  for part in "$work"/parts/part-*; do
+    "$SHOAL_BIN" push "$part" --origin "$RING_URLS" --quiet --state-dir "$work/state" >>"$work/digests"
   done
   sleep 3  # the background copies to the third owners drain
   # What the dead origin held must be copied again: its bytes are the repair's work.
@@ -124,5 +127,5 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 10485
 echo "blob: $size_mib MiB, median of $runs runs, loopback, data in $work"
 mkdir -p "$work"
 shoal_make_artifact "$work/blob.bin" "$size_mib"
-bench_push
+[ "${SKIP_PUSH:-0}" = 1 ] || bench_push
 bench_repair
