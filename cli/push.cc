@@ -106,6 +106,8 @@ class Push {
   void restart_hash();
   Result<std::optional<uint64_t>> session_offset(const std::string& id);
   std::optional<uint64_t> session_elsewhere(const std::string& id);
+  // After a failover: where the upload goes on (stderr, unless --quiet).
+  void say_continues(const std::string& id, uint64_t offset);
   Result<std::string> start_session();
   Result<void> hash_prefix(uint64_t length);
   Result<void> send_chunk(const std::string& id, uint64_t offset, uint64_t length);
@@ -136,6 +138,7 @@ class Push {
   std::unique_ptr<HashWriter> hasher_ = std::make_unique<HashWriter>(-1);
   std::string session_;              // the upload session of the last origin tried
   std::optional<Digest> committed_;  // once an origin has the blob, only the tag is left
+  int attempts_ = 0;                 // origins pushed through so far, this one included
 };
 
 Result<void> Push::open_file() {
@@ -186,6 +189,7 @@ Result<std::string> Push::resume_or_start(uint64_t& offset) {
     // In a ring the session is mirrored on another origin: continue where it is.
     if (!*at) at = session_elsewhere(id);
     if (*at && **at <= id_.size) {
+      if (attempts_ > 1) say_continues(id, **at);
       offset = **at;
       if (auto ok = hash_prefix(offset); !ok) return ok.error();
       return id;
@@ -207,17 +211,20 @@ std::optional<uint64_t> Push::session_elsewhere(const std::string& id) {
     client_.emplace(origin_, client_options(cfg_));
     auto at = session_offset(id);
     if (at && *at) {
-      if (!cfg_.boolean("quiet")) {
-        progress_.clear();
-        std::fprintf(stderr, "shoal push: upload %s continues on %s at byte %llu\n", id.c_str(),
-                     origin_.str().c_str(), static_cast<unsigned long long>(**at));
-      }
+      if (attempts_ <= 1) say_continues(id, **at);  // else resume_or_start says it
       return *at;
     }
   }
   origin_ = tried;
   client_.emplace(origin_, client_options(cfg_));
   return std::nullopt;
+}
+
+void Push::say_continues(const std::string& id, uint64_t offset) {
+  if (cfg_.boolean("quiet")) return;
+  progress_.clear();
+  std::fprintf(stderr, "shoal push: upload %s continues on %s at byte %llu\n", id.c_str(),
+               origin_.str().c_str(), static_cast<unsigned long long>(offset));
 }
 
 // Where an earlier session stands; nullopt when the origin no longer has it.
@@ -336,6 +343,7 @@ Result<std::string> Push::upload() {
 }
 
 Result<Digest> Push::push_through(const Url& origin) {
+  ++attempts_;
   origin_ = origin;
   client_.emplace(origin_, client_options(cfg_));
   if (!committed_) {
