@@ -167,15 +167,25 @@ awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest
       continue;
     }
     CopyJob job{d, o.url};
-    // Queued (durably) before anything is sent: a crash from here on loses no copy.
-    auto queue = [&] { return copies_.add(job, now); };
+    // Queued (durably) before anything is sent: a crash from here on loses no copy. The
+    // jobs of up owners are taken at once, so the background pump cannot start them
+    // between here and their launch (its copies would not count toward the quorum).
+    auto queue = [&] { return copies_.add(job, now, o.up); };
     auto queued = co_await http::offload(queue);
-    if (!queued) co_return queued.error();
-    if (o.up) candidates.push_back(job);
+    if (queued) {
+      if (o.up) candidates.push_back(job);
+    } else if (!queued.error().is(Errc::conflict)) {  // conflict: already being copied
+      co_return queued.error();
+    }
   }
+  // Candidates not launched go back to the pump however this ends.
+  size_t next = 0;
+  const auto give_back = std::shared_ptr<void>(nullptr, [&](void*) {
+    for (size_t i = next; i < candidates.size(); ++i) copies_.release(candidates[i]);
+  });
   const size_t need = cluster_.write_quorum();
   auto wait = std::make_shared<QuorumWait>();
-  size_t launched = 0, next = 0;
+  size_t launched = 0;
   // Only as many copies as the quorum lacks run before the answer, more when one
   // fails; the others stay queued for pump_copies, so the client does not wait for them.
   for (;;) {
@@ -189,7 +199,6 @@ awaitable<Result<void>> Origin::replicate(const http::Exchange& ex, const Digest
     if (held + ok >= need) co_return Result<void>{};
     while (held + ok + (launched - finished) < need && next < candidates.size()) {
       const CopyJob& job = candidates[next++];
-      if (!copies_.claim(job)) continue;  // a background copy already runs it
       ++launched;
       run_copy(job, false, [wait](bool copied) {
         {

@@ -51,16 +51,30 @@ Result<void> ReplicaQueue::init(Clock::time_point now) {
   return {};
 }
 
-Result<void> ReplicaQueue::add(const CopyJob& job, Clock::time_point now) {
+Result<void> ReplicaQueue::add(const CopyJob& job, Clock::time_point now, bool running) {
   const std::string key = job.key();
   {
     std::lock_guard lock(mu_);
-    if (jobs_.count(key)) return {};
+    if (auto it = jobs_.find(key); it != jobs_.end()) {
+      if (!running) return {};
+      if (it->second.running) return Error(Errc::conflict, "copy already running");
+      it->second.running = true;
+      return {};
+    }
   }
   if (auto ok = write_file_atomic((dir_ / key).string(), job.target.str() + "\n"); !ok) return ok;
   std::lock_guard lock(mu_);
-  jobs_.emplace(key, Entry{job, now, now});
+  auto [it, fresh] = jobs_.emplace(key, Entry{job, now, now});
+  if (running) {
+    if (!fresh && it->second.running) return Error(Errc::conflict, "copy already running");
+    it->second.running = true;
+  }
   return {};
+}
+
+void ReplicaQueue::release(const CopyJob& job) {
+  std::lock_guard lock(mu_);
+  if (auto it = jobs_.find(job.key()); it != jobs_.end()) it->second.running = false;
 }
 
 std::optional<CopyJob> ReplicaQueue::next(Clock::time_point now) {
@@ -72,14 +86,6 @@ std::optional<CopyJob> ReplicaQueue::next(Clock::time_point now) {
     }
   }
   return std::nullopt;
-}
-
-bool ReplicaQueue::claim(const CopyJob& job) {
-  std::lock_guard lock(mu_);
-  auto it = jobs_.find(job.key());
-  if (it == jobs_.end() || it->second.running) return false;
-  it->second.running = true;
-  return true;
 }
 
 void ReplicaQueue::done(const CopyJob& job) {

@@ -37,11 +37,12 @@ class ReplicaQueue {
   Result<void> init(Clock::time_point now);
 
   // Durable before it returns; adding a job already queued changes nothing.
-  Result<void> add(const CopyJob& job, Clock::time_point now);
+  // `running`: the caller runs it now, so next() must not hand it out.
+  Result<void> add(const CopyJob& job, Clock::time_point now, bool running = false);
+  // A job the caller took but will not run after all: next() may hand it out now.
+  void release(const CopyJob& job);
   // Takes a job that is due and not running; nullopt when none is.
   std::optional<CopyJob> next(Clock::time_point now);
-  // Marks a specific job running (a push copying synchronously); false if it already is.
-  bool claim(const CopyJob& job);
   // The target holds the blob (or we no longer hold it): the job is gone for good.
   void done(const CopyJob& job);
   // The copy failed: retried after a backoff growing from 1 s to 60 s.

@@ -37,16 +37,18 @@ TEST(ReplicaQueue, JobsSurviveARestartUntilDone) {
   EXPECT_EQ(next->target.str(), b.target.str());
 }
 
-TEST(ReplicaQueue, ARunningJobIsNotHandedOutTwiceAndFailuresBackOff) {
+TEST(ReplicaQueue, ATakenJobIsNotHandedOutUntilReleasedAndFailuresBackOff) {
   test::TempDir dir;
   auto t = Clock::now();
   ReplicaQueue q(dir.path());
   ASSERT_TRUE(q.init(t));
   auto a = job("a", "http://127.0.0.1:4101");
-  ASSERT_TRUE(q.add(a, t));
-  EXPECT_TRUE(q.claim(a));
-  EXPECT_FALSE(q.claim(a));
-  EXPECT_FALSE(q.next(t));
+  ASSERT_TRUE(q.add(a, t, /*running=*/true));  // a push copies it itself
+  EXPECT_FALSE(q.add(a, t, true));              // not twice
+  EXPECT_FALSE(q.next(t));                      // nor by the background pump
+  q.release(a);
+  auto again = q.next(t);
+  ASSERT_TRUE(again);
   q.failed(a, t);
   EXPECT_FALSE(q.next(t + 500ms));
   EXPECT_TRUE(q.next(t + 1s));
