@@ -25,6 +25,17 @@ Result<void> MemoryPeerStore::upsert(const std::string& info_hash, const PeerEnt
   return {};
 }
 
+awaitable<Result<std::vector<PeerEntry>>> MemoryPeerStore::announce(const std::string& info_hash,
+                                                                    const PeerEntry& peer,
+                                                                    AnnounceEvent event,
+                                                                    TimePoint now) {
+  Result<void> done = event == AnnounceEvent::stopped ? remove(info_hash, peer.peer_id)
+                                                      : upsert(info_hash, peer, now);
+  if (!done) co_return done.error();
+  if (event == AnnounceEvent::completed) (void)record_completed(info_hash);
+  co_return live_peers(info_hash, now);
+}
+
 Result<void> MemoryPeerStore::remove(const std::string& info_hash, const std::string& peer_id) {
   std::lock_guard lock(mu_);
   auto swarm = swarms_.find(info_hash);
@@ -41,7 +52,7 @@ Result<void> MemoryPeerStore::record_completed(const std::string& info_hash) {
   return {};
 }
 
-Result<std::vector<PeerEntry>> MemoryPeerStore::peers(const std::string& info_hash, TimePoint now) {
+Result<std::vector<PeerEntry>> MemoryPeerStore::live_peers(const std::string& info_hash, TimePoint now) {
   std::vector<PeerEntry> out;
   std::lock_guard lock(mu_);
   auto swarm = swarms_.find(info_hash);
@@ -53,7 +64,7 @@ Result<std::vector<PeerEntry>> MemoryPeerStore::peers(const std::string& info_ha
   return out;
 }
 
-Result<SwarmCounts> MemoryPeerStore::counts(const std::string& info_hash, TimePoint now) {
+Result<SwarmCounts> MemoryPeerStore::live_counts(const std::string& info_hash, TimePoint now) {
   SwarmCounts c;
   std::lock_guard lock(mu_);
   auto swarm = swarms_.find(info_hash);

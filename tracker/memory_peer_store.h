@@ -18,14 +18,26 @@ class MemoryPeerStore final : public PeerStore {
   // `max_peers` bounds memory against announces for endless made-up info_hashes.
   explicit MemoryPeerStore(std::chrono::milliseconds ttl, size_t max_peers = 1'000'000);
 
-  Result<void> upsert(const std::string& info_hash, const PeerEntry& peer, TimePoint now) override;
-  Result<void> remove(const std::string& info_hash, const std::string& peer_id) override;
-  Result<void> record_completed(const std::string& info_hash) override;
-  Result<std::vector<PeerEntry>> peers(const std::string& info_hash, TimePoint now) override;
-  Result<SwarmCounts> counts(const std::string& info_hash, TimePoint now) override;
+  awaitable<Result<std::vector<PeerEntry>>> announce(const std::string& info_hash,
+                                                     const PeerEntry& peer, AnnounceEvent event,
+                                                     TimePoint now) override;
+  awaitable<Result<std::vector<PeerEntry>>> peers(const std::string& info_hash,
+                                                  TimePoint now) override {
+    co_return live_peers(info_hash, now);
+  }
+  awaitable<Result<SwarmCounts>> counts(const std::string& info_hash, TimePoint now) override {
+    co_return live_counts(info_hash, now);
+  }
   size_t swarm_count() const override;
   size_t peer_count() const override;
   size_t prune(TimePoint now) override;
+
+  // The same operations without a coroutine frame, for announce() and for unit tests.
+  Result<void> upsert(const std::string& info_hash, const PeerEntry& peer, TimePoint now);
+  Result<void> remove(const std::string& info_hash, const std::string& peer_id);
+  Result<void> record_completed(const std::string& info_hash);
+  Result<std::vector<PeerEntry>> live_peers(const std::string& info_hash, TimePoint now);
+  Result<SwarmCounts> live_counts(const std::string& info_hash, TimePoint now);
 
  private:
   struct Stored {

@@ -50,8 +50,8 @@ class Tracker {
   awaitable<void> respond_bencode(http::Exchange& ex, std::string body);
 
   awaitable<void> announce(http::Exchange& ex);
-  // The announce's answer body (a reply or a failure), computed without I/O.
-  std::string announce_body(const AnnounceRequest& req, std::string_view remote);
+  // The announce's answer body (a reply or a failure).
+  awaitable<std::string> announce_body(const AnnounceRequest& req, std::string_view remote);
   awaitable<void> scrape(http::Exchange& ex);
   awaitable<void> metainfo(http::Exchange& ex, std::string_view digest_text);
 

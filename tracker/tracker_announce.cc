@@ -42,35 +42,27 @@ awaitable<void> Tracker::announce(http::Exchange& ex) {
     log::debug("bad announce", {{"remote", ex.remote_address()}, {"error", req.error().message}});
     body = encode_failure(req.error().message);
   } else {
-    body = announce_body(*req, ex.remote_address());
+    body = co_await announce_body(*req, ex.remote_address());
   }
   co_await respond_bencode(ex, std::move(body));
 }
 
-std::string Tracker::announce_body(const AnnounceRequest& req, std::string_view remote) {
+awaitable<std::string> Tracker::announce_body(const AnnounceRequest& req, std::string_view remote) {
   const auto now = std::chrono::steady_clock::now();
   PeerEntry self = entry_for(req, remote);
   if (self.ipv4.empty() && self.ipv6.empty()) {
     failures_->inc();
-    return encode_failure("cannot tell the peer's address: pass ip=");
+    co_return encode_failure("cannot tell the peer's address: pass ip=");
   }
-  if (req.event == AnnounceEvent::stopped) {
-    auto removed = store_->remove(req.info_hash, req.peer_id);
-    if (!removed) return encode_failure(removed.error().message);
-  } else {
-    auto stored = store_->upsert(req.info_hash, self, now);
-    if (!stored) {
-      failures_->inc();
-      return encode_failure(stored.error().message);
-    }
-    if (req.event == AnnounceEvent::completed) (void)store_->record_completed(req.info_hash);
+  auto swarm = co_await store_->announce(req.info_hash, self, req.event, now);
+  if (!swarm) {
+    failures_->inc();
+    co_return encode_failure(swarm.error().message);
   }
   metrics_.counter("shoal_tracker_announces_total", "Valid announces by event.",
                    {{"event", std::string(event_name(req.event))}})
       .inc();
 
-  auto swarm = store_->peers(req.info_hash, now);
-  if (!swarm) return encode_failure(swarm.error().message);
   AnnounceReply reply;
   reply.interval = whole_seconds(opts_.announce_interval);
   reply.min_interval = whole_seconds(opts_.announce_interval / 2);
@@ -86,7 +78,7 @@ std::string Tracker::announce_body(const AnnounceRequest& req, std::string_view 
     reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_);
   }
   handout_size_->observe(static_cast<double>(reply.peers.size()));
-  return encode_announce(reply);
+  co_return encode_announce(reply);
 }
 
 awaitable<void> Tracker::scrape(http::Exchange& ex) {
@@ -98,7 +90,7 @@ awaitable<void> Tracker::scrape(http::Exchange& ex) {
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, SwarmCounts>> files;
     for (const std::string& h : *hashes) {
-      auto c = store_->counts(h, now);
+      auto c = co_await store_->counts(h, now);
       if (!c) {
         body = encode_failure(c.error().message);
         break;

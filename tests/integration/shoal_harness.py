@@ -171,8 +171,28 @@ def wait_until(predicate, timeout=5.0, interval=0.05):
         time.sleep(interval)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def unused_port():
-    """A loopback port that was free a moment ago (for 'nothing listens here')."""
+    """A loopback port that was free a moment ago, for 'nothing listens here' or for a
+    server whose port must be known before it starts. Drawn below the kernel's ephemeral
+    range: a port the kernel hands out for port 0 (any other test's server or client) can
+    be taken between this call and the server's bind, and CI saw exactly that."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(min(10000, low // 2), low)
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]

@@ -33,7 +33,7 @@ TEST(PeerStore, UpsertRefreshesInsteadOfDuplicating) {
   FakeClock clock;
   ASSERT_TRUE(store.upsert(kHashA, peer('x'), clock.now).ok());
   ASSERT_TRUE(store.upsert(kHashA, peer('x', true, 7000), clock.now).ok());
-  auto peers = store.peers(kHashA, clock.now);
+  auto peers = store.live_peers(kHashA, clock.now);
   ASSERT_TRUE(peers.ok());
   ASSERT_EQ(peers->size(), 1u);
   EXPECT_EQ((*peers)[0].port, 7000);
@@ -50,15 +50,15 @@ TEST(PeerStore, PeersExpireAfterTtlUnlessRefreshed) {
   clock.advance(40s);
   ASSERT_TRUE(store.upsert(kHashA, peer('y'), clock.now).ok());  // y re-announces
   clock.advance(20s);  // x is now exactly 60 s old: expired
-  auto peers = store.peers(kHashA, clock.now);
+  auto peers = store.live_peers(kHashA, clock.now);
   ASSERT_EQ(peers->size(), 1u);
   EXPECT_EQ((*peers)[0].peer_id, std::string(20, 'y'));
-  EXPECT_EQ(store.counts(kHashA, clock.now)->incomplete, 1u);
+  EXPECT_EQ(store.live_counts(kHashA, clock.now)->incomplete, 1u);
   EXPECT_EQ(store.peer_count(), 2u) << "expired but not yet pruned";
   EXPECT_EQ(store.prune(clock.now), 1u);
   EXPECT_EQ(store.peer_count(), 1u);
   clock.advance(41s);
-  EXPECT_TRUE(store.peers(kHashA, clock.now)->empty());
+  EXPECT_TRUE(store.live_peers(kHashA, clock.now)->empty());
   EXPECT_EQ(store.prune(clock.now), 1u);
   EXPECT_EQ(store.peer_count(), 0u);
   EXPECT_EQ(store.swarm_count(), 0u) << "empty swarms are pruned";
@@ -72,9 +72,9 @@ TEST(PeerStore, CountsForScrape) {
   ASSERT_TRUE(store.upsert(kHashA, peer('m'), clock.now).ok());
   ASSERT_TRUE(store.record_completed(kHashA).ok());
   ASSERT_TRUE(store.upsert(kHashB, peer('s', true), clock.now).ok());
-  EXPECT_EQ(*store.counts(kHashA, clock.now), (SwarmCounts{1, 2, 1}));
-  EXPECT_EQ(*store.counts(kHashB, clock.now), (SwarmCounts{1, 0, 0}));
-  EXPECT_EQ(*store.counts(std::string(20, 'z'), clock.now), (SwarmCounts{0, 0, 0}));
+  EXPECT_EQ(*store.live_counts(kHashA, clock.now), (SwarmCounts{1, 2, 1}));
+  EXPECT_EQ(*store.live_counts(kHashB, clock.now), (SwarmCounts{1, 0, 0}));
+  EXPECT_EQ(*store.live_counts(std::string(20, 'z'), clock.now), (SwarmCounts{0, 0, 0}));
   EXPECT_EQ(store.swarm_count(), 2u);
   EXPECT_EQ(store.peer_count(), 4u);
 }
@@ -86,7 +86,7 @@ TEST(PeerStore, RemoveOnStopped) {
   ASSERT_TRUE(store.remove(kHashA, std::string(20, 'x')).ok());
   ASSERT_TRUE(store.remove(kHashA, std::string(20, 'q')).ok());
   ASSERT_TRUE(store.remove(kHashB, std::string(20, 'x')).ok());
-  EXPECT_TRUE(store.peers(kHashA, clock.now)->empty());
+  EXPECT_TRUE(store.live_peers(kHashA, clock.now)->empty());
   EXPECT_EQ(store.peer_count(), 0u);
 }
 
@@ -114,14 +114,14 @@ TEST(PeerStore, ConcurrentUseIsSafe) {
         PeerEntry p = peer('a');
         p.peer_id = std::to_string(t) + ":" + std::to_string(i);
         (void)store.upsert(kHashA, p, clock.now);
-        (void)store.peers(kHashA, clock.now);
+        (void)store.live_peers(kHashA, clock.now);
         if (i % 2) (void)store.remove(kHashA, p.peer_id);
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(store.peer_count(), 1000u);
-  EXPECT_EQ(store.peers(kHashA, clock.now)->size(), 1000u);
+  EXPECT_EQ(store.live_peers(kHashA, clock.now)->size(), 1000u);
 }
 
 }  // namespace
