@@ -16,6 +16,14 @@ namespace shoal::tracker {
 
 inline constexpr size_t kHashBytes = 20;  // info_hash and peer_id, raw
 
+// Shoal's announce extension: the pieces the announcing agent holds, as the hex of a
+// BitTorrent bitfield (piece 0 in the high bit of the first byte). Standard clients
+// never send it. At most kMaxHavePieces pieces: parse_and_bind() refuses metainfo over
+// 8 MiB and a v2 piece layer takes 32 bytes a piece, so no Shoal blob has more than
+// 2^18 pieces; a peer entry then holds at most 32 KiB of bitfield.
+inline constexpr std::string_view kHaveParam = "shoal_have";
+inline constexpr uint32_t kMaxHavePieces = 1u << 18;
+
 enum class AnnounceEvent { none, started, completed, stopped };
 // "started", "completed", "stopped", or "none" for a regular re-announce.
 std::string_view event_name(AnnounceEvent e);
@@ -35,6 +43,9 @@ struct AnnounceRequest {
   // ip= of either family, ipv6= (BEP 7). Empty when not given.
   std::string ip;
   std::string ipv6;
+  // shoal_have decoded to raw bitfield bytes; empty when not sent. Its length is only
+  // checked against the piece count by check_have(), when the tracker knows the count.
+  std::string have;
 };
 
 struct AnnounceLimits {
@@ -45,6 +56,11 @@ struct AnnounceLimits {
 // Errors are Errc::bad_request with messages such as
 // "invalid info_hash: must be 20 bytes, got 19" or "missing port".
 Result<AnnounceRequest> parse_announce(std::string_view query, const AnnounceLimits& limits = {});
+
+// Whether a decoded shoal_have fits a torrent of `pieces` pieces: exactly
+// ceil(pieces / 8) bytes, the spare bits past the last piece zero. Errors name the
+// field ("invalid shoal_have: ...") for the failure reason.
+Result<void> check_have(std::string_view have, uint32_t pieces);
 
 // The info_hash values of a scrape query (each 20 raw bytes), at most `max_hashes`.
 // None means a full scrape, which Shoal answers with an empty `files` dict.

@@ -7,25 +7,40 @@ std::optional<std::string> MetainfoCache::get(const std::string& digest) {
   auto it = index_.find(digest);
   if (it == index_.end()) return std::nullopt;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  return it->second->metainfo;
 }
 
-void MetainfoCache::put(const std::string& digest, std::string metainfo) {
+std::optional<SwarmKey> MetainfoCache::key_of(const std::string& digest) {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(digest);
+  if (it == index_.end()) return std::nullopt;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->key;
+}
+
+std::optional<uint32_t> MetainfoCache::pieces_of(const std::string& info_hash) const {
+  std::lock_guard lock(mu_);
+  auto it = pieces_by_hash_.find(info_hash);
+  if (it == pieces_by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MetainfoCache::erase(Lru::iterator it) {
+  bytes_ -= it->digest.size() + it->metainfo.size();
+  if (it->key) pieces_by_hash_.erase(it->key->info_hash);
+  index_.erase(it->digest);
+  lru_.erase(it);
+}
+
+void MetainfoCache::put(const std::string& digest, std::string metainfo,
+                        std::optional<SwarmKey> key) {
   size_t size = digest.size() + metainfo.size();
   if (size > max_bytes_) return;
   std::lock_guard lock(mu_);
-  if (auto it = index_.find(digest); it != index_.end()) {
-    bytes_ -= it->first.size() + it->second->second.size();
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
-  while (bytes_ + size > max_bytes_ && !lru_.empty()) {
-    auto& [d, m] = lru_.back();
-    bytes_ -= d.size() + m.size();
-    index_.erase(d);
-    lru_.pop_back();
-  }
-  lru_.emplace_front(digest, std::move(metainfo));
+  if (auto it = index_.find(digest); it != index_.end()) erase(it->second);
+  while (bytes_ + size > max_bytes_ && !lru_.empty()) erase(std::prev(lru_.end()));
+  if (key) pieces_by_hash_[key->info_hash] = key->pieces;
+  lru_.push_front(Entry{digest, std::move(metainfo), std::move(key)});
   index_.emplace(digest, lru_.begin());
   bytes_ += size;
 }

@@ -61,6 +61,10 @@ http::Routes<> Tracker::make_routes() {
                [this](http::Exchange& ex, std::string_view) { return scrape(ex); }},
               {"/metainfo/+", get, "metainfo",
                [this](http::Exchange& ex, std::string_view d) { return metainfo(ex, d); }},
+              {"/swarms/+", get, "swarms",
+               [this](http::Exchange& ex, std::string_view d) { return swarms(ex, d); }},
+              {"/ui/swarms/+", get, "ui_swarms",
+               [this](http::Exchange& ex, std::string_view d) { return swarm_page(ex, d); }},
           },
           Unmatched::by_segment};
 }

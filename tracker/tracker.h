@@ -11,6 +11,7 @@
 #include <string>
 
 #include "http/server.h"
+#include "core/digest.h"
 #include "core/metrics.h"
 #include "http/request_recorder.h"
 #include "http/routes.h"
@@ -54,6 +55,19 @@ class Tracker {
   awaitable<std::string> announce_body(const AnnounceRequest& req, std::string_view remote);
   awaitable<void> scrape(http::Exchange& ex);
   awaitable<void> metainfo(http::Exchange& ex, std::string_view digest_text);
+  // GET /swarms/<digest> (tracker_swarms.cc) and its live page /ui/swarms/<digest>.
+  awaitable<void> swarms(http::Exchange& ex, std::string_view digest_text);
+  awaitable<void> swarm_page(http::Exchange& ex, std::string_view digest_text);
+
+  // A blob's metainfo from the cache or the origins, with the swarm it describes;
+  // status is not ok when it cannot be had (code and message say why).
+  struct MetainfoLookup {
+    bhttp::status status = bhttp::status::ok;
+    std::string code, message;
+    std::string metainfo;
+    std::optional<SwarmKey> key;
+  };
+  awaitable<MetainfoLookup> lookup_metainfo(const Digest& digest);
 
   TrackerOptions opts_;
   std::unique_ptr<http::Upstreams> origins_;  // null without --origin

@@ -22,6 +22,9 @@ PeerEntry entry_for(const AnnounceRequest& req, std::string_view remote) {
   e.port = req.port;
   e.complete = req.left == 0;
   e.is_origin = is_origin_peer_id(req.peer_id);
+  // A seeder holds every piece: whatever bitfield it still sends (an agent's URL keeps
+  // the last one it set) says less than left=0 does.
+  if (!e.complete) e.have = req.have;
   if (req.ip.size() == 4) e.ipv4 = req.ip;
   if (req.ip.size() == 16) e.ipv6 = req.ip;
   if (req.ipv6.size() == 16) e.ipv6 = req.ipv6;
@@ -54,6 +57,15 @@ awaitable<std::string> Tracker::announce_body(const AnnounceRequest& req, std::s
     failures_->inc();
     co_return encode_failure("cannot tell the peer's address: pass ip=");
   }
+  if (!req.have.empty()) {
+    // The count is known once the swarm's metainfo went through this tracker.
+    if (auto pieces = metainfo_cache_.pieces_of(req.info_hash)) {
+      if (auto ok = check_have(req.have, *pieces); !ok) {
+        failures_->inc();
+        co_return encode_failure(ok.error().message);
+      }
+    }
+  }
   auto swarm = co_await store_->announce(req.info_hash, self, req.event, now);
   if (!swarm) {
     failures_->inc();
@@ -75,7 +87,8 @@ awaitable<std::string> Tracker::announce_body(const AnnounceRequest& req, std::s
   // A peer that just left gets the counts but no peers: it will not connect.
   if (req.event != AnnounceEvent::stopped) {
     std::lock_guard lock(rng_mu_);
-    reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_);
+    reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_,
+                                        self.have);
   }
   handout_size_->observe(static_cast<double>(reply.peers.size()));
   co_return encode_announce(reply);

@@ -161,6 +161,17 @@ def list_files(root):
     return sorted(out)
 
 
+def artifacts_dir(*parts):
+    """Where a test keeps what a person may want to see after the run (screenshots):
+    $SHOAL_ARTIFACTS, else test-artifacts/ beside the shoal binary (in the build tree).
+    Created if missing; kept after the test."""
+    root = os.environ.get("SHOAL_ARTIFACTS") or os.path.join(
+        os.path.dirname(os.path.abspath(SHOAL_BIN)), "test-artifacts")
+    path = os.path.join(root, *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def wait_until(predicate, timeout=5.0, interval=0.05):
     """Polls predicate() until it is truthy; returns its last value."""
     deadline = time.monotonic() + timeout
