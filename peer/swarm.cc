@@ -25,6 +25,7 @@
 
 #include "core/torrent/bt_settings.h"
 #include "core/log.h"
+#include "peer/announce_bits.h"
 #include "peer/rate_pacer.h"
 
 namespace shoal::peer {
@@ -167,6 +168,7 @@ struct Swarm::Impl {
   std::atomic<uint64_t> uploaded{0}, downloaded{0}, from_origin{0}, pieces{0}, hash_failures{0},
       bans{0}, peers{0};
   std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
+  AnnounceBits announce_bits;                                               // alert thread only
   std::atomic<bool> stop{false};
   std::thread thread;
   std::mutex pacer_mu;
@@ -290,6 +292,7 @@ void Swarm::Impl::poll_sources() {
       last_reannounce[d] = now;
     }
   }
+  announce_bits.refresh(active);
   std::erase_if(last_reannounce, [&](const auto& entry) {
     return std::none_of(active.begin(), active.end(),
                         [&](const auto& a) { return a.first == entry.first; });
@@ -302,6 +305,7 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
     if (handles.count(d)) return {};
   }
   atp.trackers = opts.trackers;
+  if (is_download) AnnounceBits::start(atp);
   if (opts.hide_origin && is_download) {
     std::string prefix = opts.origin_prefix;
     atp.extensions.push_back([prefix](lt::torrent_handle const&, lt::client_data_t) {
