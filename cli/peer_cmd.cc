@@ -18,7 +18,9 @@ std::vector<ConfigKey> peer_keys() {
                   "origin URL, URL,URL,... or dns:NAME:PORT, tried in order (metainfo, tags "
                   "and the hand-out; required)"});
   keys.push_back(
-      {"tracker", ConfigType::string, "", "tracker URL: announces and metainfo (required)"});
+      {"tracker", ConfigType::string, "",
+       "tracker URL or URL,URL,...: announces (one tier: the next when one fails) and "
+       "metainfo, tried in order (required)"});
   keys.push_back({"bt_listen", ConfigType::string, "",
                   "BitTorrent listen address (default: the listen host, port 0)"});
   keys.push_back(
@@ -41,16 +43,6 @@ std::vector<ConfigKey> peer_keys() {
   return keys;
 }
 
-Url required_url(const Config& cfg, const std::string& key) {
-  if (cfg.str(key).empty())
-    throw ConfigError("missing " + key + ": shoal peer needs --" + key + " URL");
-  auto url = Url::parse(cfg.str(key));
-  if (!url)
-    throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " +
-                      url.error().message);
-  return *url;
-}
-
 EndpointList required_urls(const Config& cfg, const std::string& key) {
   if (cfg.str(key).empty())
     throw ConfigError("missing " + key + ": shoal peer needs --" + key + " URL");
@@ -59,6 +51,15 @@ EndpointList required_urls(const Config& cfg, const std::string& key) {
     throw ConfigError("invalid value \"" + cfg.str(key) + "\" for " + key + ": " +
                       list.error().message);
   return *list;
+}
+
+// The trackers' base URLs (for GET /metainfo/<digest>), whether given with /announce or not.
+EndpointList tracker_bases(const EndpointList& list) {
+  std::vector<Url> bases = list.urls();
+  for (Url& u : bases) {
+    if (u.base_path.ends_with("/announce")) u.base_path.resize(u.base_path.size() - 9);
+  }
+  return EndpointList::of(std::move(bases));
 }
 
 int rate(const Config& cfg, const std::string& key) {
@@ -74,11 +75,8 @@ peer::PeerAgentOptions peer_options(const Config& cfg) {
   peer::PeerAgentOptions o;
   o.data_dir = cfg.str("data");
   o.origins = required_urls(cfg, "origin");
-  Url tracker = required_url(cfg, "tracker");
-  if (tracker.base_path.ends_with("/announce"))
-    tracker.base_path.resize(tracker.base_path.size() - 9);
-  o.tracker = tracker;
-  o.swarm.trackers = announce_urls(cfg.str("tracker"));
+  o.swarm.trackers = announce_urls(cfg.str("tracker"));  // throws for a dns: list
+  o.trackers = tracker_bases(required_urls(cfg, "tracker"));
   o.swarm.listen = cfg.str("bt_listen");
   if (o.swarm.listen.empty())
     o.swarm.listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "http/h3/datagram_size.h"
+#include "core/endpoint_list.h"
 #include "core/log.h"
 #include "core/url.h"
 
@@ -133,23 +134,17 @@ void log_listening(const http::Server& server, std::string_view component,
 }
 
 std::vector<std::string> announce_urls(const std::string& list) {
+  if (list.find_first_not_of(" \t") == std::string::npos) return {};
+  auto parsed = EndpointList::parse(list);
+  if (!parsed) throw ConfigError("invalid value for tracker: " + parsed.error().message);
+  // An announce URL is fixed in every metainfo and torrent: it cannot follow DNS.
+  if (parsed->from_dns()) {
+    throw ConfigError("invalid value \"" + list +
+                      "\" for tracker: give URL,URL,... (dns: lists are for origins)");
+  }
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string url =
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    url.erase(0, url.find_first_not_of(' '));
-    url.erase(url.find_last_not_of(' ') + 1);
-    if (!url.empty()) {
-      auto parsed = Url::parse(url);
-      if (!parsed)
-        throw ConfigError("invalid value \"" + url + "\" for tracker: " + parsed.error().message);
-      if (url.find("/announce") == std::string::npos) url = parsed->str() + "/announce";
-      out.push_back(url);
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  for (const Url& url : parsed->urls()) {
+    out.push_back(url.base_path.ends_with("/announce") ? url.str() : url.str() + "/announce");
   }
   return out;
 }

@@ -1,4 +1,6 @@
 // Blob routes: monolithic PUT, GET/HEAD with ranges and conditional requests, DELETE.
+#include "core/sha256.h"
+#include "core/torrent/announce_list.h"
 #include "http/blob_response.h"
 #include "http/offload.h"
 #include "http/outbound.h"
@@ -14,6 +16,15 @@ using bhttp::status;
 
 std::string committed_json(const Digest& d, uint64_t size) {
   return R"({"digest":")" + d.str() + R"(","size":)" + std::to_string(size) + "}";
+}
+
+// The served metainfo changes with the tracker list, so its ETag names that too.
+std::string metainfo_etag(const Digest& d, const std::vector<std::string>& trackers) {
+  if (trackers.empty()) return "\"metainfo-" + d.str() + "\"";
+  std::string joined;
+  for (const auto& t : trackers) joined += t + "\n";
+  const std::string list_hash = Sha256::of(joined.data(), joined.size()).hex().substr(0, 16);
+  return "\"metainfo-" + d.str() + "-" + list_hash + "\"";
 }
 
 }  // namespace
@@ -100,12 +111,16 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   } else {
     bencoded = co_await http::outbound(ask_owners);
   }
+  // Stored without trackers; this origin's list goes in as it is served (replacing an
+  // owner's), outside the info dict, so a standard client finds the swarm on its own.
+  if (bencoded) bencoded = with_announce_list(*bencoded, opts_.trackers);
   if (!bencoded) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
   http::Head head;
   head.result(status::ok);
   head.set(field::content_type, "application/x-bittorrent");
-  head.set(field::etag, "\"metainfo-" + d->str() + "\"");
-  head.set(field::cache_control, "public, max-age=31536000, immutable");
+  head.set(field::etag, metainfo_etag(*d, opts_.trackers));
+  // The info dict never changes, the tracker list may (configuration): not immutable.
+  head.set(field::cache_control, "public, max-age=3600");
   co_await ex.respond(std::move(head), *bencoded);
 }
 

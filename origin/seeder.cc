@@ -27,6 +27,10 @@ namespace {
 
 lt::settings_pack seeder_settings(const SeederOptions& o) {
   lt::settings_pack sp = swarm_base_settings(o.listen, o.fingerprint);
+  // Every tracker of the list, not only the first that answers: the origin is the one
+  // peer everybody must find, whichever tracker a client picked from the tier, and
+  // even when the trackers do not share a peer store. (Few origins: little load.)
+  sp.set_bool(lt::settings_pack::announce_to_all_trackers, true);
   // Uploaded blocks feed SentPieces (GET /blobs/<digest>/swarm).
   sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::error | lt::alert_category::upload);
   sp.set_int(lt::settings_pack::alert_queue_size, 1 << 16);
@@ -100,7 +104,10 @@ Result<void> Seeder::add(const Digest& digest, const std::string& blob_path,
                  "metainfo of " + digest.str() + " does not load: " + e.what());
   }
   atp.save_path = std::filesystem::path(blob_path).parent_path().string();
+  // The configured list, one tier (as the served metainfo lists it), not the
+  // metainfo's own: load_torrent_buffer fills tracker_tiers from it.
   atp.trackers = impl_->opts.trackers;
+  atp.tracker_tiers.assign(atp.trackers.size(), 0);
   const auto total = static_cast<uint64_t>(atp.ti ? atp.ti->total_size() : 0);
   const auto piece_length = static_cast<uint32_t>(atp.ti ? atp.ti->piece_length() : 0);
   atp.flags |= lt::torrent_flags::seed_mode;

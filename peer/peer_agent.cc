@@ -29,7 +29,7 @@ void remove_tree(const fs::path& dir) {
 
 PeerAgent::PeerAgent(PeerAgentOptions opts)
     : opts_(std::move(opts)),
-      upstream_(origins_, opts_.tracker),
+      upstream_(origins_, opts_.trackers.empty() ? nullptr : &trackers_),
       evictions_(metrics_.counter("shoal_peer_evictions_total",
                                   "Cached blobs evicted (budget or idle TTL).")),
       failures_(metrics_.counter("shoal_peer_download_failures_total",
@@ -47,6 +47,10 @@ PeerAgent::PeerAgent(PeerAgentOptions opts)
   origins_.on_failover([](const Url& from, const Error& why, const Url& to) {
     log::warn("origin failed, trying the next",
               {{"origin", from.str()}, {"error", why.message}, {"next", to.str()}});
+  });
+  trackers_.on_failover([](const Url& from, const Error& why, const Url& to) {
+    log::warn("tracker failed, trying the next",
+              {{"tracker", from.str()}, {"error", why.message}, {"next", to.str()}});
   });
   auto listener = [this](const SwarmEvent& e) { on_swarm_event(e); };
   opts_.swarm.hide_origin = opts_.handout_window > 0;

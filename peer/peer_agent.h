@@ -36,7 +36,7 @@ namespace shoal::peer {
 struct PeerAgentOptions {
   std::filesystem::path data_dir;
   EndpointList origins;  // tried in order (http/upstreams.h)
-  std::optional<Url> tracker;              // base URL: GET /metainfo/<digest>
+  EndpointList trackers;  // base URLs: GET /metainfo/<digest>, tried in order; may be empty
   SwarmOptions swarm;                      // announce URLs, listen address, limits
   uint64_t cache_bytes = 0;                // 0: unlimited
   std::chrono::milliseconds cache_ttl{0};  // 0: never idle out
@@ -100,6 +100,7 @@ class PeerAgent {
   PeerAgentOptions opts_;
   std::unique_ptr<BlobStore> store_;
   http::Upstreams origins_{opts_.origins, "origin"};  // shared by every call to the origins
+  http::Upstreams trackers_{opts_.trackers, "tracker"};
   Upstream upstream_;
   metrics::Registry metrics_;
   http::RequestRecorder recorder_{metrics_};

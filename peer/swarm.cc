@@ -304,7 +304,10 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
     std::lock_guard lock(mu);
     if (handles.count(d)) return {};
   }
+  // The agent's own trackers, one tier: libtorrent announces to the first that works and
+  // moves to the next when one fails. tracker_tiers too, or the metainfo's would stay.
   atp.trackers = opts.trackers;
+  atp.tracker_tiers.assign(opts.trackers.size(), 0);
   if (is_download) AnnounceBits::start(atp);
   if (opts.hide_origin && is_download) {
     std::string prefix = opts.origin_prefix;

@@ -24,11 +24,13 @@ Result<std::string> get_small(const Url& base, const std::string& path, size_t l
 }  // namespace
 
 Result<std::string> Upstream::metainfo(const Digest& d) const {
-  if (tracker_) {
-    auto got = get_small(*tracker_, tracker_->target("/metainfo/" + d.str()), kMaxMetainfoBytes);
-    // The tracker asks the same origin: its "unknown" is the origin's.
+  if (trackers_) {
+    auto got = trackers_->first_answer([&](const Url& tracker) {
+      return get_small(tracker, tracker.target("/metainfo/" + d.str()), kMaxMetainfoBytes);
+    });
+    // A tracker asks the same origins: its "unknown" is theirs.
     if (got || got.error().is(Errc::not_found)) return got;
-    log::warn("tracker has no metainfo, asking the origin",
+    log::warn("no tracker gave the metainfo, asking the origins",
               {{"digest", d.str()}, {"error", got.error().message}});
   }
   return origins_.first_answer([&](const Url& origin) {

@@ -1,12 +1,12 @@
-// The peer agent's blocking calls to the tracker and the origins: a blob's metainfo
+// The peer agent's blocking calls to the trackers and the origins: a blob's metainfo
 // and tag lookups. One short-lived connection per call (these are rare next to the
-// bytes, which come through the swarm); each call asks the origins in order and
-// moves on from one that cannot be reached or answers 5xx (http/upstreams.h). Call
+// bytes, which come through the swarm); each call asks the trackers or origins in
+// order and moves on from one that cannot be reached or answers 5xx
+// (http/upstreams.h). Call
 // through http::outbound, not http::offload: an origin that does not answer must
 // not hold the threads that commit to disk.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,12 +20,12 @@ namespace shoal::peer {
 
 class Upstream {
  public:
-  // `origins` outlives this (the agent owns both).
-  Upstream(http::Upstreams& origins, std::optional<Url> tracker)
-      : origins_(origins), tracker_(std::move(tracker)) {}
+  // `origins` and `trackers` (null: none) outlive this (the agent owns them).
+  Upstream(http::Upstreams& origins, http::Upstreams* trackers)
+      : origins_(origins), trackers_(trackers) {}
 
-  // The bencoded metainfo of d: from the tracker (which caches it), else from the
-  // origin. Errc::not_found when the origin does not hold d.
+  // The bencoded metainfo of d: from the first tracker that answers (trackers cache
+  // it), else from the origins. Errc::not_found when the origin does not hold d.
   Result<std::string> metainfo(const Digest& d) const;
   // GET /tags/<name> on the origin; `name` as it appeared in the request path.
   Result<Digest> resolve_tag(std::string_view name) const;
@@ -36,7 +36,7 @@ class Upstream {
 
  private:
   http::Upstreams& origins_;
-  std::optional<Url> tracker_;
+  http::Upstreams* trackers_;
 };
 
 }  // namespace shoal::peer

@@ -16,6 +16,8 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
            ffmpeg chromium nodejs ngtcp2-server ngtcp2-client)
+# Standard BitTorrent clients that read Shoal's hybrid .torrent (test_bt_clients.py).
+TEST_PKGS+=(qbittorrent-nox rtorrent)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
 BENCH_PKGS=(nginx-light wrk opentracker mktorrent gnuplot-nox)
 

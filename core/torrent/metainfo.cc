@@ -19,6 +19,7 @@
 #include <libtorrent/torrent_info.hpp>
 
 #include "core/file_io.h"
+#include "core/torrent/announce_list.h"
 
 namespace shoal {
 
@@ -217,8 +218,6 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
     }
     ct.set_creator("shoal");
     ct.set_creation_date(0);  // same bytes in, same metainfo out
-    int tier = 0;
-    for (const auto& url : options.trackers) ct.add_tracker(url, tier++);
     lt::entry e = ct.generate();
     if (e.find_key("creation date") != nullptr) e.dict().erase("creation date");
     lt::bencode(std::back_inserter(bencoded), e);
@@ -226,6 +225,11 @@ Result<Metainfo> MetainfoBuilder::finish(const Digest& digest, const MetainfoOpt
     return Error(Errc::io_error, std::string("creating metainfo: ") + ex.what());
   }
 
+  if (!options.trackers.empty()) {
+    auto announced = with_announce_list(bencoded, options.trackers);
+    if (!announced) return announced.error();
+    bencoded = std::move(*announced);
+  }
   // Load what was just made through the same checks a peer applies: the facts in
   // the result are libtorrent's reading of the bytes, not this function's belief.
   auto parsed = parse_and_bind(bencoded, digest, size);

@@ -76,9 +76,9 @@ struct Metainfo : ParsedMetainfo {
 struct MetainfoOptions {
   // 0: piece_size_for(size). Otherwise a power of two in [kMinPieceSize, kMaxPieceSize].
   uint32_t piece_size = 0;
-  // Announce URLs, outside the info dict (they do not change the info-hash). Shoal's
-  // own peers add their configured tracker themselves, so the origin can leave this
-  // empty and change trackers without touching stored metainfo.
+  // Announce URLs, outside the info dict (they do not change the info-hash), in one
+  // tier (core/torrent/announce_list.h). The origin stores metainfo without them and
+  // adds its configured trackers as it serves, so the list can change freely.
   std::vector<std::string> trackers;
 };
 

@@ -35,12 +35,14 @@ class PeerTestCase(TrackerTestCase):
         self.peers = [self.start_peer(f"peer{i}", *peer_args) for i in range(peers)]
         return self.peers
 
-    def start_peer(self, name, *args, data_dir=None, origin=None):
-        """origin: the --origin value (default: the cluster's origin; a ring passes all)."""
+    def start_peer(self, name, *args, data_dir=None, origin=None, tracker=None):
+        """origin: the --origin value (default: the cluster's origin; a ring passes all);
+        tracker: the --tracker value (default: the cluster's tracker; URL,URL,... for several)."""
         if data_dir is None:
             data_dir = self.mkdir(name)
+        tracker = tracker or f"http://{HOST}:{self.tracker.port}"
         p = Peer(data_dir, args=["--origin", origin or self.origin.url,
-                                 "--tracker", f"http://{HOST}:{self.tracker.port}"] + list(args),
+                                 "--tracker", tracker] + list(args),
                  cwd=self.mkdir("cwd"))
         self._origins.append(p)
         self.addCleanup(self._finish_origin, p)
