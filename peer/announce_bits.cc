@@ -77,7 +77,9 @@ void AnnounceBits::refresh(const std::vector<std::pair<Digest, lt::torrent_handl
 void AnnounceBits::refresh_one(const Digest& d, const lt::torrent_handle& h) {
   const lt::torrent_status st = h.status(lt::torrent_handle::query_pieces);
   std::vector<bool> bits(static_cast<size_t>(st.pieces.size()));
-  for (size_t i = 0; i < bits.size(); ++i) bits[i] = st.pieces[lt::piece_index_t(static_cast<int>(i))];
+  for (size_t i = 0; i < bits.size(); ++i) {
+    bits[i] = st.pieces[lt::piece_index_t(static_cast<int>(i))];
+  }
   const std::string hex = have_hex(bits);
   auto [it, fresh] = sent_.try_emplace(d, have_hex(std::vector<bool>(bits.size())));
   if (it->second == hex) return;

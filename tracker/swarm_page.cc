@@ -53,7 +53,9 @@ function drawMap(swarm) {
   swarm.peers.forEach((p, row) => {
     if (p.have === null) {
       ctx.fillStyle = "#ccc";
-      for (let x = row % 2; x < cols; x += 2) ctx.fillRect(x * cell, row * ROW, cell - gap, ROW - 1);
+      for (let x = row % 2; x < cols; x += 2) {
+        ctx.fillRect(x * cell, row * ROW, cell - gap, ROW - 1);
+      }
       return;
     }
     const held = bits(p.have, swarm.pieces);
@@ -81,7 +83,8 @@ function drawBars(swarm) {
     bar.append(fill);
     const label = document.createElement("span");
     const pct = p.progress === null ? "unknown" : (p.progress * 100).toFixed(1) + "%";
-    label.textContent = `${p.address} ${p.origin ? "origin" : p.complete ? "seeder" : "leecher"} ${pct}`;
+    const role = p.origin ? "origin" : p.complete ? "seeder" : "leecher";
+    label.textContent = `${p.address} ${role} ${pct}`;
     row.append(bar, label);
     return row;
   }));

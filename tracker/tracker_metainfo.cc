@@ -60,7 +60,8 @@ awaitable<Tracker::MetainfoLookup> Tracker::lookup_metainfo(const Digest& digest
   const std::string key = digest.str();
   auto counter = [this](const char* result) -> metrics::Counter& {
     return metrics_.counter("shoal_tracker_metainfo_requests_total",
-                            "GET /metainfo requests by result.", {{"result", result}});
+                            "Metainfo lookups (GET /metainfo, GET /swarms) by result.",
+                            {{"result", result}});
   };
   MetainfoLookup out;
   if (std::optional<std::string> cached = metainfo_cache_.get(key)) {

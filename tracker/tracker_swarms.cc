@@ -73,7 +73,8 @@ awaitable<void> Tracker::swarms(http::Exchange& ex, std::string_view digest_text
   // Origins first, then by address: a stable order the page can draw row by row.
   std::sort(peers->begin(), peers->end(), [](const PeerEntry& a, const PeerEntry& b) {
     if (a.is_origin != b.is_origin) return a.is_origin;
-    return std::tie(a.ipv4, a.ipv6, a.port, a.peer_id) < std::tie(b.ipv4, b.ipv6, b.port, b.peer_id);
+    return std::tie(a.ipv4, a.ipv6, a.port, a.peer_id) <
+           std::tie(b.ipv4, b.ipv6, b.port, b.peer_id);
   });
   json list = json::array();
   for (const PeerEntry& p : *peers) list.push_back(peer_json(p, found.key->pieces));
