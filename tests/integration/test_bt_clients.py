@@ -125,6 +125,8 @@ class StandardClients(PeerTestCase):
         save = self.mkdir("qbt-save")
         profile = self.mkdir("qbt-profile")
         bt_port, web_port = unused_port(), unused_port()
+        # qBittorrent's own protocol default (uTP first, then TCP) stays: Shoal speaks TCP
+        # only, so this costs about 4 s (docs/OPERATIONS.md), but nothing is set by hand.
         write_qbittorrent_config(profile, bt_port, web_port, save)
         client = self.start_client([qbt, f"--profile={profile}"])
         api = QbtApi(web_port)
