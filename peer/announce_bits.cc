@@ -1,5 +1,6 @@
 #include "peer/announce_bits.h"
 
+#include <algorithm>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 
@@ -58,6 +59,19 @@ bool announce_due(const std::vector<lt::announce_entry>& trackers, lt::time_poin
   return due;
 }
 
+void failing_last(std::vector<lt::announce_entry>& trackers) {
+  auto failing = [](const lt::announce_entry& t) {
+    for (const auto& ep : t.endpoints) {
+      for (const auto& ih : ep.info_hashes) {
+        if (ih.fails > 0) return true;
+      }
+    }
+    return false;
+  };
+  std::stable_partition(trackers.begin(), trackers.end(),
+                        [&](const lt::announce_entry& t) { return !failing(t); });
+}
+
 void AnnounceBits::start(lt::add_torrent_params& atp) {
   if (!atp.ti) return;
   const std::string hex = have_hex(std::vector<bool>(static_cast<size_t>(atp.ti->num_pieces())));
@@ -86,6 +100,7 @@ void AnnounceBits::refresh_one(const Digest& d, const lt::torrent_handle& h) {
   std::vector<lt::announce_entry> trackers = h.trackers();
   if (trackers.empty() || !announce_due(trackers, lt::clock_type::now())) return;
   for (auto& t : trackers) t.url = with_have(t.url, hex);
+  failing_last(trackers);
   h.replace_trackers(trackers);
   it->second = hex;
 }

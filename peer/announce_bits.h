@@ -34,6 +34,10 @@ std::string have_hex(const std::vector<bool>& bits);
 // True when no announce is in flight and one that already started is due by `now`
 // (within a second): the moment a URL rewrite costs no extra announce.
 bool announce_due(const std::vector<lt::announce_entry>& trackers, lt::time_point now);
+// The trackers whose last announce failed moved after the others (order otherwise kept):
+// replace_trackers forgets which tracker of a tier works, and libtorrent would try a
+// dead first tracker again before failing over.
+void failing_last(std::vector<lt::announce_entry>& trackers);
 
 class AnnounceBits {
  public:

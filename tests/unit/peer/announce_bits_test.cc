@@ -45,5 +45,20 @@ TEST(AnnounceBits, DueOnlyWhenLibtorrentsOwnAnnounceIs) {
   EXPECT_FALSE(announce_due({}, now));
 }
 
+TEST(AnnounceBits, FailingTrackersGoLastSoARewriteStartsWithOneThatWorks) {
+  const lt::time_point now = lt::clock_type::now();
+  std::vector<lt::announce_entry> list;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    list.push_back(tracker(true, false, now));
+    list.back().url = name;
+  }
+  list[0].endpoints[0].info_hashes[lt::protocol_version::V2].fails = 3;  // a is down
+  list[2].endpoints[0].info_hashes[lt::protocol_version::V1].fails = 1;  // so is c
+  failing_last(list);
+  std::vector<std::string> order;
+  for (const auto& t : list) order.push_back(t.url);
+  EXPECT_EQ(order, (std::vector<std::string>{"b", "d", "a", "c"}));
+}
+
 }  // namespace
 }  // namespace shoal::peer
