@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http/server_config.h"
 #include "tracker/memory_peer_store.h"
+#include "tracker/redis_peer_store.h"
 #include "tracker/tracker.h"
 
 namespace shoal::cli {
@@ -21,7 +22,18 @@ std::vector<ConfigKey> tracker_keys() {
   keys.push_back(
       {"announce_interval", ConfigType::duration, "30s", "re-announce interval told to peers"});
   keys.push_back({"max_numwant", ConfigType::integer, "200", "most peers handed out per announce"});
-  keys.push_back({"max_peers", ConfigType::integer, "1000000", "most peers tracked in all swarms"});
+  keys.push_back({"max_peers", ConfigType::integer, "1000000",
+                  "most peers tracked in all swarms (memory store)"});
+  keys.push_back({"peer_store", ConfigType::string, "memory",
+                  "where swarms are kept: memory, redis://HOST:PORT/DB or "
+                  "redis-sentinel://HOST:PORT,HOST:PORT/MASTER (shared by several trackers)"});
+  keys.push_back({"peer_store_timeout", ConfigType::duration, "1s",
+                  "Redis store: limit on each connect and each request"});
+  keys.push_back({"peer_store_connections", ConfigType::integer, "8",
+                  "Redis store: most connections to Redis"});
+  keys.push_back({"max_swarm_peers", ConfigType::integer, "10000",
+                  "Redis store: most peers in one swarm; beyond it new peers get a failure "
+                  "reason"});
   keys.push_back({"metainfo_cache_size", ConfigType::size, "64MiB", "memory for cached metainfo"});
   return keys;
 }
@@ -59,6 +71,37 @@ tracker::TrackerOptions tracker_options(const Config& cfg) {
   return o;
 }
 
+// The store `peer_store` names, built only once every value has been checked.
+struct StoreChoice {
+  std::unique_ptr<tracker::PeerStore> store;
+  tracker::RedisPeerStore* redis = nullptr;  // the same store, when it is Redis
+};
+
+StoreChoice peer_store(const Config& cfg, std::chrono::milliseconds ttl) {
+  auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
+  auto spec = tracker::parse_peer_store(cfg.str("peer_store"));
+  if (!spec) {
+    throw ConfigError("invalid value \"" + cfg.str("peer_store") +
+                      "\" for peer_store: " + spec.error().message);
+  }
+  tracker::RedisStoreOptions o;
+  o.ttl = ttl;
+  o.timeout = positive_duration(cfg, "peer_store_timeout");
+  o.max_connections = static_cast<size_t>(integer_in(cfg, "peer_store_connections", 1, 1024));
+  o.max_swarm_peers = static_cast<size_t>(integer_in(cfg, "max_swarm_peers", 1, 1'000'000));
+  StoreChoice choice;
+  if (!*spec) {
+    choice.store = std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers);
+    return choice;
+  }
+  o.target = std::move(**spec);
+  log::info("peer store", {{"store", o.target.str()}});
+  auto redis = std::make_unique<tracker::RedisPeerStore>(std::move(o));
+  choice.redis = redis.get();
+  choice.store = std::move(redis);
+  return choice;
+}
+
 }  // namespace
 
 int tracker_main(const Args& args) {
@@ -66,13 +109,15 @@ int tracker_main(const Args& args) {
   if (!parse_server_command(cfg, args, "tracker")) return 0;
   auto server_opts = server_options_from(cfg);
   auto ttl = positive_duration(cfg, "peer_ttl");
-  auto max_peers = static_cast<size_t>(integer_in(cfg, "max_peers", 1, int64_t{1} << 40));
-  tracker::Tracker tracker(tracker_options(cfg),
-                           std::make_unique<tracker::MemoryPeerStore>(ttl, max_peers));
+  auto options = tracker_options(cfg);
+  auto store = peer_store(cfg, ttl);
+  tracker::Tracker tracker(std::move(options), std::move(store.store));
+  if (store.redis) store.redis->export_metrics(tracker.metrics());
   http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });
   server.export_metrics(tracker.metrics());
   log_listening(server, "tracker");
-  // Expired peers are already invisible; pruning only frees their memory.
+  // Expired peers are already invisible; pruning only frees their memory (the Redis
+  // store refreshes its swarm and peer counts instead).
   auto prune =
       std::clamp(ttl / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(30'000));
   server.every(prune, [&tracker] { tracker.prune(); });

@@ -13,9 +13,10 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   libjemalloc-dev nlohmann-json3-dev
+  libhiredis-dev
 )
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
-           ffmpeg chromium nodejs ngtcp2-server ngtcp2-client)
+           ffmpeg chromium nodejs ngtcp2-server ngtcp2-client redis-server redis-sentinel)
 # Standard BitTorrent clients that read Shoal's hybrid .torrent (test_bt_clients.py).
 TEST_PKGS+=(qbittorrent-nox rtorrent)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
@@ -28,6 +29,12 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl renders deploy/kubernetes offline (kustomize) in the deploy test. Some machines
+# carry Google's kubectl package, which owns the same path as Debian's kubernetes-client:
+# install Debian's only when no kubectl is there.
+if [ "${1:-}" != "--build-only" ] && ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
+fi
 # The HLS tests' npm packages (hls.js, hls-parser, playwright-core), from package-lock.json.
 # nodejs is the machine's own build (20, with npm bundled; Debian 12's is 18, too old).
 npm_tools() {
