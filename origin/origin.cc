@@ -97,7 +97,7 @@ http::Routes<> Origin::make_routes() {
                [this](http::Exchange& ex, std::string_view d) { return get_swarm(ex, d); }},
               {"/blobs/*/locations", {verb::get, verb::head}, "blobs",
                [this](http::Exchange& ex, std::string_view d) { return get_locations(ex, d); }},
-              {"/blobs/*/handout", {verb::get}, "blobs",
+              {"/blobs/*/handout", {verb::get}, "handout",
                [this](http::Exchange& ex, std::string_view d) { return get_handout(ex, d); }},
               {"/blobs/+", {verb::get, verb::head, verb::put, verb::delete_}, "blobs", blob},
               {"/uploads/?", {}, "uploads", uploads_route},
@@ -114,7 +114,9 @@ awaitable<void> Origin::handle(http::Exchange& ex) {
   std::string_view label = routes_.label(ex.path());
   bool allowed = co_await authorize(ex);
   if (allowed) label = co_await routes_.serve(ex);
-  recorder_.record(ex, label, start);
+  // Every pulling agent asks for the hand-out about once a second: debug level keeps
+  // info logs readable (and their cost off the control plane's busiest route).
+  recorder_.record(ex, label, start, label == "handout" ? log::Level::debug : log::Level::info);
 }
 
 awaitable<bool> Origin::authorize(http::Exchange& ex) {
