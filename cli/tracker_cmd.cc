@@ -35,6 +35,9 @@ std::vector<ConfigKey> tracker_keys() {
                   "Redis store: most peers in one swarm; beyond it new peers get a failure "
                   "reason"});
   keys.push_back({"metainfo_cache_size", ConfigType::size, "64MiB", "memory for cached metainfo"});
+  keys.push_back({"handout_order", ConfigType::string, "pieces",
+                  "pieces: peers holding the most pieces the asker lacks first, then by "
+                  "completeness; completeness: Kraken's order only"});
   return keys;
 }
 
@@ -68,6 +71,12 @@ tracker::TrackerOptions tracker_options(const Config& cfg) {
   o.limits.max_numwant = static_cast<uint32_t>(integer_in(cfg, "max_numwant", 1, 10'000));
   o.limits.default_numwant = std::min<uint32_t>(50, o.limits.max_numwant);
   o.metainfo_cache_bytes = cfg.size("metainfo_cache_size");
+  const std::string order = cfg.str("handout_order");
+  if (order != "pieces" && order != "completeness") {
+    throw ConfigError("invalid value \"" + order +
+                      "\" for handout_order: expected pieces or completeness");
+  }
+  o.piece_aware_handout = order == "pieces";
   return o;
 }
 

@@ -32,6 +32,9 @@ struct TrackerOptions {
   AnnounceLimits limits;
   size_t metainfo_cache_bytes = 64u << 20;
   std::chrono::milliseconds origin_timeout{30'000};
+  // false: Kraken's completeness order only, whatever bitfields peers send (the
+  // benchmark's baseline, and a way back should the piece-aware order misbehave).
+  bool piece_aware_handout = true;
 };
 
 class Tracker {

@@ -87,8 +87,8 @@ awaitable<std::string> Tracker::announce_body(const AnnounceRequest& req, std::s
   // A peer that just left gets the counts but no peers: it will not connect.
   if (req.event != AnnounceEvent::stopped) {
     std::lock_guard lock(rng_mu_);
-    reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_,
-                                        self.have);
+    const std::string_view have = opts_.piece_aware_handout ? std::string_view(self.have) : "";
+    reply.peers = HandoutPolicy::select(std::move(*swarm), req.peer_id, req.numwant, rng_, have);
   }
   handout_size_->observe(static_cast<double>(reply.peers.size()));
   co_return encode_announce(reply);

@@ -11,8 +11,8 @@ import subprocess
 import time
 import unittest
 
-from shoal_harness import (HOST, Metrics, make_bytes, make_file, requires_tool, sha256_digest,
-                           unused_port, wait_until)
+from shoal_harness import (HOST, SHOAL_BIN, Metrics, make_bytes, make_file, requires_tool,
+                           sha256_digest, unused_port, wait_until)
 from tracker_harness import (TrackerTestCase, announce_path, bdecode, compact_peers, make_v1_torrent,
                              peer_id, quote)
 
@@ -117,6 +117,27 @@ class Announce(TrackerTestCase):
         self.assertCountEqual(ports[4:], [7210, 7211, 7212])
         r = self.announce("me", 7299, left=5, compact=1, numwant=2)
         self.assertEqual(len(compact_peers(r[b"peers"])), 2)
+
+    def test_handout_order_key_turns_the_piece_aware_order_off(self):
+        # Two leechers: one holds every piece of the first byte, one a single piece; the
+        # asker holds none. The piece-aware order (default) always puts the first one
+        # first; handout_order = completeness shuffles leechers, whatever they hold.
+        def firsts(tracker):
+            get = lambda tag, port, have: bdecode(tracker.request(
+                "GET", announce_path(IH, peer_id(tag), port, left=5, compact=1,
+                                     shoal_have=have)).body)
+            get("many", 7401, "ff")
+            get("one", 7402, "80")
+            return {compact_peers(get("me", 7499, "00")[b"peers"])[0][1] for _ in range(24)}
+        self.assertEqual(firsts(self.tracker), {7401})
+        self.assertEqual(firsts(self.start_tracker("--handout-order", "completeness")),
+                         {7401, 7402})
+        p = subprocess.run([SHOAL_BIN, "tracker", "--listen", f"{HOST}:0", "--handout-order",
+                            "random"], capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 2, p)
+        self.assertEqual(p.stderr.strip(), 'shoal tracker: invalid value "random" for '
+                                           'handout_order: expected pieces or completeness')
 
     def test_scrape_and_stopped(self):
         other = bytes(reversed(range(20)))
