@@ -151,6 +151,9 @@ int origin_main(const Args& args) {
                [&origin] { origin.sweep_uploads(); });
   run_ring_housekeeping(server, origin, cfg);
   server.run();
+  // Before the server (declared after the origin, so destroyed first) takes its
+  // io_context along: ring work on the outbound pool may still hold its timers.
+  origin.stop_ring_work();
   return 0;
 }
 

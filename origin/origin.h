@@ -53,6 +53,9 @@ class Origin {
   explicit Origin(OriginOptions opts);
   // Stops the ring's background work (fills, copies, checks) and waits for it.
   ~Origin();
+  // The same, for the server's owner to call before the server goes: a fill may hold
+  // timers of the server's io_context (its waiters'), which must end before it does.
+  void stop_ring_work();
 
   awaitable<void> handle(http::Exchange& ex);
   // Removes upload sessions idle past upload_idle_timeout (call periodically).

@@ -46,7 +46,9 @@ void Origin::post_ring(std::function<void()> fn) {
   });
 }
 
-Origin::~Origin() {
+Origin::~Origin() { stop_ring_work(); }
+
+void Origin::stop_ring_work() {
   stopping_.store(true);
   std::unique_lock lock(ring_work_mu_);
   ring_work_done_.wait(lock, [this] { return ring_work_ == 0; });

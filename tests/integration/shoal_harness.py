@@ -937,7 +937,7 @@ class ShoalTestCase(unittest.TestCase):
             raise OriginError(f"origin (pid {o.pid}) died during the test with status {crashed}"
                               f"\nstderr:\n{o.stderr_text()[-6000:]}")
         if report:
-            raise OriginError(f"origin (pid {o.pid}) printed a sanitizer report:\n{report[-6000:]}")
+            raise OriginError(f"origin (pid {o.pid}) printed a sanitizer report:\n{report[-30000:]}")
 
     # -- assertions --
 
