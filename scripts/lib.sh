@@ -12,23 +12,33 @@ shoal_build() {
   cmake --build "$SHOAL_ROOT/build" -j "$(nproc)" --target shoal >/dev/null
 }
 
+# shoal_start COMMAND LOG [flags...]: starts `shoal COMMAND` on a free loopback port,
+# logging to LOG; sets SHOAL_PID and SHOAL_URL once it listens.
+shoal_start() {
+  local command=$1 log=$2
+  shift 2
+  "$SHOAL_BIN" "$command" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  SHOAL_PID=$!
+  for _ in $(seq 100); do
+    SHOAL_URL=$(grep -m1 -o '"url":"[^"]*"' "$log" 2>/dev/null | cut -d'"' -f4 || true)
+    [ -n "$SHOAL_URL" ] && return 0
+    kill -0 "$SHOAL_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "shoal $command did not start:" >&2
+  cat "$log" >&2
+  return 1
+}
+
 # shoal_start_origin DATA_DIR [flags...]: starts an origin on a free loopback port,
 # sets ORIGIN_PID and ORIGIN_URL.
 shoal_start_origin() {
   local data=$1
   shift
   mkdir -p "$data"
-  "$SHOAL_BIN" origin --listen 127.0.0.1:0 --data "$data" "$@" >"$data.log" 2>&1 &
-  ORIGIN_PID=$!
-  for _ in $(seq 100); do
-    ORIGIN_URL=$(grep -m1 -o '"url":"[^"]*"' "$data.log" 2>/dev/null | cut -d'"' -f4 || true)
-    [ -n "$ORIGIN_URL" ] && return 0
-    kill -0 "$ORIGIN_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "origin did not start:" >&2
-  cat "$data.log" >&2
-  return 1
+  shoal_start origin "$data.log" --data "$data" "$@"
+  ORIGIN_PID=$SHOAL_PID
+  ORIGIN_URL=$SHOAL_URL
 }
 
 # Generates SIZE_MIB of incompressible data at PATH unless it is already there.
