@@ -4,6 +4,15 @@
 # shellcheck shell=bash
 
 sb_addr() { echo "10.213.0.$1"; }
+# The receiving hosts of a run of N: hosts 2..N+1, or from SB_FIRST on (the fleet keeps
+# hosts 1-8 for origins, trackers and Redis).
+sb_receivers() { seq "${SB_FIRST:-2}" $(($1 + ${SB_FIRST:-2} - 1)); }
+# Bytes the sending hosts' links have sent (host 1, or the fleet's origins).
+sb_source_tx() {
+  local h t=0
+  for h in ${SB_SOURCES:-1}; do t=$((t + $(sb_tx_bytes "$h"))); done
+  echo "$t"
+}
 sb_exec() { "$TB" exec "$@"; }
 
 # sb_bg HOST LOG CMD...: runs CMD in HOST's namespace in the background.
@@ -48,7 +57,7 @@ sb_metric() {
 sb_pull_all() {
   local n=$1 fn=$2 h pids=() t0
   t0=$EPOCHREALTIME
-  for h in $(seq 2 $((n + 1))); do
+  for h in $(sb_receivers "$n"); do
     (
       rc=0
       "$fn" "$h" || rc=$?
@@ -62,7 +71,7 @@ sb_pull_all() {
 # Copies' places, per method, as printf patterns over the host number.
 sb_copy_path() {
   case $1 in
-    shoal) echo "$SB_RUN/peer%d/blobs/sha256/${SB_HEX:0:2}/$SB_HEX" ;;
+    shoal | fleet) echo "$SB_RUN/peer%d/blobs/sha256/${SB_HEX:0:2}/$SB_HEX" ;;
     nginx) echo "$SB_RUN/out%d" ;;
     aria2) echo "$SB_RUN/aria%d/blob.bin" ;;
   esac
@@ -72,7 +81,7 @@ sb_copy_path() {
 sb_verify() {
   local n=$1 m=$2 h rc t pattern got bad=0
   pattern=$(sb_copy_path "$m")
-  for h in $(seq 2 $((n + 1))); do
+  for h in $(sb_receivers "$n"); do
     read -r rc t <"$SB_RUN/pull.$h" || rc=missing
     # shellcheck disable=SC2059
     got=$(shoal_sha256 "$(printf "$pattern" "$h")" 2>/dev/null || echo none)
@@ -111,10 +120,11 @@ sb_shoal_pull() {
 sb_run_shoal() {
   local n=$1 h src="http://$SB_SRC:4100" trk="http://$SB_SRC:4200" piece up0
   # shellcheck disable=SC2086
-  sb_bg 1 "$SB_RUN/tracker.log" "$SHOAL_BIN" tracker --listen "$SB_SRC:4200" --origin "$src"
+  sb_bg 1 "$SB_RUN/tracker.log" "$SHOAL_BIN" tracker --listen "$SB_SRC:4200" --origin "$src" \
+    ${SHOAL_TRACKER_FLAGS:-}
   sb_bg 1 "$SB_RUN/origin.log" "$SHOAL_BIN" origin --listen "$SB_SRC:4100" --data "$SB_RUN/origin" \
     --tracker "$trk" --bt-listen "$SB_SRC:6881" ${SHOAL_ORIGIN_FLAGS:-}
-  for h in $(seq 2 $((n + 1))); do
+  for h in $(sb_receivers "$n"); do
     # shellcheck disable=SC2086
     sb_bg "$h" "$SB_RUN/peer$h.log" "$SHOAL_BIN" peer --listen 127.0.0.1:4300 --data "$SB_RUN/peer$h" \
       --origin "$src" --tracker "$trk" --bt-listen "$(sb_addr "$h"):6881" ${SHOAL_PEER_FLAGS:-}
@@ -123,7 +133,7 @@ sb_run_shoal() {
   sb_wait 1 30 curl -sf "$src/metrics"
   sb_exec 1 "$SHOAL_BIN" push "$SB_BLOB" --origin "$src" --quiet --state-dir "$SB_RUN/state" >/dev/null
   sb_wait 1 300 sh -c "curl -sf $src/metrics | grep -q '^shoal_origin_seeding_torrents 1'"
-  for h in $(seq 2 $((n + 1))); do sb_wait "$h" 30 curl -sf http://127.0.0.1:4300/metrics; done
+  for h in $(sb_receivers "$n"); do sb_wait "$h" 30 curl -sf http://127.0.0.1:4300/metrics; done
   piece=$(sb_exec 1 curl -sf "$src/blobs/$SB_DIGEST/metainfo" | grep -ao '12:piece lengthi[0-9]*e' | grep -o '[0-9]*e$' | tr -d e)
   up0=$(sb_origin_sent "$src")
   if [ -n "${SB_TRACE:-}" ]; then
@@ -137,7 +147,7 @@ sb_run_shoal() {
   [ -n "${SB_TRACE:-}" ] && kill "$tracer"
   sleep 1  # libtorrent folds payload counters in about once a second
   local from_origin=0 from_peers=0
-  for h in $(seq 2 $((n + 1))); do
+  for h in $(sb_receivers "$n"); do
     from_origin=$((from_origin + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="origin"')))
     from_peers=$((from_peers + $(sb_metric "$h" http://127.0.0.1:4300 shoal_peer_downloaded_bytes_total 'source="peers"')))
   done

@@ -24,16 +24,20 @@
 #
 # Options: --hosts "N..." receivers (default 4), --size S (MiB/GiB, default 256MiB),
 # --rate R (tc syntax, default 50mbit), --total-rate T (in mbit: each N gets R = T / N
-# instead), --methods "shoal nginx aria2" (default all three),
+# instead), --methods "shoal nginx aria2" (default all three; also "fleet"), --fleet (the
+# fleet alone: 3 origins on a ring, 2 trackers over Redis with Sentinel, receivers from
+# host 9 on; scripts/bench/swarm-fleet.sh),
 # --nginx-max-hosts M (nginx is skipped above M receivers: it needs N x SIZE / RATE, default
 # 16), --out FILE (JSON lines, default $TMPDIR/shoal-swarm.jsonl, appended), --plot FILE
 # (default docs/swarm.png when more than one N), --timeout SECONDS per method (default
 # 1800). Environment: SHOAL_BIN (default build/shoal, built when missing), TESTBED_NAME
-# (default sbench), SHOAL_PEER_FLAGS (extra flags for every peer agent). Needs root.
+# (default sbench), SHOAL_PEER_FLAGS (extra flags for every peer agent), SHOAL_ORIGIN_FLAGS,
+# SHOAL_TRACKER_FLAGS (every tracker, e.g. "--handout-order completeness"). Needs root.
 set -euo pipefail
 env_bin=${SHOAL_BIN:-}
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/swarm-methods.sh"
+source "$(dirname "$0")/swarm-fleet.sh"
 
 hosts_list=4 size_arg=256MiB rate=50mbit total_mbit= methods="shoal nginx aria2" nginx_max=16
 out=${TMPDIR:-/tmp}/shoal-swarm.jsonl plot= timeout=1800
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --total-rate) total_mbit=${2%mbit}; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
+    --fleet) methods=fleet; shift ;;
     --nginx-max-hosts) nginx_max=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --plot) plot=$2; shift 2 ;;
@@ -62,6 +67,7 @@ if [ -n "$env_bin" ]; then SHOAL_BIN=$env_bin; else shoal_build; fi
 need=()
 [[ " $methods " == *" nginx "* ]] && need+=(nginx)
 [[ " $methods " == *" aria2 "* ]] && need+=(aria2c opentracker mktorrent)
+[[ " $methods " == *" fleet "* ]] && need+=(redis-server redis-sentinel redis-cli)
 for tool in "${need[@]}"; do
   command -v "$tool" >/dev/null || { echo "swarm.sh needs $tool (scripts/install-deps.sh)" >&2; exit 1; }
 done
@@ -101,13 +107,15 @@ for n in $hosts_list; do
       echo "N=$n nginx: skipped (over --nginx-max-hosts $nginx_max; its floor is N x S/R = $(awk -v n="$n" -v i="$ideal" 'BEGIN { printf "%.0f", n * i }')s)" >&2
       continue
     fi
-    "$TB" up --hosts $((n + 1)) --rate "$rate"
+    SB_FIRST=2 SB_SOURCES=1
+    [ "$m" = fleet ] && sb_fleet_layout
+    "$TB" up --hosts $((n + SB_FIRST - 1)) --rate "$rate"
     SB_RUN="$SB_WORK/n$n-$m"
     mkdir -p "$SB_RUN"
     chmod 755 "$SB_RUN"
-    tx0=$(sb_tx_bytes 1)
+    tx0=$(sb_source_tx)
     "sb_run_$m" "$n"
-    tx=$(( $(sb_tx_bytes 1) - tx0 ))
+    tx=$(( $(sb_source_tx) - tx0 ))
     sb_verify "$n" "$m"
     line=$(sb_summary "$m" "$n" "$tx" "$ideal" "$rate_bps")
     echo "$line"
