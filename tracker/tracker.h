@@ -71,6 +71,9 @@ class Tracker {
     std::optional<SwarmKey> key;
   };
   awaitable<MetainfoLookup> lookup_metainfo(const Digest& digest);
+  // The lookup for a route's digest; nullopt once a 400 or the lookup's error is sent.
+  awaitable<std::optional<MetainfoLookup>> lookup_or_respond(http::Exchange& ex,
+                                                             std::string_view digest_text);
 
   TrackerOptions opts_;
   std::unique_ptr<http::Upstreams> origins_;  // null without --origin

@@ -102,17 +102,26 @@ awaitable<Tracker::MetainfoLookup> Tracker::lookup_metainfo(const Digest& digest
   co_return out;
 }
 
-awaitable<void> Tracker::metainfo(http::Exchange& ex, std::string_view digest_text) {
+awaitable<std::optional<Tracker::MetainfoLookup>> Tracker::lookup_or_respond(
+    http::Exchange& ex, std::string_view digest_text) {
   auto digest = Digest::parse(digest_text);
   if (!digest) {
     co_await ex.respond_error(status::bad_request, "DIGEST_INVALID", digest.error().message);
-    co_return;
+    co_return std::nullopt;
   }
   MetainfoLookup found = co_await lookup_metainfo(*digest);
   if (found.status != status::ok) {
     co_await ex.respond_error(found.status, found.code, found.message);
-    co_return;
+    co_return std::nullopt;
   }
+  co_return found;
+}
+
+awaitable<void> Tracker::metainfo(http::Exchange& ex, std::string_view digest_text) {
+  std::optional<MetainfoLookup> looked_up = co_await lookup_or_respond(ex, digest_text);
+  if (!looked_up) co_return;
+  MetainfoLookup& found = *looked_up;
+  const Result<Digest> digest = Digest::parse(digest_text);  // valid: the lookup parsed it
   http::Head head;
   head.result(status::ok);
   head.set(bhttp::field::content_type, "application/x-bittorrent");

@@ -49,16 +49,10 @@ json peer_json(const PeerEntry& p, uint32_t pieces) {
 }  // namespace
 
 awaitable<void> Tracker::swarms(http::Exchange& ex, std::string_view digest_text) {
-  auto digest = Digest::parse(digest_text);
-  if (!digest) {
-    co_await ex.respond_error(status::bad_request, "DIGEST_INVALID", digest.error().message);
-    co_return;
-  }
-  MetainfoLookup found = co_await lookup_metainfo(*digest);
-  if (found.status != status::ok) {
-    co_await ex.respond_error(found.status, found.code, found.message);
-    co_return;
-  }
+  std::optional<MetainfoLookup> looked_up = co_await lookup_or_respond(ex, digest_text);
+  if (!looked_up) co_return;
+  MetainfoLookup& found = *looked_up;
+  const Result<Digest> digest = Digest::parse(digest_text);  // valid: the lookup parsed it
   if (!found.key) {
     co_await ex.respond_error(status::bad_gateway, "METAINFO_INVALID",
                               "the origin's metainfo for " + digest->str() +

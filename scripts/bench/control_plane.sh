@@ -17,6 +17,7 @@ source "$(dirname "$0")/../lib.sh"
 
 secs=${1:-10}
 here=$(cd "$(dirname "$0")" && pwd)/control_plane
+export CONTROL_PLANE_DIR=$here
 work=${SHOAL_BENCH_DIR:-/var/tmp/shoal-bench-control}
 export PEERS=${PEERS:-10000} SWARMS=${SWARMS:-1000} PIECES=${PIECES:-4096} AGENTS=${AGENTS:-1000}
 export HAVE_PARAM=${HAVE_PARAM-shoal_have}

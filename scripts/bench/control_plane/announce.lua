@@ -9,27 +9,15 @@ local have_param = os.getenv("HAVE_PARAM") or ""
 local fields = {}
 failures = 0
 local threads = {}
-
-local function bitfield_hex(seed)
-  math.randomseed(seed)
-  local bytes = math.floor((pieces + 7) / 8)
-  local out = {}
-  for b = 1, bytes do
-    local v = math.random(0, 255)
-    if b == bytes and pieces % 8 ~= 0 then
-      v = v - v % (2 ^ (8 - pieces % 8))  -- spare bits stay zero
-    end
-    out[b] = string.format("%02x", v)
-  end
-  return table.concat(out)
-end
+dofile(os.getenv("CONTROL_PLANE_DIR") .. "/bits.lua")
 
 function setup(thread)
   table.insert(threads, thread)
 end
 
 function init(args)
-  for i = 0, 63 do fields[i] = bitfield_hex(i + 1) end
+  math.randomseed(1)
+  for i = 0, 63 do fields[i] = bitfield_hex(pieces) end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 1000)
 end
 

@@ -7,17 +7,7 @@ local digest = os.getenv("DIGEST")
 local held = {}
 pieces_sent, waits, errors, wait_ms = 0, 0, 0, 0
 local threads = {}
-
-local function bits_hex()
-  local bytes = math.floor((pieces + 7) / 8)
-  local out = {}
-  for b = 1, bytes do
-    local v = math.random(0, 255)
-    if b == bytes and pieces % 8 ~= 0 then v = v - v % (2 ^ (8 - pieces % 8)) end
-    out[b] = string.format("%02x", v)
-  end
-  return table.concat(out)
-end
+dofile(os.getenv("CONTROL_PLANE_DIR") .. "/bits.lua")
 
 function setup(thread)
   table.insert(threads, thread)
@@ -25,7 +15,7 @@ end
 
 function init(args)
   math.randomseed(7)
-  for a = 1, agents do held[a] = bits_hex() end
+  for a = 1, agents do held[a] = bitfield_hex(pieces) end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 1000)
 end
 
