@@ -10,9 +10,9 @@ import textwrap
 import unittest
 import urllib.parse
 
-from bad_peer import BadPeer
+from bad_peer import BadPeer, info_span
 from shoal_harness import requires_tool, http_request, make_bytes, sha256_digest, wait_until
-from tracker_harness import TrackerTestCase, bdecode
+from tracker_harness import TrackerTestCase, bdecode, bencode
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -101,8 +101,15 @@ class BadPeerHelper(TrackerTestCase):
 
         work = self.mkdir("leecher")
         torrent = os.path.join(work, "blob.torrent")
+        # The leecher must reach the bad peer before any tracker: the origin's metainfo
+        # names the tracker (announce, announce-list), so the torrent file goes without.
+        bare = bdecode(metainfo)
+        for key in (b"announce", b"announce-list"):
+            bare.pop(key, None)
+        bare = bencode(bare)
+        self.assertEqual(info_span(bare), info_span(metainfo), "the info dict changed")
         with open(torrent, "wb") as f:
-            f.write(metainfo)
+            f.write(bare)
         r = subprocess.run([SYSTEM_PYTHON, "-c", LEECHER, torrent, work, self.announce,
                             str(bad.port)], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
