@@ -123,6 +123,7 @@ int edge_main(const Args& args) {
   add_listeners(cfg, server_opts);
   server_opts.server_name = "shoal-edge";
   auto opts = edge_options(cfg);
+  if (config_checked(cfg, "edge")) return 0;
   edge::Edge edge(opts);
   http::Server server(server_opts, [&edge](http::Exchange& ex) { return edge.handle(ex); });
   server.export_metrics(edge.registry());

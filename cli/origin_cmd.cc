@@ -138,7 +138,14 @@ int origin_main(const Args& args) {
   Config cfg(origin_keys());
   if (!parse_server_command(cfg, args, "origin")) return 0;
   auto server_opts = server_options_from(cfg);
-  origin::Origin origin(origin_options(cfg));
+  auto opts = origin_options(cfg);
+  if (cfg.boolean("check_config")) {
+    // The ring's own checks (self among the members, a dns: name that resolves) run
+    // when it is made; a check makes one and lets it go.
+    (void)origin::Cluster(opts.cluster, origin::SteadyClock::now());
+  }
+  if (config_checked(cfg, "origin")) return 0;
+  origin::Origin origin(std::move(opts));
   http::Server server(server_opts, [&origin](http::Exchange& ex) { return origin.handle(ex); });
   server.export_metrics(origin.metrics());
   log_listening(server, "origin", origin.store().root().string());

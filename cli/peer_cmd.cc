@@ -116,6 +116,7 @@ int peer_main(const Args& args) {
   if (!parse_server_command(cfg, args, "peer")) return 0;
   auto server_opts = server_options_from(cfg);
   auto opts = peer_options(cfg);
+  if (config_checked(cfg, "peer")) return 0;
   peer::PeerAgent agent(opts);
   http::Server server(server_opts, [&agent](http::Exchange& ex) { return agent.handle(ex); });
   server.export_metrics(agent.metrics());

@@ -120,6 +120,7 @@ int tracker_main(const Args& args) {
   auto ttl = positive_duration(cfg, "peer_ttl");
   auto options = tracker_options(cfg);
   auto store = peer_store(cfg, ttl);
+  if (config_checked(cfg, "tracker")) return 0;
   tracker::Tracker tracker(std::move(options), std::move(store.store));
   if (store.redis) store.redis->export_metrics(tracker.metrics());
   http::Server server(server_opts, [&tracker](http::Exchange& ex) { return tracker.handle(ex); });

@@ -39,6 +39,9 @@ std::vector<ConfigKey> server_config_keys(const std::string& default_listen) {
        "65507; 8952 for jumbo frames); 0: discover up to 1452, and about 16KiB to clients on this "
        "host"},
       {"log_level", ConfigType::string, "info", "debug, info, warn or error"},
+      {"check_config", ConfigType::boolean, "false",
+       "check the flags and the configuration file, print what is wrong or that all is "
+       "well, and exit without starting (as nginx -t)"},
   };
 }
 
@@ -117,6 +120,13 @@ bool parse_server_command(Config& cfg, const std::vector<std::string>& args,
   if (!cfg.positional().empty())
     throw ConfigError("unexpected argument \"" + cfg.positional()[0] + "\"");
   configure_logging(cfg);
+  return true;
+}
+
+bool config_checked(const Config& cfg, std::string_view command) {
+  if (!cfg.boolean("check_config")) return false;
+  std::printf("shoal %.*s: configuration OK\n", static_cast<int>(command.size()),
+              command.data());
   return true;
 }
 

@@ -23,6 +23,9 @@ bool parse_server_command(Config& cfg, const std::vector<std::string>& args,
                           const std::string& command);
 // Logs the "listening" line scripts and tests look for (component, addr, url, and
 // the data directory when there is one).
+// With check_config set: says the configuration is OK and returns true, so the command
+// exits before it opens its data directory or binds (every value was checked by then).
+bool config_checked(const Config& cfg, std::string_view command);
 void log_listening(const http::Server& server, std::string_view component,
                    std::string_view data_dir = {});
 

@@ -3,6 +3,7 @@ and config file are accepted by the real binary, and the pieces agree with each 
 (ports, the ring's member list, the Redis master name). No cluster runs here: what can be
 checked offline is checked."""
 
+import base64
 import os
 import re
 import subprocess
@@ -66,28 +67,60 @@ class Deploy(unittest.TestCase):
                 return os.path.basename(a.split("=", 1)[1])
         self.fail(f"container {container['name']} names no --config")
 
+    def mount(self, workload, container, root):
+        """Writes the container's ConfigMap and Secret volumes under `root`; returns
+        (mount path, local directory) pairs, longest mount path first."""
+        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        pairs = []
+        for m in container.get("volumeMounts", []):
+            v = volumes.get(m["name"], {})  # absent: a volumeClaimTemplate
+            if "configMap" in v:
+                data = self.find("ConfigMap", v["configMap"]["name"])["data"]
+            elif "secret" in v:
+                secret = self.find("Secret", v["secret"]["secretName"])["data"]
+                data = {k: base64.b64decode(b).decode() for k, b in secret.items()}
+            else:
+                continue  # a data volume: --check-config never opens it
+            local = os.path.join(root, m["name"])
+            os.makedirs(local, exist_ok=True)
+            for name, text in data.items():
+                with open(os.path.join(local, name), "w") as f:
+                    f.write(text)
+            pairs.append((m["mountPath"], local))
+        return sorted(pairs, key=lambda p: -len(p[0]))
+
     def test_every_shoal_container_is_accepted_by_the_binary(self):
         seen = set()
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, text in self.config.items():
-                with open(os.path.join(tmp, name), "w") as f:
-                    f.write(text)
-            for workload, c in self.shoal_containers():
+        for workload, c in self.shoal_containers():
+            with tempfile.TemporaryDirectory() as tmp:
+                mounts = self.mount(workload, c, tmp)
+
+                def local(text):
+                    for path, where in mounts:
+                        text = text.replace(path + "/", where + "/")
+                    return text
+                for _, where in mounts:  # config files name mounted files (token_file)
+                    for name in os.listdir(where):
+                        with open(os.path.join(where, name)) as f:
+                            text = f.read()
+                        with open(os.path.join(where, name), "w") as f:
+                            f.write(local(text))
                 command, *flags = c["args"]
                 seen.add(command)
-                conf = self.config_of(c)
-                self.assertIn(conf, self.config)
-                # $(POD_NAME) and the like are filled in by the kubelet from env.
-                env = {e["name"]: "pod-0" for e in c.get("env", [])}
-                flags = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], f) for f in flags]
-                flags = [f"--config={os.path.join(tmp, conf)}" if f.startswith("--config=")
-                         else f for f in flags]
-                # --help after the flags: the binary loads and type-checks every key and
-                # value (an unknown key or a bad size fails) without starting a server.
-                out = subprocess.run([SHOAL_BIN, command, *flags, "--help"],
+                self.assertIn(self.config_of(c), self.config)
+                # $(POD_NAME) is filled in by the kubelet: a pod of this workload.
+                env = {e["name"]: workload["metadata"]["name"] + "-0" for e in c.get("env", [])}
+                flags = [local(re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], f))
+                         for f in flags]
+                # --check-config: every key and value checked as at start-up (the
+                # ring's members and self, the peer store's URL, the token file ...),
+                # without opening a data directory or binding.
+                out = subprocess.run([SHOAL_BIN, command, *flags, "--check-config"],
                                      capture_output=True, text=True, timeout=30)
                 self.assertEqual(out.returncode, 0,
                                  f"{workload['metadata']['name']}: {out.stderr.strip()}")
+                self.assertEqual(out.stdout.strip().splitlines()[-1],  # after any log lines
+                                 f"shoal {command}: configuration OK")
         self.assertEqual(seen, {"origin", "tracker", "peer", "edge"})
 
     def test_ports_agree_with_the_configured_listen_addresses(self):

@@ -52,6 +52,17 @@ class StartupErrors(ShoalTestCase):
             line = self.assertOneLine(r.stderr)
             self.assertIn("not-an-address", line)
 
+    def test_check_config_says_ok_or_what_is_wrong_and_starts_nothing(self):
+        data = os.path.join(self.mkdir("check"), "data")
+        ring = ["--origins", "http://127.0.0.1:1,http://127.0.0.1:2", "--data", data]
+        r = run_origin_expect_exit(ring + ["--self", "http://127.0.0.1:1", "--check-config"])
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "shoal origin: configuration OK"))
+        self.assertFalse(os.path.exists(data), "a check opened the data directory")
+        r = run_origin_expect_exit(ring + ["--self", "http://127.0.0.1:3", "--check-config"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("self", self.assertOneLine(r.stderr))
+        self.assertFalse(os.path.exists(data))
+
     def test_config_file_errors(self):
         cfg = os.path.join(self.tmp, "origin.conf")
         cases = [
