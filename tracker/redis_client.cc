@@ -160,13 +160,7 @@ awaitable<Result<Client::ConnPtr>> Client::acquire() {
   if (open_ < opts_.max_connections) {
     ++open_;
     stats_.connections.store(static_cast<int64_t>(open_), std::memory_order_relaxed);
-    auto c = co_await open();
-    if (!c) {
-      --open_;
-      stats_.connections.store(static_cast<int64_t>(open_), std::memory_order_relaxed);
-      hand_slot();
-    }
-    co_return c;
+    co_return co_await open_in_slot();
   }
   auto w = std::make_shared<Waiter>(ioc_);
   w->timer.expires_after(opts_.timeout);
@@ -174,19 +168,21 @@ awaitable<Result<Client::ConnPtr>> Client::acquire() {
   beast::error_code ec;
   co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (w->conn) co_return std::move(w->conn);
-  if (w->slot) {
-    auto c = co_await open();
-    if (!c) {
-      --open_;
-      stats_.connections.store(static_cast<int64_t>(open_), std::memory_order_relaxed);
-      hand_slot();
-    }
-    co_return c;
-  }
+  if (w->slot) co_return co_await open_in_slot();
   std::erase(waiters_, w);
   co_return Error(Errc::timed_out, "redis: no free connection within " + ms_text(opts_.timeout) +
                                        " (all " + std::to_string(opts_.max_connections) +
                                        " busy)");
+}
+
+awaitable<Result<Client::ConnPtr>> Client::open_in_slot() {
+  auto c = co_await open();
+  if (!c) {
+    --open_;
+    stats_.connections.store(static_cast<int64_t>(open_), std::memory_order_relaxed);
+    hand_slot();
+  }
+  co_return c;
 }
 
 void Client::release(ConnPtr conn) {

@@ -88,6 +88,8 @@ class Client {
   void invalidate();
   // Opens a connection to the server (or master) and runs SELECT / ROLE on it.
   awaitable<Result<ConnPtr>> open();
+  // open() in a slot this caller holds; a failure gives the slot back.
+  awaitable<Result<ConnPtr>> open_in_slot();
   awaitable<Result<HostPort>> find_master();
   awaitable<Result<ConnPtr>> connect_to(const HostPort& server);
   awaitable<Result<std::vector<tcp::endpoint>>> resolve(const HostPort& server);
