@@ -54,6 +54,10 @@ class FleetCase(TestbedCase):
                         f"sentinel failover-timeout {MASTER_NAME} 5000\n")
             self.sentinels[h] = self.spawn(h, f"sentinel{h}", sentinel, conf)
         self.wait(lambda: self.redis_role(REDIS_REPLICA) == "slave", 30, "the Redis replica")
+        # A sentinel learns of replicas from the master's INFO (every 10 s) and of the
+        # other sentinels from their hellos: until it knows both, a master killed
+        # cannot be failed over.
+        self.wait(self.sentinels_ready, 60, "the sentinels to know the replica and each other")
         self.trackers = {}
         for h in TRACKER_HOSTS:
             self.trackers[h] = self.spawn(h, f"tracker{h}", SHOAL_BIN, "tracker", "--listen",
@@ -88,6 +92,17 @@ class FleetCase(TestbedCase):
     def redis_role(self, h):
         r = self.run_in(h, "redis-cli", "-h", addr(h), "-p", "6379", "role", timeout=10)
         return r.stdout.decode().split("\n")[0].strip() if r.returncode == 0 else None
+
+    def sentinels_ready(self):
+        for h in SENTINEL_HOSTS:
+            r = self.run_in(h, "redis-cli", "-h", addr(h), "-p", "26379", "sentinel",
+                            "master", MASTER_NAME, timeout=10)
+            lines = r.stdout.decode().split("\n") if r.returncode == 0 else []
+            fields = dict(zip(lines[0::2], lines[1::2]))
+            if (int(fields.get("num-slaves", 0)) < 1
+                    or int(fields.get("num-other-sentinels", 0)) < len(SENTINEL_HOSTS) - 1):
+                return False
+        return True
 
     def sentinel_master(self):
         for h in SENTINEL_HOSTS:
