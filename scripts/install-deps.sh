@@ -19,6 +19,9 @@ TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux pro
            ffmpeg chromium nodejs ngtcp2-server ngtcp2-client redis-server redis-sentinel)
 # Standard BitTorrent clients that read Shoal's hybrid .torrent (test_bt_clients.py).
 TEST_PKGS+=(qbittorrent-nox rtorrent)
+# Storage backends (issue 19): Ceph's RADOS Gateway as the S3 store, boto3 as an
+# independent S3 client, the CNCF registry as a pull-through upstream.
+TEST_PKGS+=(ceph-mon ceph-osd radosgw ceph-common python3-boto3 docker-registry)
 # Benchmarks only (scripts/bench): the baselines Shoal is measured against.
 BENCH_PKGS=(nginx-light wrk opentracker mktorrent gnuplot-nox)
 
