@@ -132,7 +132,7 @@ std::string string_to_sign(std::string_view amz_datetime, std::string_view scope
   return out + sha256_hex(canonical);
 }
 
-std::string authorization(const SigningRequest& r, const Credentials& creds,
+std::string authorization(const SigningRequest& r, const AwsCredentials& creds,
                           std::string_view region, std::string_view amz_datetime) {
   std::string scope = scope_of(amz_datetime, region);
   auto to_sign = string_to_sign(amz_datetime, scope, canonical_request(r));
@@ -144,7 +144,7 @@ std::string authorization(const SigningRequest& r, const Credentials& creds,
 
 void sign_s3(http::Headers& headers, std::string_view method, std::string_view path,
              const http::Headers& query, std::string_view host, std::string_view payload_hash,
-             const Credentials& creds, std::string_view region, std::time_t now) {
+             const AwsCredentials& creds, std::string_view region, std::time_t now) {
   std::string when = amz_date(now);
   headers.emplace_back("x-amz-date", when);
   headers.emplace_back("x-amz-content-sha256", std::string(payload_hash));

@@ -14,7 +14,7 @@
 
 namespace shoal::storage {
 
-struct Credentials {
+struct AwsCredentials {
   std::string access_key_id;
   std::string secret_access_key;
 };
@@ -53,13 +53,13 @@ std::string sha256_hex(std::string_view data);
 
 // The Authorization header value for `r`, signed at `amz_datetime` ("...T...Z").
 // `r.headers` must already hold x-amz-date (and host) with that time.
-std::string authorization(const SigningRequest& r, const Credentials& creds,
+std::string authorization(const SigningRequest& r, const AwsCredentials& creds,
                           std::string_view region, std::string_view amz_datetime);
 
 // Adds x-amz-date, x-amz-content-sha256 and Authorization to `headers` for a request
 // to `host` (the Host header value): what every S3 call does before it is sent.
 void sign_s3(http::Headers& headers, std::string_view method, std::string_view path,
              const http::Headers& query, std::string_view host, std::string_view payload_hash,
-             const Credentials& creds, std::string_view region, std::time_t now);
+             const AwsCredentials& creds, std::string_view region, std::time_t now);
 
 }  // namespace shoal::storage

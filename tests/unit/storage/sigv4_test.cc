@@ -7,7 +7,7 @@
 namespace shoal::storage {
 namespace {
 
-const Credentials kExample{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
+const AwsCredentials kExample{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
 constexpr std::string_view kWhen = "20130524T000000Z";
 
 std::string signature_of(const std::string& authorization) {
