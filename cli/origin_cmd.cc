@@ -8,6 +8,8 @@
 #include "core/endpoint_list.h"
 #include "core/url.h"
 #include "origin/origin.h"
+#include "storage/s3_spec.h"
+#include "storage/upstream_spec.h"
 
 namespace shoal::cli {
 namespace {
@@ -49,6 +51,18 @@ std::vector<ConfigKey> origin_keys() {
                   "how often each origin checks that the blobs it holds are on their owners"});
   keys.push_back({"repair_rate", ConfigType::size, "100MiB",
                   "bytes per second this origin sends for repair and background copies"});
+  keys.push_back({"gc_interval", ConfigType::duration, "0s",
+                  "how often garbage collection removes blobs no tag or manifest reaches; "
+                  "0: only on POST /gc"});
+  keys.push_back({"gc_grace", ConfigType::duration, "1h",
+                  "garbage collection keeps blobs committed or referred to this recently"});
+  keys.push_back({"cache_size", ConfigType::size, "0",
+                  "with a storage backend: bytes of blobs kept on disk, evicting the least "
+                  "recently used of those already written back; 0: no limit"});
+  keys.push_back({"writeback_concurrency", ConfigType::integer, "2",
+                  "blobs written back to the storage backend at once"});
+  for (auto& key : storage::upstream_config_keys()) keys.push_back(std::move(key));
+  for (auto& key : storage::s3_config_keys()) keys.push_back(std::move(key));
   return keys;
 }
 
@@ -111,6 +125,14 @@ origin::OriginOptions origin_options(const Config& cfg) {
     o.bt_listen = cfg.str("listen").substr(0, cfg.str("listen").rfind(':')) + ":0";
   if (o.auth_reads && !o.auth.enabled()) throw ConfigError("auth_reads needs token_file");
   o.cluster = cluster_options(cfg);
+  o.gc_grace = cfg.duration("gc_grace");
+  if (o.gc_grace.count() < 0 || cfg.duration("gc_interval").count() < 0)
+    throw ConfigError("gc_grace and gc_interval cannot be negative");
+  if (auto upstream = storage::upstream_spec_from(cfg))
+    o.upstream = storage::make_registry_backend(*upstream);
+  o.backend = storage::make_s3_backend(cfg);
+  o.cache_size = cfg.size("cache_size");
+  o.writeback_concurrency = static_cast<unsigned>(positive(cfg, "writeback_concurrency"));
   return o;
 }
 
@@ -145,6 +167,19 @@ int origin_main(const Args& args) {
     (void)origin::Cluster(opts.cluster, origin::SteadyClock::now());
   }
   if (config_checked(cfg, "origin")) return 0;
+  if (opts.backend) {
+    // Now rather than at the first write-back: a wrong key or bucket is a start-up error.
+    if (auto ok = opts.backend->check(); !ok) throw ConfigError(ok.error().message);
+  }
+  if (opts.upstream) {
+    // Not fatal: what the ring already pulled through stays servable while it is down.
+    if (auto ok = opts.upstream->check(); !ok) {
+      log::warn("upstream registry not usable",
+                {{"upstream", opts.upstream->describe()}, {"error", ok.error().message}});
+    } else {
+      log::info("pull-through", {{"upstream", opts.upstream->describe()}});
+    }
+  }
   origin::Origin origin(std::move(opts));
   http::Server server(server_opts, [&origin](http::Exchange& ex) { return origin.handle(ex); });
   server.export_metrics(origin.metrics());
@@ -157,6 +192,13 @@ int origin_main(const Args& args) {
   server.every(std::max(sweep, std::chrono::milliseconds(100)),
                [&origin] { origin.sweep_uploads(); });
   run_ring_housekeeping(server, origin, cfg);
+  if (auto gc = cfg.duration("gc_interval"); gc.count() > 0) {
+    server.every(std::max(gc, std::chrono::milliseconds(1'000)),
+                 [&origin] { origin.collect_garbage_later(); });
+  }
+  if (origin.backend()) {
+    server.every(std::chrono::milliseconds(500), [&origin] { origin.pump_writeback(); });
+  }
   server.run();
   // Before the server (declared after the origin, so destroyed first) takes its
   // io_context along: ring work on the outbound pool may still hold its timers.

@@ -40,6 +40,9 @@ std::vector<ConfigKey> peer_keys() {
                   "over BitTorrent like any peer"});
   keys.push_back({"stall_timeout", ConfigType::duration, "2m",
                   "a download with no verified piece for this long fails"});
+  keys.push_back({"deletions_interval", ConfigType::duration, "1m",
+                  "how often the origins are asked which blobs they deleted (dropped from "
+                  "the cache); 0: never"});
   return keys;
 }
 
@@ -103,6 +106,7 @@ peer::PeerAgentOptions peer_options(const Config& cfg) {
   o.cache_bytes = cfg.size("cache_size");
   o.cache_ttl = cfg.duration("cache_ttl");
   o.stall_timeout = cfg.duration("stall_timeout");
+  o.deletions_interval = cfg.duration("deletions_interval");
   if (o.cache_ttl.count() < 0 || o.stall_timeout.count() <= 0) {
     throw ConfigError("cache_ttl must not be negative and stall_timeout must be positive");
   }
@@ -123,6 +127,10 @@ int peer_main(const Args& args) {
   log_listening(server, "peer", opts.data_dir.string());
   log::info("swarm", {{"bt_port", agent.bt_port()}, {"tracker", cfg.str("tracker")}});
   server.every(std::chrono::milliseconds(1000), [&agent] { agent.housekeeping(); });
+  if (auto every = opts.deletions_interval; every.count() > 0) {
+    server.every(std::max(every, std::chrono::milliseconds(100)),
+                 [&agent] { agent.poll_deletions(); });
+  }
   server.run();
   agent.stop();
   return 0;

@@ -186,10 +186,12 @@ void Edge::run_fill(std::shared_ptr<Fill> fill) {
 http::FillSources Edge::fill_sources() {
   http::FillSources s;
   s.client = opts_.fill_client;
-  if (opts_.peer) s.order.push_back({kPeerSource, *opts_.peer});
+  if (opts_.peer) s.order.push_back({.name = kPeerSource, .url = *opts_.peer, .fetch = {}});
   auto origins = origins_.order();
   if (origins) {
-    for (Url& url : *origins) s.order.push_back({kOriginSource, std::move(url)});
+    for (Url& url : *origins) {
+      s.order.push_back({.name = kOriginSource, .url = std::move(url), .fetch = {}});
+    }
   } else {
     // A dns: list that does not resolve yet: the swarm may still have the blob.
     log::warn("fill without origins", {{"origins", origins_.str()},

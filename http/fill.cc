@@ -74,6 +74,7 @@ void Fill::run(const FillSources& sources, const Commit& commit, const std::atom
 
 Result<void> Fill::fetch_from(const FillSource& source, const FillSources& sources,
                               const std::atomic<bool>& stop) {
+  if (source.fetch) return fetch_with(source, stop);
   Client client(source.url, sources.client);
   const uint64_t from = written_.load(std::memory_order_acquire);
   Headers headers = sources.headers;
@@ -109,13 +110,43 @@ Result<void> Fill::fetch_from(const FillSource& source, const FillSources& sourc
   return {};
 }
 
+Result<void> Fill::fetch_with(const FillSource& source, const std::atomic<bool>& stop) {
+  const uint64_t from = written_.load(std::memory_order_acquire);
+  auto on_size = [&](uint64_t size) -> Result<void> {
+    if (from == 0) return start_streaming(size);
+    if (size != this->size()) {
+      return Error(Errc::protocol_error, source.name + " holds " + std::to_string(size) +
+                                             " bytes, not " + std::to_string(this->size()));
+    }
+    return {};
+  };
+  auto sink = [&](const char* data, size_t len) -> Result<void> {
+    if (stop.load(std::memory_order_relaxed)) return Error(Errc::cancelled, "stopping");
+    return append(data, len);
+  };
+  auto fetched = source.fetch(from, on_size, sink);
+  if (!fetched) {
+    if (fetched.error().is(Errc::cancelled)) return fetched;
+    return Error(fetched.error().code, source.name + ": " + fetched.error().message);
+  }
+  if (written_.load() != size()) {
+    return Error(Errc::unavailable, source.name + " ended the blob after " +
+                                        std::to_string(written_.load()) + " bytes");
+  }
+  return {};
+}
+
 Result<void> Fill::on_head(const http::Response& head) {
   auto length = text::parse_uint<uint64_t>(head.header("content-length"));
   if (head.status != 200 || !length) {
     return Error(Errc::protocol_error, "the upstream answered without a whole body's length");
   }
-  size_.store(*length, std::memory_order_release);
-  if (*length <= ram_copy_limit_) ram_copy_.reserve(*length);
+  return start_streaming(*length);
+}
+
+Result<void> Fill::start_streaming(uint64_t length) {
+  size_.store(length, std::memory_order_release);
+  if (length <= ram_copy_limit_) ram_copy_.reserve(length);
   state_.store(State::streaming, std::memory_order_release);
   changed_.notify();
   return {};

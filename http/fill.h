@@ -30,9 +30,16 @@
 
 namespace shoal::http {
 
+// A source that is not one of Shoal's HTTP servers (a storage backend): given the byte
+// to start at, it reports the blob's whole size once, then passes the bytes from there
+// on to the sink in order.
+using SizeHook = std::function<Result<void>(uint64_t size)>;
+using FetchFn = std::function<Result<void>(uint64_t from, const SizeHook&, const BodySink&)>;
+
 struct FillSource {
   std::string name;  // what logs, errors and the caller's metrics call it ("peer", "origin")
   Url url;           // GET <url>/blobs/<digest>
+  FetchFn fetch;     // set: used instead of a GET of url
 };
 
 struct FillSources {
@@ -80,7 +87,9 @@ class Fill {
  private:
   Result<void> fetch_from(const FillSource& source, const FillSources& sources,
                           const std::atomic<bool>& stop);
+  Result<void> fetch_with(const FillSource& source, const std::atomic<bool>& stop);
   Result<void> on_head(const Response& head);
+  Result<void> start_streaming(uint64_t length);
   Result<void> append(const char* data, size_t len);
   void finish(Result<void> outcome, const Commit& commit);
 

@@ -47,6 +47,7 @@ Origin::Origin(OriginOptions opts)
   }
   if (auto ok = uploads_.load(Clock::now()); !ok) throw std::runtime_error(ok.error().message);
   if (auto ok = copies_.init(SteadyClock::now()); !ok) throw std::runtime_error(ok.error().message);
+  init_backend();
   register_ring_metrics();
   handout_bytes_ = &metrics_.counter("shoal_origin_handout_bytes_total",
                                      "Piece bytes the origin handed out over HTTP to agents.");
@@ -97,9 +98,17 @@ http::Routes<> Origin::make_routes() {
                [this](http::Exchange& ex, std::string_view d) { return get_swarm(ex, d); }},
               {"/blobs/*/locations", {verb::get, verb::head}, "blobs",
                [this](http::Exchange& ex, std::string_view d) { return get_locations(ex, d); }},
+              {"/blobs/*/status", {verb::get}, "blobs",
+               [this](http::Exchange& ex, std::string_view d) { return get_status(ex, d); }},
               {"/blobs/*/handout", {verb::get}, "handout",
                [this](http::Exchange& ex, std::string_view d) { return get_handout(ex, d); }},
               {"/blobs/+", {verb::get, verb::head, verb::put, verb::delete_}, "blobs", blob},
+              {"/gc/roots", {verb::get}, "gc",
+               [this](http::Exchange& ex, std::string_view) { return gc_roots(ex); }},
+              {"/gc/?", {verb::post}, "gc",
+               [this](http::Exchange& ex, std::string_view) { return gc_route(ex); }},
+              {"/deletions/?", {verb::get}, "deletions",
+               [this](http::Exchange& ex, std::string_view) { return get_deletions(ex); }},
               {"/uploads/?", {}, "uploads", uploads_route},
               {"/uploads/*", {}, "uploads", uploads_route},
               {"/tags/+", {}, "tags",

@@ -23,13 +23,19 @@
 #include "http/routes.h"
 #include "origin/auth.h"
 #include "origin/cluster.h"
+#include "origin/deletion_log.h"
+#include "origin/disk_budget.h"
+#include "origin/gc.h"
 #include "origin/handout_ledger.h"
 #include "origin/metainfo_store.h"
+#include "origin/pull_through.h"
 #include "origin/repo_index.h"
 #include "origin/replica_queue.h"
 #include "origin/seeder.h"
 #include "origin/tag_store.h"
 #include "origin/upload_session.h"
+#include "origin/writeback_queue.h"
+#include "storage/backend.h"
 
 namespace shoal::origin {
 
@@ -45,6 +51,15 @@ struct OriginOptions {
   bool super_seeding = false;
   uint32_t piece_size = 0;  // of new metainfo; 0: chosen by blob size
   ClusterOptions cluster;   // the ring; without origins, a ring of one
+  // Garbage collection keeps every blob committed or referred to by a push this recently.
+  std::chrono::milliseconds gc_grace{3'600'000};
+  // Durable storage behind the ring (S3): every blob is written back to it, and blobs
+  // missing from the ring are filled from it. Null: the origins' disks only.
+  std::shared_ptr<storage::Backend> backend;
+  uint64_t cache_size = 0;  // with a backend: disk budget in bytes; 0 = no limit
+  unsigned writeback_concurrency = 2;  // blobs written back at once
+  // A registry to pull through from on a miss (upstream_registry); null: none.
+  std::shared_ptr<storage::RegistryBackend> upstream;
 };
 
 class Origin {
@@ -77,8 +92,68 @@ class Origin {
   // Walks every stored blob: copies it to owners lacking it, drops copies it no
   // longer owns once the owners hold them (call periodically).
   void repair_pass();
+  // --- content lifecycle (origin_gc.cc; docs/ARCHITECTURE.md, "Garbage collection") ---
+  // Blocking: collects this origin's unreachable blobs, marking with the whole ring's
+  // roots. Errc::no_quorum when a member cannot give its roots (nothing is removed).
+  Result<GcReport> collect_garbage(bool dry_run);
+  // A scheduled collection on the outbound pool, unless one is running.
+  void collect_garbage_later();
+  // --- the storage backend (origin_backend.cc) ---
+  // Starts the write-backs that are due and evicts past cache_size (call periodically).
+  void pump_writeback();
+  storage::Backend* backend() const { return opts_.backend.get(); }
 
  private:
+  void init_backend();
+  // A blob was committed here (pushed, copied, filled): seeds it, queues its
+  // write-back, counts it in the disk budget.
+  void on_committed(const Digest& d);
+  // Blocking, on the outbound pool: HEAD, then (by d's writer only) a PUT.
+  void write_back(const Digest& d);
+  // The one origin that PUTs d: its first up owner, so the ring writes each blob once.
+  bool writes_back(const Digest& d) const;
+  // d belongs on this origin's disk: it is one of d's owners, or alone.
+  bool owns(const Digest& d) const;
+  void evict_over_budget();  // blocking
+  // d is gone for good (deleted): no write-back, no marker, not in the budget.
+  void forget_blob(const Digest& d);
+  Result<uint64_t> size_in_backend(const Digest& d);  // blocking
+  http::FillSource backend_source(const Digest& d);
+  // Fetches d into this origin's store (an owner lacking it: from the ring or the
+  // backend), sharing a fill in progress.
+  awaitable<Result<void>> fill_here(const Digest& d);
+  awaitable<void> get_status(http::Exchange& ex, std::string_view digest_text);
+  std::string status_json(const Digest& d);  // blocking (asks the owners)
+
+  // --- content lifecycle (origin_gc.cc, origin_registry_lifecycle.cc) ---
+  struct GcView;  // this origin's store, roots and ring, as gc.h's GcStore
+  awaitable<void> gc_route(http::Exchange& ex);
+  awaitable<void> gc_roots(http::Exchange& ex);
+  awaitable<void> get_deletions(http::Exchange& ex);
+  // Whether this origin or the ring holds d, refreshing the copies' modification time so
+  // that no running collection removes them: a push is about to refer to d.
+  awaitable<bool> hold_for_push(const Digest& d);
+  bool touch_blob(const Digest& d);  // false when d is not held here
+  // Commits a pushed manifest and touches it, one step against a collection's removal.
+  Result<void> commit_touched(TempBlob& temp, const Digest& d);
+  // Removes d here and on every other origin (DELETE /blobs, OCI blob delete).
+  awaitable<Result<void>> remove_blob(const http::Exchange& ex, const Digest& d);
+  awaitable<void> delete_registry_blob(http::Exchange& ex, std::string_view digest_text);
+  // d left this store: stop seeding it, log it for agents' caches, drop it from the backend.
+  void blob_removed(const std::vector<Digest>& removed);
+  void forget_in_backend(const Digest& d);  // blocking: a collected blob
+  awaitable<void> delete_manifest(http::Exchange& ex, std::string_view name, std::string_view ref);
+  // This origin's part: the marker, the referrer marker and the tags it knows of that
+  // point at d. Errc::not_found when it had no marker.
+  awaitable<Result<void>> delete_manifest_here(std::string name, Digest d);
+  awaitable<void> referrers(http::Exchange& ex, std::string_view name, std::string_view ref);
+  // The descriptors (JSON array) of d's referrers in `name` that this origin took.
+  awaitable<std::string> referrers_here(std::string name, Digest subject);
+  // Blocking: `method` `path` on every other member; their answers (Errc::no_quorum as
+  // soon as one cannot answer).
+  Result<std::vector<http::Response>> ask_members(const std::string& method,
+                                                 const std::string& path);
+
   http::Routes<> make_routes();
   void register_ring_metrics();
   // Answers 401/403 itself and returns false when the request may not proceed.
@@ -167,6 +242,18 @@ class Origin {
                                             const std::optional<Digest>& digest);
   static Result<Digest> commit_digest(const http::Exchange& ex);  // ?digest=
 
+  // --- pull-through from an upstream registry (origin_pull_through.cc) ---
+  // Before a manifest or blob read: fetches it upstream when it is missing and its
+  // repository matches (`name` empty: the one a pulled manifest named for the blob).
+  // An error (a digest mismatch, upstream unreachable with nothing stored) is the answer.
+  awaitable<Result<void>> pull_manifest(const http::Exchange& ex, std::string_view name,
+                                        std::string_view ref);
+  awaitable<Result<void>> pull_blob(const http::Exchange& ex, std::string_view name,
+                                    std::string_view digest_text);
+  awaitable<Result<void>> keep_pulled_manifest(const http::Exchange& ex, std::string_view name,
+                                               const storage::UpstreamManifest& m);
+  Result<void> fetch_upstream_blob(const std::string& repository, const Digest& d);  // blocking
+
   // OCI Distribution push side (and reads), /v2/...: origin_registry*.cc.
   awaitable<void> registry(http::Exchange& ex);
   awaitable<void> manifests(http::Exchange& ex, std::string_view name, std::string_view ref);
@@ -180,6 +267,7 @@ class Origin {
                                  bool commit);
 
   OriginOptions opts_;
+  std::unique_ptr<PullThrough> pull_ = make_pull_through(opts_.upstream);  // after opts_
   Cluster cluster_;
   std::unique_ptr<BlobStore> store_;
   TagStore tags_;
@@ -232,6 +320,23 @@ class Origin {
   metrics::Counter* repair_passes_ = nullptr;
   std::atomic<bool> repairing_{false};
   std::atomic<size_t> under_replicated_{0};  // at the end of the last repair pass
+  std::mutex gc_mu_;  // a collection's check-and-remove against a push's touch
+  std::atomic<bool> collecting_{false};
+  DeletionLog deletions_{opts_.data_dir / "deletions"};
+  metrics::Counter& gc_runs_ =
+      metrics_.counter("shoal_origin_gc_runs_total", "Garbage collections run (dry runs too).");
+  metrics::Counter& gc_removed_blobs_ = metrics_.counter(
+      "shoal_origin_gc_removed_blobs_total", "Blobs garbage collection removed from this origin.");
+  metrics::Counter& gc_removed_bytes_ = metrics_.counter(
+      "shoal_origin_gc_removed_bytes_total", "Bytes garbage collection removed from this origin.");
+  std::unique_ptr<WritebackQueue> writeback_;  // with a backend only
+  std::unique_ptr<DiskBudget> budget_;         // with a backend and a cache_size only
+  std::atomic<unsigned> writebacks_running_{0};
+  std::atomic<bool> evicting_{false};
+  metrics::Counter* writeback_bytes_ = nullptr;
+  metrics::Counter* writeback_failures_ = nullptr;
+  metrics::Counter* evicted_blobs_ = nullptr;
+  metrics::Counter* backend_fills_ = nullptr;
   // Metainfo hashing and seeding in the background, one blob at a time. Declared last:
   // destroyed first, it finishes the running task and drops the rest while the
   // stores and the seeder it uses still exist.

@@ -32,10 +32,16 @@ std::string metainfo_etag(const Digest& d, const std::vector<std::string>& track
 awaitable<void> Origin::get_blob(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
+  // Another origin's push is about to refer to d (hold_for_push).
+  if (ex.query_param("touch") && is_replica_write(ex)) touch_blob(*d);
+  if (auto pulled = co_await pull_blob(ex, "", digest_text); !pulled)
+    co_return co_await respond_failure(ex, pulled.error(), "BLOB_UNKNOWN");
   auto blob = store_->open_blob(*d);
-  if (!blob && blob.error().is(Errc::not_found) && cluster_.enabled() && !is_replica_write(ex)) {
+  const bool elsewhere = cluster_.enabled() || opts_.backend;
+  if (!blob && blob.error().is(Errc::not_found) && elsewhere && !is_replica_write(ex)) {
     co_return co_await serve_from_ring(ex, *d);
   }
+  if (blob && budget_) budget_->touch(*d);
   if (!blob) co_return co_await respond_failure(ex, blob.error(), "BLOB_UNKNOWN");
 
   co_await http::respond_blob_file(ex, http::blob_head(*d), *d, blob->fd.get(), blob->size);
@@ -70,7 +76,7 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
   auto commit_blob = [&] { return store_->commit(*temp, *d); };
   auto committed = co_await http::offload(commit_blob);
   if (!committed) co_return co_await respond_failure(ex, committed.error(), "");
-  seed_later(*d);
+  on_committed(*d);
   if (auto ok = co_await replicate(ex, *d); !ok) co_return co_await respond_failure(ex, ok.error(), "");
   head.result(*committed == BlobStore::Committed::created ? status::created : status::ok);
   co_await ex.respond(std::move(head), committed_json(*d, *received));
@@ -79,22 +85,40 @@ awaitable<void> Origin::put_blob(http::Exchange& ex, std::string_view digest_tex
 awaitable<void> Origin::delete_blob(http::Exchange& ex, std::string_view digest_text) {
   auto d = Digest::parse(digest_text);
   if (!d) co_return co_await respond_failure(ex, d.error(), "BLOB_UNKNOWN");
-  // In a ring every copy goes, or the repair walk would bring the blob back.
-  const bool everywhere = cluster_.enabled() && !is_replica_write(ex);
-  auto removed = store_->remove(*d);
-  if (everywhere) {
-    for (const CopyJob& job : copies_.jobs_for(*d)) copies_.done(job);
-    auto remove_elsewhere = [&] { return delete_in_ring(*d); };
-    auto elsewhere = co_await http::outbound(remove_elsewhere);
-    if (!elsewhere) co_return co_await respond_failure(ex, elsewhere.error(), "BLOB_UNKNOWN");
-    if (!removed && removed.error().is(Errc::not_found) && *elsewhere) removed = {};
-  }
+  auto removed = co_await remove_blob(ex, *d);
   if (!removed) co_return co_await respond_failure(ex, removed.error(), "BLOB_UNKNOWN");
-  if (seeder_) seeder_->remove(*d);
-  metainfo_->remove(*d);
   http::Head head;
   head.result(status::no_content);
   co_await ex.respond(std::move(head), "");
+}
+
+awaitable<Result<void>> Origin::remove_blob(const http::Exchange& ex, const Digest& d) {
+  // In a ring every copy goes, or the repair walk would bring the blob back.
+  const bool everywhere = cluster_.enabled() && !is_replica_write(ex);
+  auto removed = store_->remove(d);
+  forget_blob(d);
+  if (opts_.backend && !is_replica_write(ex)) {
+    // Else the next fill would bring it back from there.
+    auto remove_durable = [&]() -> Result<bool> {
+      auto held = opts_.backend->head(d, "");
+      if (!held) return held.error();
+      if (auto ok = opts_.backend->remove(d); !ok) return ok.error();
+      return held->has_value();
+    };
+    auto gone = co_await http::outbound(remove_durable);
+    if (!gone) co_return gone.error();
+    if (!removed && removed.error().is(Errc::not_found) && *gone) removed = {};
+  }
+  if (everywhere) {
+    auto remove_elsewhere = [&] { return delete_in_ring(d); };
+    auto elsewhere = co_await http::outbound(remove_elsewhere);
+    if (!elsewhere) co_return elsewhere.error();
+    if (!removed && removed.error().is(Errc::not_found) && *elsewhere) removed = {};
+  }
+  if (!removed) co_return removed.error();
+  // Not a braced list: GCC frees the initializer_list of a coroutine twice.
+  blob_removed(std::vector<Digest>(1, d));  // its copy jobs, seeding, metainfo; the deletions log
+  co_return Result<void>{};
 }
 
 awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest_text) {
@@ -104,9 +128,18 @@ awaitable<void> Origin::get_metainfo(http::Exchange& ex, std::string_view digest
   // An origin without a copy asks the owners: every owner makes the same bytes.
   auto make = [&] { return metainfo_->get_or_make(*d); };
   auto ask_owners = [&] { return from_owners(*d, "/blobs/" + d->str() + "/metainfo"); };
-  const bool here = store_->contains(*d) || is_replica_write(ex) || !cluster_.enabled();
+  if (auto pulled = co_await pull_blob(ex, "", digest_text); !pulled)
+    co_return co_await respond_failure(ex, pulled.error(), "BLOB_UNKNOWN");
+  bool here = store_->contains(*d) || is_replica_write(ex) || !cluster_.enabled();
   Result<std::string> bencoded = Error(Errc::not_found, "");
+  if (opts_.backend && here && owns(*d) && !store_->contains(*d)) {
+    // An owner with an empty disk in front of a filled bucket: fetch, then hash.
+    if (auto filled = co_await fill_here(*d); !filled) bencoded = filled.error();
+    here = store_->contains(*d);
+    if (!here) co_return co_await respond_failure(ex, bencoded.error(), "BLOB_UNKNOWN");
+  }
   if (here) {
+    if (budget_) budget_->touch(*d);  // agents pulling it: not the time to evict it
     bencoded = co_await http::offload(make);
   } else {
     bencoded = co_await http::outbound(ask_owners);

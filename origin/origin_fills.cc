@@ -32,23 +32,30 @@ http::FillSources Origin::fill_sources(const Digest& d) {
   s.client = peer_client_options();
   s.headers = peer_headers();
   for (const Owner& o : cluster_.order(blob_key(d.str()), SteadyClock::now())) {
-    if (!o.self && o.up) s.order.push_back({"origin", o.url});
+    if (!o.self && o.up) s.order.push_back({.name = "origin", .url = o.url, .fetch = {}});
   }
+  if (opts_.backend) s.order.push_back(backend_source(d));
   s.on_source_failed = [this](const Url& u) { cluster_.report_failure(u, SteadyClock::now()); };
   return s;
 }
 
 void Origin::run_fill(std::shared_ptr<http::Fill> fill) {
   const Digest d = fill->digest();
-  const bool keep = cluster_.is_owner(blob_key(d.str()), SteadyClock::now());
-  auto commit = [&](http::Fill&, TempBlob& temp, std::string) -> Result<void> {
+  const bool keep = owns(d);
+  const auto sources = fill_sources(d);
+  const size_t backend_index = opts_.backend ? sources.order.size() - 1 : http::Fill::kNoSource;
+  auto commit = [&](http::Fill& f, TempBlob& temp, std::string) -> Result<void> {
     if (!keep) return temp.verify(d);  // passed through: verified, never stored
     auto placed = store_->commit(temp, d);
     if (!placed) return placed.error();
-    seed_later(d);
+    on_committed(d);
+    if (f.source() == backend_index) {  // nothing to write back: it came from there
+      backend_fills_->inc();
+      return writeback_->written(d);
+    }
     return {};
   };
-  fill->run(fill_sources(d), commit, stopping_);
+  fill->run(sources, commit, stopping_);
   if (fill->state() != http::Fill::State::complete) {
     log::warn("fill from the ring failed", {{"digest", d.str()}, {"error", fill->error()->message}});
   }
@@ -75,7 +82,10 @@ Result<uint64_t> Origin::size_in_ring(const Digest& d) {
 awaitable<void> Origin::serve_from_ring(http::Exchange& ex, const Digest& d) {
   if (ex.method() == bhttp::verb::head) {
     // A HEAD must not pull the whole blob through this origin.
-    auto ask = [&] { return size_in_ring(d); };
+    auto ask = [&] {
+      auto size = size_in_ring(d);
+      return size || !opts_.backend ? size : size_in_backend(d);
+    };
     auto size = co_await http::outbound(ask);
     if (!size) co_return co_await http::respond_failure(ex, size.error(), "BLOB_UNKNOWN");
     co_return co_await http::respond_blob_head(ex, http::blob_head(d), d, *size);

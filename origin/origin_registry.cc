@@ -1,7 +1,7 @@
 // OCI Distribution routes on the origin (/v2/): manifests, tag lists and blob reads.
 // Layers and manifests are ordinary blobs in the one store; "<name>:<tag>" is an
 // ordinary tag; RepoIndex adds what only the registry needs. Uploads are in
-// origin_registry_uploads.cc.
+// origin_registry_uploads.cc, deletes and referrers in origin_registry_lifecycle.cc.
 //
 // In a ring, "<name>:<tag>" lives on its owners like any tag and manifests are blobs
 // copied to theirs, so a push through one origin resolves through every other. The
@@ -65,16 +65,21 @@ awaitable<void> Origin::registry(http::Exchange& ex) {
     case oci::Endpoint::blob:
       // Blobs are content-addressed and shared by every repository: any repository
       // can read any blob the origin holds (Kraken's model; a push skips the upload).
-      if (m == verb::get || m == verb::head) co_return co_await get_blob(ex, route->arg);
-      co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+      if (m == verb::get || m == verb::head) {
+        if (auto pulled = co_await pull_blob(ex, route->name, route->arg); !pulled)
+          co_return co_await respond_failure(ex, pulled.error(), "BLOB_UNKNOWN");
+        co_return co_await get_blob(ex, route->arg);
+      }
+      if (m == verb::delete_) co_return co_await delete_registry_blob(ex, route->arg);
+      co_return co_await respond_method_not_allowed(ex, "GET, HEAD, DELETE");
     case oci::Endpoint::upload_new:
       if (m != verb::post) co_return co_await respond_method_not_allowed(ex, "POST");
       co_return co_await registry_upload_start(ex, route->name);
     case oci::Endpoint::upload: co_return co_await registry_upload(ex, route->name, route->arg);
     case oci::Endpoint::referrers:
-      // Without the referrers API, clients fall back to the tag schema (spec 1.1).
-      co_return co_await respond_oci(ex, status::not_found, "UNSUPPORTED",
-                                     "the referrers API is not served; use the tag schema");
+      if (m != verb::get && m != verb::head)
+        co_return co_await respond_method_not_allowed(ex, "GET, HEAD");
+      co_return co_await referrers(ex, route->name, route->arg);
     case oci::Endpoint::base: break;
   }
   co_await respond_oci(ex, status::not_found, "NOT_FOUND", "no such registry route");
@@ -103,8 +108,8 @@ awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std
     head.result(status::accepted);
     co_return co_await ex.respond(std::move(head), "");
   }
-  // Manifests are blobs the swarm may be seeding: they are not deleted by digest.
-  co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE (tags)");
+  if (m == verb::delete_) co_return co_await delete_manifest(ex, name, ref);
+  co_await respond_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
 }
 
 // The manifest digest `ref` names in repository `name`. Tags are resolved in the ring
@@ -131,6 +136,8 @@ awaitable<Result<std::string>> Origin::manifest_bytes(const Digest& d) {
 
 awaitable<void> Origin::get_manifest(http::Exchange& ex, std::string_view name,
                                      std::string_view ref) {
+  if (auto pulled = co_await pull_manifest(ex, name, ref); !pulled)
+    co_return co_await respond_failure(ex, pulled.error(), "MANIFEST_UNKNOWN");
   if (!repos_.exists(name) && !cluster_.enabled()) {
     co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
                                    "no repository " + std::string(name));
@@ -181,8 +188,9 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
                                    manifest.error().message);
   std::vector<Digest> referenced = manifest->blobs;
   referenced.insert(referenced.end(), manifest->manifests.begin(), manifest->manifests.end());
+  // Touched: a garbage collection running now keeps them (ARCHITECTURE, "Garbage collection").
   for (const Digest& d : referenced) {
-    if (!co_await ring_holds(d)) {
+    if (!co_await hold_for_push(d)) {
       co_return co_await respond_oci(
           ex, status::bad_request, "MANIFEST_BLOB_UNKNOWN",
           "the manifest refers to " + d.str() + ", which was not pushed");
@@ -192,7 +200,10 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
     auto temp = store_->create_temp();
     if (!temp) return temp.error();
     if (auto ok = temp->append(body.data(), body.size()); !ok) return ok;
-    if (auto ok = store_->commit(*temp, digest); !ok) return ok.error();
+    if (auto ok = commit_touched(*temp, digest); !ok) return ok;
+    if (manifest->subject) {
+      if (auto ok = repos_.add_referrer(name, *manifest->subject, digest); !ok) return ok;
+    }
     return repos_.add_manifest(name, digest);
   };
   auto stored = co_await http::offload(store_manifest);
@@ -206,12 +217,13 @@ awaitable<void> Origin::put_manifest(http::Exchange& ex, std::string_view name,
     auto marked = co_await http::offload([&] { return repos_.add_tag(name, ref); });
     if (!marked) co_return co_await respond_failure(ex, marked.error(), "");
   }
-  seed_later(digest);
+  on_committed(digest);
   log::info("manifest pushed", {{"name", name}, {"reference", ref}, {"digest", digest.str()}});
   http::Head head;
   head.result(status::created);
   head.set(field::location, manifest_path(name, digest));
   head.set("Docker-Content-Digest", digest.str());
+  if (manifest->subject) head.set("OCI-Subject", manifest->subject->str());
   co_await ex.respond(std::move(head), "");
 }
 

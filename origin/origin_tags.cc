@@ -62,7 +62,8 @@ awaitable<void> Origin::put_tag(http::Exchange& ex, const std::string& name,
   if (!d) co_return co_await respond_failure(ex, d.error(), "");
   // A write forwarded by another origin (?coordinate) was checked there already.
   const bool here = ex.query_param("coordinate").has_value();
-  if (!here && !co_await ring_holds(*d)) {
+  // Touched: a garbage collection running now keeps it.
+  if (!here && !co_await hold_for_push(*d)) {
     co_return co_await ex.respond_error(status::not_found, "BLOB_UNKNOWN",
                                         "no blob " + d->str() + " to tag");
   }

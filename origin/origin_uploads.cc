@@ -164,7 +164,7 @@ awaitable<Result<uint64_t>> Origin::receive_chunk(http::Exchange& ex, const std:
   auto commit_upload = [&] { return uploads_.commit(*lease, *digest, *store_); };
   auto placed = co_await http::offload(commit_upload);
   if (!placed) co_return placed.error();
-  seed_later(*digest);
+  on_committed(*digest);
   if (auto copied = co_await replicate(ex, *digest, mirror); !copied) co_return copied.error();
   co_return offset;
 }

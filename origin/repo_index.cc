@@ -46,13 +46,65 @@ Result<void> RepoIndex::add_tag(std::string_view name, std::string_view tag) {
 }
 
 Result<void> RepoIndex::remove_tag(std::string_view name, std::string_view tag) {
+  return remove_marker(repo(name) / "_tags", std::string(tag),
+                       "no tag " + std::string(tag) + " in " + std::string(name));
+}
+
+Result<void> RepoIndex::remove_manifest(std::string_view name, const Digest& d) {
+  return remove_marker(repo(name) / "_manifests", d.hex(), "no manifest " + d.str());
+}
+
+Result<void> RepoIndex::remove_marker(const fs::path& dir, const std::string& file,
+                                      const std::string& absent) {
   std::error_code ec;
-  fs::path dir = repo(name) / "_tags";
-  if (!fs::remove(dir / std::string(tag), ec)) {
-    if (ec) return Error(Errc::io_error, "cannot remove tag: " + ec.message());
-    return Error(Errc::not_found, "no tag " + std::string(tag) + " in " + std::string(name));
+  if (!fs::remove(dir / file, ec)) {
+    if (ec) return Error(Errc::io_error, "cannot remove " + (dir / file).string() + ": " +
+                                             ec.message());
+    return Error(Errc::not_found, absent);
   }
   return fsync_dir(dir.string());
+}
+
+std::vector<Digest> RepoIndex::manifests(std::string_view name) const {
+  return digests_in(repo(name) / "_manifests");
+}
+
+std::vector<Digest> RepoIndex::digests_in(const fs::path& dir) {
+  std::vector<Digest> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto d = Digest::parse(std::string(Digest::kPrefix) + it->path().filename().string());
+    if (d) out.push_back(*d);  // skips write_file_atomic's temporaries
+  }
+  return out;
+}
+
+std::vector<std::string> RepoIndex::names() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string leaf = it->path().filename().string();
+    if (!leaf.starts_with('_')) continue;
+    // Markers are no repositories: "_manifests" names its parent one, the rest none.
+    if (leaf == "_manifests") out.push_back(it->path().parent_path().lexically_relative(dir_).string());
+    it.disable_recursion_pending();
+  }
+  return out;
+}
+
+Result<void> RepoIndex::add_referrer(std::string_view name, const Digest& subject,
+                                     const Digest& manifest) {
+  return mark(repo(name) / "_referrers" / subject.hex(), manifest.hex());
+}
+
+Result<void> RepoIndex::remove_referrer(std::string_view name, const Digest& subject,
+                                        const Digest& manifest) {
+  return remove_marker(repo(name) / "_referrers" / subject.hex(), manifest.hex(),
+                       "no referrer " + manifest.str());
+}
+
+std::vector<Digest> RepoIndex::referrers(std::string_view name, const Digest& subject) const {
+  return digests_in(repo(name) / "_referrers" / subject.hex());
 }
 
 RepoIndex::TagPage RepoIndex::tags(std::string_view name, std::string_view last,

@@ -5,6 +5,8 @@
 // names are safe relative paths: no component can be "." or ".."):
 //   <name>/_manifests/<64 hex>   empty marker: this manifest was pushed to <name>
 //   <name>/_tags/<tag>           empty marker: <name>:<tag> exists
+//   <name>/_referrers/<subject hex>/<manifest hex>
+//                                empty marker: manifest (in <name>) has that subject
 // Components of names start with [a-z0-9], so "_manifests" cannot clash with one.
 #pragma once
 
@@ -30,6 +32,18 @@ class RepoIndex {
   Result<void> add_manifest(std::string_view name, const Digest& d);
   Result<void> add_tag(std::string_view name, std::string_view tag);
   Result<void> remove_tag(std::string_view name, std::string_view tag);
+  // Errc::not_found when the manifest was not in the repository.
+  Result<void> remove_manifest(std::string_view name, const Digest& d);
+  // Every manifest pushed to the repository.
+  std::vector<Digest> manifests(std::string_view name) const;
+  // Every repository with a manifest (the roots a garbage collection starts from).
+  std::vector<std::string> names() const;
+
+  // OCI 1.1 referrers: `manifest` in `name` has `subject` as its subject.
+  Result<void> add_referrer(std::string_view name, const Digest& subject, const Digest& manifest);
+  Result<void> remove_referrer(std::string_view name, const Digest& subject,
+                               const Digest& manifest);
+  std::vector<Digest> referrers(std::string_view name, const Digest& subject) const;
 
   struct TagPage {
     std::vector<std::string> tags;
@@ -41,6 +55,10 @@ class RepoIndex {
  private:
   std::filesystem::path repo(std::string_view name) const { return dir_ / std::string(name); }
   Result<void> mark(const std::filesystem::path& dir, const std::string& file);
+  // Errc::not_found with `absent` as the message when there was no marker.
+  static Result<void> remove_marker(const std::filesystem::path& dir, const std::string& file,
+                                    const std::string& absent);
+  static std::vector<Digest> digests_in(const std::filesystem::path& dir);
   std::filesystem::path dir_;
 };
 

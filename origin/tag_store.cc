@@ -126,6 +126,19 @@ Result<Digest> TagStore::get(std::string_view name) const {
   return *rec->digest;
 }
 
+std::vector<Digest> TagStore::targets() const {
+  std::vector<Digest> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().filename().string().starts_with(".tmp-")) continue;
+    auto text = read_small_file(it->path().string(), 1024);
+    auto rec = text ? parse(*text) : Result<TagRecord>(text.error());
+    if (rec && rec->digest) out.push_back(*rec->digest);
+  }
+  return out;
+}
+
 Result<TagApplied> TagStore::apply(std::string_view name, const TagRecord& rec,
                                    TagVersion expect, bool keep_tombstone) {
   auto path = path_for(name);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/digest.h"
 #include "core/error.h"
@@ -76,6 +77,8 @@ class TagStore {
   // to fear).
   Result<TagApplied> apply(std::string_view name, const TagRecord& rec, TagVersion expect,
                           bool keep_tombstone = true);
+  // What every tag held here points at (tombstones skipped): garbage collection's roots.
+  std::vector<Digest> targets() const;
 
  private:
   Result<std::string> path_for(std::string_view name) const;

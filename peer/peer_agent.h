@@ -8,6 +8,7 @@
 //   incoming/<64 hex>                 downloads in flight (removed at start-up)
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -46,6 +47,8 @@ struct PeerAgentOptions {
   // Pieces nobody reachable holds come from the origin's HTTP hand-out, this many at
   // a time (HandoutFetcher); 0: from the origin's BitTorrent side, like any peer.
   uint32_t handout_window = 2;
+  // How often the origins are asked which blobs they deleted (dropped from the cache).
+  std::chrono::milliseconds deletions_interval{60'000};
 };
 
 class PeerAgent {
@@ -60,6 +63,9 @@ class PeerAgent {
   awaitable<void> handle(http::Exchange& ex);
   // Periodic: fails stalled downloads, evicts by budget and idle time.
   void housekeeping();
+  // Periodic: asks every origin which blobs it deleted since the last poll and drops
+  // them from the cache (peer_deletions.cc), on the outbound pool.
+  void poll_deletions();
   metrics::Registry& metrics() { return metrics_; }
   // Stops libtorrent's event thread. Call it once the server has stopped and before
   // its io_context goes: events wake readers of a download on that context.
@@ -92,6 +98,8 @@ class PeerAgent {
   void stop_handout(const Digest& d);
   std::shared_ptr<Download> inflight(const Digest& d);
   void evict(Clock::time_point now, uint64_t reserve);
+  void drop_deleted(const Url& origin);  // blocking
+  void drop_cached(const Digest& d);
   void reseed();
   void register_metrics();
   std::string metainfo_path(const Digest& d) const;
@@ -116,6 +124,11 @@ class PeerAgent {
   // request returns (housekeeping() reaps them). Guarded by mu_.
   std::map<Digest, std::unique_ptr<HandoutFetcher>> handouts_;
   std::vector<std::unique_ptr<HandoutFetcher>> ended_handouts_;
+  // Per origin URL, the `since` of its next GET /deletions. Starts at 0 with every
+  // process: an agent that was down still drops what was deleted meanwhile.
+  std::mutex deletions_mu_;
+  std::map<std::string, uint64_t> deletions_next_;
+  std::atomic<bool> polling_deletions_{false};
   // Who this agent is to the origin's hand-out: random, so restarts look like new agents.
   const uint64_t agent_id_;
   // Last: its thread calls on_swarm_event, so it must stop before the rest goes.

@@ -57,4 +57,8 @@ Result<http::Response> Upstream::registry_get(const std::string& path_and_query,
   });
 }
 
+Result<std::string> Upstream::deletions(const Url& origin, uint64_t since) const {
+  return get_small(origin, origin.target("/deletions?since=" + std::to_string(since)), 2u << 20);
+}
+
 }  // namespace shoal::peer

@@ -33,6 +33,8 @@ class Upstream {
   // to `limit` bytes: its success or its error document, for the agent to pass on.
   // Errc::unavailable when no origin can be reached.
   Result<http::Response> registry_get(const std::string& path_and_query, size_t limit) const;
+  // GET /deletions?since=N on that origin: the blobs it deleted (JSON, origin/deletion_log.h).
+  Result<std::string> deletions(const Url& origin, uint64_t since) const;
 
  private:
   http::Upstreams& origins_;

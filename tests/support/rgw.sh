@@ -1,10 +1,12 @@
 #!/bin/bash
-# rgw.sh start DIR | stop DIR: a throw-away one-node Ceph cluster (one mon, one
-# memstore OSD, no mgr) and a RADOS Gateway on 127.0.0.1, as plain processes under DIR,
-# for tests of the S3 backend. `start` prints shell assignments (also kept in DIR/env):
-# S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. `stop` ends exactly the daemons
-# recorded in DIR/pids, one at a time (radosgw hangs when its OSD and mon go first),
-# then removes DIR. Environment: RGW_PORT (default a free port), RGW_MEMSTORE_BYTES
+# rgw.sh start|stop|gateway-stop|gateway-start DIR: a throw-away one-node Ceph cluster
+# (one mon, one memstore OSD, no mgr) and a RADOS Gateway on 127.0.0.1, as plain
+# processes under DIR, for tests of the S3 backend. `start` prints shell assignments
+# (also kept in DIR/env): S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. `stop`
+# ends exactly the daemons recorded in DIR/pids, one at a time (radosgw hangs when its
+# OSD and mon go first), then removes DIR. gateway-stop and gateway-start take the S3
+# endpoint away and bring it back on the same port with the data kept (an outage).
+# Environment: RGW_PORT (default a free port), RGW_MEMSTORE_BYTES
 # (default 3 GiB: memstore holds about twice the live data in RAM), RGW_TIMEOUT (60 s).
 set -euo pipefail
 
@@ -106,38 +108,53 @@ start() {
   await "the OSD" sh -c 'ceph osd stat -f json | grep -q "\"num_up_osds\":1"'
   radosgw-admin user create --uid=shoal --display-name=shoal --access-key="$ACCESS_KEY" \
     --secret-key="$SECRET_KEY" >/dev/null 2>>"$DIR/log/cli.err" || die "radosgw-admin user create failed"
-  run_daemon rgw radosgw -n client.rgw.t
-  local rgw_pid; rgw_pid=$(awk '$1 == "rgw" {print $2}' "$DIR/pids")
-  await "radosgw on 127.0.0.1:$RGW_PORT" sh -c \
-    "kill -0 $rgw_pid && curl -sf -m 3 -o /dev/null http://127.0.0.1:$RGW_PORT/"
+  start_gateway
   printf 'S3_ENDPOINT=http://127.0.0.1:%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_REGION=us-east-1\n' \
     "$RGW_PORT" "$ACCESS_KEY" "$SECRET_KEY" | tee "$DIR/env"
+}
+
+start_gateway() {
+  RGW_PORT=${RGW_PORT:-$(awk '/beast endpoint/ {sub(/.*:/, ""); print}' "$DIR/ceph.conf")}
+  run_daemon rgw radosgw -n client.rgw.t
+  local rgw_pid; rgw_pid=$(awk '$1 == "rgw" {print $2}' "$DIR/pids" | tail -n 1)
+  await "radosgw on 127.0.0.1:$RGW_PORT" sh -c \
+    "kill -0 $rgw_pid && curl -sf -m 3 -o /dev/null http://127.0.0.1:$RGW_PORT/"
 }
 
 # A pid is ours while its command line names our ceph.conf (pids get reused).
 ours() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -qF "$DIR/ceph.conf"; }
 
+stop_daemon() {
+  local pid end
+  pid=$(awk -v n="$1" '$1 == n {print $2}' "$DIR/pids" | tail -n 1)
+  [ -n "$pid" ] && ours "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  end=$((SECONDS + 10))
+  while ours "$pid"; do
+    [ $SECONDS -lt $end ] || kill -KILL "$pid" 2>/dev/null
+    sleep 0.1
+  done
+}
+
 stop_daemons() {
   [ -f "$DIR/pids" ] || return 0
-  local name pid end
-  for name in rgw osd mon; do
-    pid=$(awk -v n=$name '$1 == n {print $2}' "$DIR/pids")
-    [ -n "$pid" ] && ours "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null || continue
-    end=$((SECONDS + 10))
-    while ours "$pid"; do
-      [ $SECONDS -lt $end ] || kill -KILL "$pid" 2>/dev/null
-      sleep 0.1
-    done
-  done
+  local name
+  for name in rgw osd mon; do stop_daemon $name; done
   rm -f "$DIR/pids"
 }
 
-[ $# -eq 2 ] || { echo "usage: rgw.sh start|stop DIR" >&2; exit 2; }
+usage() { echo "usage: rgw.sh start|stop|gateway-stop|gateway-start DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
 DIR=$2
+if [ "$1" != start ]; then
+  [ -f "$DIR/ceph.conf" ] || { echo "rgw.sh: $DIR holds no cluster" >&2; exit 1; }
+  DIR=$(cd "$DIR" && pwd)
+  export CEPH_ARGS="--conf $DIR/ceph.conf"
+fi
 case $1 in
   start) start ;;
-  stop) [ -f "$DIR/ceph.conf" ] || { echo "rgw.sh: $DIR holds no cluster" >&2; exit 1; }
-        DIR=$(cd "$DIR" && pwd); stop_daemons; rm -rf -- "$DIR" ;;
-  *) echo "usage: rgw.sh start|stop DIR" >&2; exit 2 ;;
+  stop) stop_daemons; rm -rf -- "$DIR" ;;
+  gateway-stop) stop_daemon rgw ;;
+  gateway-start) start_gateway ;;
+  *) usage ;;
 esac

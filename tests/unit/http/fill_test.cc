@@ -89,7 +89,9 @@ class FillFromSources : public ::testing::Test {
     };
   }
 
-  void add(std::string name, Url url) { sources_.order.push_back({std::move(name), url}); }
+  void add(std::string name, Url url) {
+    sources_.order.push_back({.name = std::move(name), .url = url, .fetch = {}});
+  }
 
   // Runs a fill of the test blob over sources_, committing into the store.
   std::unique_ptr<Fill> run(const std::atomic<bool>& stop) {
@@ -206,6 +208,46 @@ TEST_F(FillFromSources, NoSourcesIsAnUnavailableFill) {
   auto fill = run(stop);
   ASSERT_EQ(fill->state(), Fill::State::failed);
   EXPECT_TRUE(fill->error()->is(Errc::unavailable));
+}
+
+// A storage backend as a source: it streams from the first byte, so a fill resumed
+// after a source broke off must get only the bytes it lacks.
+TEST_F(FillFromSources, AFetchSourceResumesWhereTheSourceBeforeItStopped) {
+  const size_t cut = 100'000;
+  std::atomic<int> fetches{0};
+  auto source = [&](bool breaks) {
+    return [&, breaks](uint64_t from, const SizeHook& on_size, const BodySink& sink) -> Result<void> {
+      ++fetches;
+      if (auto ok = on_size(bytes_.size()); !ok) return ok;
+      const size_t end = breaks ? cut : bytes_.size();
+      if (auto ok = sink(bytes_.data() + from, end - from); !ok) return ok;
+      if (breaks) return Error(Errc::unavailable, "connection reset");
+      return {};
+    };
+  };
+  sources_.order.push_back({.name = "first", .url = {}, .fetch = source(true)});
+  sources_.order.push_back({.name = "backend", .url = {}, .fetch = source(false)});
+  std::atomic<bool> stop{false};
+  auto fill = run(stop);
+  ASSERT_EQ(fill->state(), Fill::State::complete) << fill->error()->message;
+  EXPECT_EQ(fetches.load(), 2);
+  EXPECT_EQ(fill->source(), 1u);
+  EXPECT_EQ(ram_copy_, bytes_);
+  EXPECT_TRUE(store_->contains(digest_));
+}
+
+TEST_F(FillFromSources, AFetchSourceWithTheWrongBytesFailsTheFill) {
+  std::string wrong = bytes_;
+  wrong[123] ^= 1;
+  auto source = [&](uint64_t, const SizeHook& on_size, const BodySink& sink) -> Result<void> {
+    if (auto ok = on_size(wrong.size()); !ok) return ok;
+    return sink(wrong.data(), wrong.size());
+  };
+  sources_.order.push_back({.name = "backend", .url = {}, .fetch = source});
+  std::atomic<bool> stop{false};
+  auto fill = run(stop);
+  ASSERT_EQ(fill->state(), Fill::State::failed);
+  EXPECT_FALSE(store_->contains(digest_));
 }
 
 }  // namespace

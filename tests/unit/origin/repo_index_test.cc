@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/sha256.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -91,6 +93,35 @@ TEST_F(RepoIndexTest, SurvivesARestart) {
   EXPECT_TRUE(again.exists("team/app"));
   EXPECT_TRUE(again.has_manifest("team/app", d));
   EXPECT_EQ(again.tags("team/app", "", SIZE_MAX).tags, Tags{"v1"});
+}
+
+TEST_F(RepoIndexTest, ARemovedManifestLeavesItsRepositoryListing) {
+  const Digest a = digest_of("a"), b = digest_of("b");
+  ASSERT_TRUE(repos.add_manifest("team/app", a));
+  ASSERT_TRUE(repos.add_manifest("team/app", b));
+  ASSERT_TRUE(repos.add_manifest("base", a));
+  ASSERT_TRUE(repos.remove_manifest("team/app", a));
+  EXPECT_TRUE(repos.remove_manifest("team/app", a).error().is(Errc::not_found));
+  EXPECT_FALSE(repos.has_manifest("team/app", a));
+  EXPECT_EQ(repos.manifests("team/app"), std::vector<Digest>{b});
+  auto names = repos.names();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"base", "team/app"}));  // "team" has no manifest
+}
+
+TEST_F(RepoIndexTest, ReferrersAreListedUnderTheirSubject) {
+  const Digest subject = digest_of("image"), sig = digest_of("signature"), sbom = digest_of("sbom");
+  EXPECT_TRUE(repos.referrers("app", subject).empty());
+  ASSERT_TRUE(repos.add_referrer("app", subject, sig));
+  ASSERT_TRUE(repos.add_referrer("app", subject, sbom));
+  auto found = repos.referrers("app", subject);
+  std::sort(found.begin(), found.end());
+  auto want = std::vector<Digest>{sig, sbom};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(found, want);
+  EXPECT_TRUE(repos.referrers("other", subject).empty());
+  ASSERT_TRUE(repos.remove_referrer("app", subject, sig));
+  EXPECT_EQ(repos.referrers("app", subject), std::vector<Digest>{sbom});
 }
 
 }  // namespace
