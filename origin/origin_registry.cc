@@ -94,8 +94,9 @@ awaitable<void> Origin::manifests(http::Exchange& ex, std::string_view name, std
       co_return co_await respond_oci(ex, status::not_found, "NAME_UNKNOWN",
                                      "no repository " + std::string(name));
     }
-    auto gone = oci::valid_tag(ref) ? co_await write_tag(oci_tag(name, ref), TagChange{}, false)
-                                    : Result<TagRecord>(Error(Errc::not_found, ""));
+    // Not `?:` around co_await: GCC 12 destroys the temporary twice.
+    Result<TagRecord> gone = Error(Errc::not_found, "");
+    if (oci::valid_tag(ref)) gone = co_await write_tag(oci_tag(name, ref), TagChange{}, false);
     if (!gone && !gone.error().is(Errc::not_found))
       co_return co_await respond_failure(ex, gone.error(), "");
     if (!gone)

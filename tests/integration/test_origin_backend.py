@@ -171,6 +171,29 @@ class WriteBack(BackendCase, ShoalTestCase):
         self.assertEqual(written, sum(map(len, blobs)), "some blob was written twice")
 
 
+class Collection(BackendCase, ShoalTestCase):
+    def setUp(self):
+        super().setUp()
+        self.setup_backend()
+
+    def test_garbage_collection_removes_unreachable_blobs_from_the_bucket(self):
+        origin = self.start_origin(*self.backend_flags, "--gc-grace", "1s")
+        kept, dropped = make_bytes(MiB, seed=90), make_bytes(MiB, seed=91)
+        kept_d, dropped_d = self.push(origin, kept), self.push(origin, dropped)
+        r = http_request(origin.port, "PUT", "/tags/keep", body=kept_d.encode())
+        self.assertEqual(r.status, 201, r)
+        self.wait_written(origin, 2)
+        time.sleep(1.5)  # past the grace
+        r = http_request(origin.port, "POST", "/gc")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["removed"], [dropped_d])
+        self.assertIsNone(_rgw.object_sha256(self.bucket, blob_key(dropped_d)))
+        self.assertInBucket(kept, kept_d)
+        # Gone for good: no fill brings it back from the bucket.
+        self.assertEqual(http_request(origin.port, "GET", f"/blobs/{dropped_d}").status, 404)
+        self.assertEqual(http_request(origin.port, "GET", f"/blobs/{kept_d}").body, kept)
+
+
 class StartUpCheck(BackendCase, ShoalTestCase):
     def setUp(self):
         super().setUp()
