@@ -203,7 +203,13 @@ Result<void> Origin::commit_touched(TempBlob& temp, const Digest& d) {
 
 awaitable<bool> Origin::hold_for_push(const Digest& d) {
   const bool here = touch_blob(d);
-  if (!cluster_.enabled()) co_return here;
+  if (!cluster_.enabled()) {
+    if (here || !opts_.backend) co_return here;
+    // Evicted past cache_size: the bucket holds it durably, and a collection only
+    // looks at disks, so it needs no touch.
+    auto in_backend = co_await http::outbound([&] { return size_in_backend(d); });
+    co_return static_cast<bool>(in_backend);
+  }
   // Each origin collects its own copies: every copy is touched, not only the first.
   auto touch_elsewhere = [&] {
     bool any = false;

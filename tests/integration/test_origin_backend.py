@@ -5,6 +5,7 @@ empty disk in front of a filled bucket serves agents. boto3 reads the bucket as 
 independent client."""
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -15,6 +16,7 @@ from rgw_harness import Rgw, blob_key, require_rgw
 from shoal_harness import (MiB, ShoalTestCase, http_request, make_bytes, run_cli,
                            run_origin_expect_exit, sha256_digest, wait_until)
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _rgw = None
 _buckets = 0
 
@@ -244,6 +246,25 @@ class DiskAsACache(BackendCase, ShoalTestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, data)
         self.assertGreaterEqual(origin.metrics().value("shoal_origin_backend_fills_total"), 2)
+
+    def test_a_manifest_may_name_blobs_evicted_to_the_bucket(self):
+        origin = self.start_origin(*self.backend_flags, "--cache-size", "1MiB")
+        config, layer = b'{"architecture":"amd64","os":"linux"}', make_bytes(2 * MiB, seed=62)
+        config_d, layer_d = self.push(origin, config), self.push(origin, layer)
+        self.push(origin, make_bytes(2 * MiB, seed=63))  # pushes the others out
+        self.wait_written(origin, 3)
+        self.assertTrue(wait_until(lambda: not self.status(origin, layer_d)["here"], timeout=10))
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_d, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": layer_d, "size": len(layer)}]}).encode()
+        r = http_request(origin.port, "PUT", "/v2/team/app/manifests/v1", body=manifest,
+                         headers={"Content-Type": OCI_MANIFEST})
+        self.assertEqual(r.status, 201, r)
+        r = http_request(origin.port, "GET", f"/v2/team/app/blobs/{layer_d}")
+        self.assertEqual(r.body, layer)
 
     def test_a_wrong_object_in_the_bucket_is_refused(self):
         origin = self.start_origin(*self.backend_flags, "--cache-size", "1MiB")
