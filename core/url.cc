@@ -1,5 +1,7 @@
 #include "core/url.h"
 
+#include <algorithm>
+
 #include "core/text.h"
 
 namespace shoal {
@@ -90,6 +92,12 @@ Result<Url> Url::parse(std::string_view text) {
 std::string Url::endpoint() const { return bracketed(host) + ":" + std::to_string(port); }
 
 std::string Url::host_header() const { return default_port() ? bracketed(host) : endpoint(); }
+
+bool Url::loopback() const {
+  if (host == "localhost" || host == "::1") return true;
+  if (!host.starts_with("127.")) return false;
+  return std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
 
 std::string Url::str() const { return scheme + "://" + host_header() + base_path; }
 

@@ -22,6 +22,8 @@ struct Url {
 
   bool tls() const { return scheme == "https"; }
   bool default_port() const { return port == (tls() ? 443 : 80); }
+  // 127.0.0.0/8, ::1 or localhost: a server on this host.
+  bool loopback() const;
   // "host:port" with brackets for IPv6, as error messages name endpoints.
   std::string endpoint() const;
   // The Host header value: the port is left out when it is the scheme's default.

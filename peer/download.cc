@@ -15,7 +15,6 @@ void Download::resolved(const ParsedMetainfo& m, std::string metainfo, std::stri
     std::lock_guard lock(mu_);
     if (state_ != State::resolving) return;
     pieces_.emplace(m.size, m.piece_size);
-    piece_hashes_ = m.piece_hashes;
     metainfo_ = std::move(metainfo);
     path_ = std::move(file_path);
     state_ = State::fetching;
@@ -49,12 +48,14 @@ bool Download::open_file() {
   return fd_.valid();
 }
 
+// Readers are woken only when there is more to read or the state changed: most events
+// (one per 16 KiB block) change neither.
 Download::Hashed Download::apply(const SwarmEvent& e) {
-  PieceIndex from, to;
-  int fd = -1;
-  bool flushed = e.kind == Kind::flushed;
+  Hashed result = Hashed::pending;
+  bool changed = false;
   {
     std::lock_guard lock(mu_);
+    const uint64_t before = checked_end_;
     if (state_ != State::fetching || !pieces_) return Hashed::pending;
     switch (e.kind) {
       case Kind::block_written: pieces_->block_written(e.piece, e.block); break;
@@ -64,61 +65,37 @@ Download::Hashed Download::apply(const SwarmEvent& e) {
         break;
       case Kind::hash_failed: pieces_->hash_failed(e.piece); break;
       case Kind::flushed: pieces_->all_flushed(); break;
+      case Kind::whole_hashed: whole_ = e.actual; break;
       default: break;
     }
-    from = next_to_hash_;
-    to = pieces_->piece_at(pieces_->readable_end(from) + pieces_->piece_size() - 1);
-    if (unmatched_ && *unmatched_ != e.piece && !flushed) to = from;
-    if (to > from && !open_file()) {
-      state_ = State::failed;
-      error_ = errno_error(errno, "opening the downloaded file of " + digest_.str());
-      to = from;
-    }
-    fd = fd_.get();
+    result = settle();
+    changed = checked_end_ != before || result != Hashed::pending;
   }
-  Hashed result = Hashed::pending;
-  if (to > from) result = check_pieces(fd, from, to, flushed);
-  changed_.notify();
+  if (changed) changed_.notify();
   return result;
 }
 
-// Runs on the swarm's event thread only, outside mu_: readers keep streaming while
-// pieces are read back and hashed. A piece that does not match yet is retried on a
-// later event (its write has not landed); after the final flush it is an error.
-Download::Hashed Download::check_pieces(int fd, PieceIndex from, PieceIndex to, bool flushed) {
-  const PieceTracker& t = *pieces_;  // fixed once resolved
-  piece_buf_.resize(t.piece_size());
-  PieceIndex p = from;
-  for (; p < to; p = p.next()) {
-    const uint64_t len = t.piece_length(p);
-    auto n = pread_some(fd, piece_buf_.data(), len, t.piece_offset(p));
-    if (!n || *n != len) break;
-    auto h = v2_piece_hash(piece_buf_.data(), len, t.piece_size(), t.piece_count() == 1);
-    if (h != piece_hashes_[p.value]) break;
-    hash_.update(piece_buf_.data(), len);
-  }
-  if (p < to)
-    unmatched_ = p;
-  else
-    unmatched_.reset();
-  std::lock_guard lock(mu_);
-  next_to_hash_ = p;
-  checked_end_ = std::min(t.piece_offset(p), t.blob_size());
-  if (p < to) {
-    if (!flushed) return Hashed::pending;
-    state_ = State::failed;
-    error_ = Error(Errc::io_error, "piece " + std::to_string(p.value) + " of " + digest_.str() +
-                                       " on disk does not match its hash after the download");
-    return Hashed::mismatch;
-  }
-  if (checked_end_ < t.blob_size()) return Hashed::pending;
-  Digest actual = hash_.finish();
-  if (actual != digest_) {
+// Moves the readable run on; the last piece waits for the whole-blob digest.
+Download::Hashed Download::settle() {
+  const PieceTracker& t = *pieces_;
+  const uint64_t end = t.readable_end(next_readable_);
+  next_readable_ = t.piece_at(end);
+  if (whole_ && *whole_ != digest_) {
     state_ = State::failed;
     error_ = Error(Errc::digest_mismatch,
-                   "downloaded bytes hash to " + actual.str() + ", not " + digest_.str());
+                   "downloaded bytes hash to " + whole_->str() + ", not " + digest_.str());
     return Hashed::mismatch;
   }
+  const uint64_t last_piece = t.piece_offset(t.piece_at(t.blob_size() - 1));
+  const bool done = end >= t.blob_size() && whole_;
+  const uint64_t shown = done ? t.blob_size() : std::min(end, last_piece);
+  if (shown > checked_end_ && !open_file()) {
+    state_ = State::failed;
+    error_ = errno_error(errno, "opening the downloaded file of " + digest_.str());
+    return Hashed::mismatch;
+  }
+  checked_end_ = std::max(checked_end_, shown);
+  if (!done) return Hashed::pending;
   state_ = State::verified;
   return Hashed::verified;
 }

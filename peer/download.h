@@ -1,15 +1,14 @@
 // One blob on its way into the peer agent's cache: resolved (its metainfo known),
-// fetched through the swarm, hashed in order as pieces become readable, then moved
-// into the blob store. Shared between the Swarm's event thread, which feeds it, and
-// every HTTP request streaming it, which read the file as it fills.
+// fetched through the swarm, then moved into the blob store. Shared between the
+// Swarm's event thread, which feeds it, and every HTTP request streaming it, which
+// read the file as it fills.
 //
-// The chain of trust: the metainfo is bound to the digest (parse_and_bind); libtorrent
-// checks every piece against its Merkle hashes as it arrives; and the bytes readers
-// get are read back from the file here, in order, checked against the same piece
-// hashes (libtorrent reports a piece as passed before its write reaches the file,
-// and a write of a corrupt copy may land after the hash failure) and fed to the
-// whole-blob SHA-256. Readers only see that checked prefix, and never the last piece
-// before the whole blob matched its digest.
+// The chain of trust: the metainfo is bound to the digest (parse_and_bind); the
+// agent's disk back end (peer/blob_disk_io.h) checks every piece against its Merkle
+// hash from the bytes as they arrived, writes them once, and feeds verified pieces in
+// order to the whole-blob SHA-256. Readers see the run of pieces that are both
+// verified and written, and never the last piece before the whole blob matched its
+// digest (the whole_hashed event).
 #pragma once
 
 #include <chrono>
@@ -24,7 +23,6 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/torrent/metainfo.h"
-#include "core/sha256.h"
 #include "peer/piece_tracker.h"
 #include "peer/swarm.h"
 
@@ -46,8 +44,8 @@ class Download {
   void complete();
 
   enum class Hashed { pending, verified, mismatch };
-  // Applies a swarm event, then hashes whatever became readable in order. Returns
-  // `verified` exactly once, when the whole file matched the digest.
+  // Applies a swarm event. Returns `verified` exactly once, when every piece is
+  // readable and the whole blob matched the digest.
   Hashed apply(const SwarmEvent& e);
 
   State state() const;
@@ -63,7 +61,7 @@ class Download {
   Clock::time_point last_progress() const;
 
  private:
-  Hashed check_pieces(int fd, PieceIndex from, PieceIndex to, bool flushed);
+  Hashed settle();   // mu_ held
   bool open_file();  // mu_ held
 
   const Digest digest_;
@@ -72,17 +70,12 @@ class Download {
   State state_ = State::resolving;
   std::optional<Error> error_;
   std::optional<PieceTracker> pieces_;
-  std::vector<std::array<uint8_t, 32>> piece_hashes_;
-  uint64_t checked_end_ = 0;  // bytes [0, checked_end_) read back and matched
+  uint64_t checked_end_ = 0;    // bytes [0, checked_end_) verified, written and served
+  PieceIndex next_readable_{};  // first piece not yet in that run
+  std::optional<Digest> whole_;  // what the whole blob hashed to
   std::string metainfo_;
   std::string path_;
   UniqueFd fd_;
-  Sha256 hash_;                  // event thread only
-  PieceIndex next_to_hash_{};    // first piece not yet checked (event thread only)
-  std::vector<char> piece_buf_;  // event thread only
-  // A piece that did not match when read back is read again only after an event
-  // about it (its write landing) or the final flush, not after every event.
-  std::optional<PieceIndex> unmatched_;  // event thread only
   Clock::time_point last_progress_;
 };
 

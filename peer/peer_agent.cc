@@ -118,6 +118,15 @@ void PeerAgent::register_metrics() {
                       stat(&SwarmStats::pieces));
   metrics_.counter_fn("shoal_peer_hash_failures_total", "Pieces that failed their hash check.",
                       stat(&SwarmStats::hash_failures));
+  const std::string hashed_help =
+      "Bytes through SHA-256 by purpose: checking pieces, or the whole-blob digest.";
+  metrics_.counter_fn("shoal_peer_hashed_bytes_total", hashed_help,
+                      stat(&SwarmStats::hashed_piece), {{"purpose", "piece"}});
+  metrics_.counter_fn("shoal_peer_hashed_bytes_total", hashed_help,
+                      stat(&SwarmStats::hashed_whole), {{"purpose", "whole"}});
+  metrics_.counter_fn("shoal_peer_read_back_bytes_total",
+                      "Bytes read back from cached files to hash them (not to serve them).",
+                      stat(&SwarmStats::read_back));
   metrics_.counter_fn("shoal_peer_banned_peers_total", "Peers banned for sending corrupt data.",
                       stat(&SwarmStats::bans));
   metrics_.gauge_fn("shoal_peer_swarms", "Torrents in the session (downloading or seeding).",

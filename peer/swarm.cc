@@ -26,6 +26,7 @@
 #include "core/torrent/bt_settings.h"
 #include "core/log.h"
 #include "peer/announce_bits.h"
+#include "peer/blob_disk_io.h"
 #include "peer/rate_pacer.h"
 
 namespace shoal::peer {
@@ -36,12 +37,10 @@ using Kind = SwarmEvent::Kind;
 
 lt::settings_pack swarm_settings(const SwarmOptions& o) {
   lt::settings_pack sp = swarm_base_settings(o.listen, o.fingerprint);
-  sp.set_int(lt::settings_pack::max_queued_disk_bytes, 32 << 20);
   sp.set_int(lt::settings_pack::max_out_request_queue, 1500);
   // Requests in flight cover 1 s of download instead of 3: plenty to keep a fast link
   // busy, and a reader's time-critical pieces wait less behind requests already sent.
   sp.set_int(lt::settings_pack::request_queue_time, 1);
-  sp.set_int(lt::settings_pack::hashing_threads, 1);
   // A request a peer leaves unanswered holds its piece back: with the hand-out, even a
   // piece the origin has since delivered whole stays unfinished until the request times
   // out (libtorrent's default: 60 s; a peer that never answers made pulls take minutes).
@@ -59,6 +58,13 @@ lt::settings_pack swarm_settings(const SwarmOptions& o) {
                  lt::alert_category::piece_progress | lt::alert_category::block_progress |
                  lt::alert_category::peer);
   return sp;
+}
+
+// Pieces are written and checked by the agent's own disk back end (blob_disk_io.h).
+lt::session_params session_params_for(const SwarmOptions& o, std::shared_ptr<BlobBook> book) {
+  lt::session_params p(swarm_settings(o));
+  p.disk_io_constructor = blob_disk_io(std::move(book));
+  return p;
 }
 
 Result<lt::add_torrent_params> load(const Digest& d, std::string_view metainfo) {
@@ -117,7 +123,8 @@ struct Swarm::Impl {
   Impl(SwarmOptions o, Listener l)
       : opts(std::move(o)),
         listener(std::move(l)),
-        session(lt::session_params(swarm_settings(opts))) {
+        book(std::make_shared<BlobBook>()),
+        session(session_params_for(opts, book)) {
     if (opts.download_rate > 0) pacer.emplace(static_cast<uint64_t>(opts.download_rate));
     // libtorrent exempts peers on local networks from rate limits by default; a data
     // centre is one big local network, so the limits must apply to everyone.
@@ -148,11 +155,13 @@ struct Swarm::Impl {
   void emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece = {}, uint32_t block = 0,
             std::string message = {});
   static std::optional<Digest> digest_of(const lt::torrent_alert& a);
-  Result<void> add(const Digest& d, lt::add_torrent_params atp, bool downloading);
+  Result<void> add(const Digest& d, std::string_view metainfo, lt::add_torrent_params atp,
+                   bool downloading);
   std::optional<lt::torrent_handle> handle_of(const Digest& d) const;
 
   SwarmOptions opts;
   Listener listener;
+  std::shared_ptr<BlobBook> book;
   lt::session session;
   int sent_idx = -1, recv_idx = -1, peers_idx = -1;
 
@@ -217,7 +226,7 @@ void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece, 
     std::lock_guard lock(mu);
     downloading.erase(*d);
   }
-  listener(SwarmEvent{kind, *d, piece, block, std::move(message)});
+  listener(SwarmEvent{kind, *d, piece, block, std::move(message), std::nullopt});
 }
 
 void Swarm::Impl::dispatch(lt::alert* a) {
@@ -228,6 +237,13 @@ void Swarm::Impl::dispatch(lt::alert* a) {
   } else if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
     ++pieces;
     emit(Kind::piece_passed, *p, PieceIndex{static_cast<uint32_t>(p->piece_index)});
+    // The disk back end finished the whole-blob hash before it reported the last
+    // piece verified, so this is the alert that can carry it.
+    if (auto whole = book->take_whole(p->torrent_name())) {
+      if (auto d = digest_of(*p)) {
+        listener(SwarmEvent{Kind::whole_hashed, *d, {}, 0, {}, *whole});
+      }
+    }
   } else if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
     ++hash_failures;
     emit(Kind::hash_failed, *f, PieceIndex{static_cast<uint32_t>(f->piece_index)});
@@ -299,7 +315,8 @@ void Swarm::Impl::poll_sources() {
   });
 }
 
-Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool is_download) {
+Result<void> Swarm::Impl::add(const Digest& d, std::string_view metainfo,
+                              lt::add_torrent_params atp, bool is_download) {
   {
     std::lock_guard lock(mu);
     if (handles.count(d)) return {};
@@ -316,6 +333,10 @@ Result<void> Swarm::Impl::add(const Digest& d, lt::add_torrent_params atp, bool 
     });
   }
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+  if (!atp.ti) return Error(Errc::protocol_error, "metainfo of " + d.str() + " has no info");
+  auto expect = blob_expect(metainfo, d, *atp.ti);
+  if (!expect) return expect.error();
+  book->expect(d.hex(), std::move(*expect));
   const int64_t atp_total = atp.ti ? atp.ti->total_size() : 0;
   const int atp_piece = atp.ti ? atp.ti->piece_length() : 0;
   lt::error_code ec;
@@ -342,7 +363,7 @@ Result<void> Swarm::seed(const Digest& d, std::string_view metainfo, const std::
   if (!atp) return atp.error();
   atp->save_path = save_dir;
   atp->flags |= lt::torrent_flags::seed_mode;
-  return impl_->add(d, std::move(*atp), false);
+  return impl_->add(d, metainfo, std::move(*atp), false);
 }
 
 Result<void> Swarm::download(const Digest& d, std::string_view metainfo,
@@ -350,7 +371,7 @@ Result<void> Swarm::download(const Digest& d, std::string_view metainfo,
   auto atp = load(d, metainfo);
   if (!atp) return atp.error();
   atp->save_path = save_dir;
-  return impl_->add(d, std::move(*atp), true);
+  return impl_->add(d, metainfo, std::move(*atp), true);
 }
 
 // Top piece priority rather than set_piece_deadline: libtorrent 2.0.8's time-critical
@@ -435,6 +456,7 @@ void Swarm::remove(const Digest& d) {
   auto it = impl_->handles.find(d);
   if (it == impl_->handles.end()) return;
   impl_->session.remove_torrent(it->second);
+  impl_->book->forget(d.hex());
   impl_->downloading.erase(d);
   impl_->geometry.erase(d);
   impl_->handles.erase(it);
@@ -449,6 +471,9 @@ SwarmStats Swarm::stats() const {
   s.hash_failures = impl_->hash_failures;
   s.bans = impl_->bans;
   s.peers = impl_->peers;
+  s.hashed_piece = impl_->book->piece_bytes;
+  s.hashed_whole = impl_->book->whole_bytes;
+  s.read_back = impl_->book->read_back_bytes;
   std::lock_guard lock(impl_->mu);
   s.torrents = impl_->handles.size();
   return s;

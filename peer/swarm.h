@@ -42,12 +42,14 @@ struct SwarmEvent {
     flushed,        // everything passed before flush() was called is on disk
     moved,          // move() done
     failed,         // the torrent stopped on an error (disk, move)
+    whole_hashed,   // every piece passed and the whole blob hashed to `actual`
   };
   Kind kind;
   Digest digest;
   PieceIndex piece{};
   uint32_t block = 0;
-  std::string message;  // for failed
+  std::string message;            // for failed
+  std::optional<Digest> actual;  // for whole_hashed
 };
 
 struct SwarmStats {
@@ -59,6 +61,11 @@ struct SwarmStats {
   uint64_t bans = 0;  // peers banned for sending corrupt data
   uint64_t torrents = 0;
   uint64_t peers = 0;  // open peer connections
+  // Bytes through SHA-256 to check pieces and through the whole-blob SHA-256, and
+  // bytes read back from files to do either (peer/blob_disk_io.h).
+  uint64_t hashed_piece = 0;
+  uint64_t hashed_whole = 0;
+  uint64_t read_back = 0;
 };
 
 class Swarm {

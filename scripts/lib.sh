@@ -94,3 +94,18 @@ shoal_start_ring() {
     done
   done
 }
+
+# Arithmetic for the benchmarks, in awk (bash has no floating point).
+shoal_elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+shoal_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b == 0 ? 0 : a / b) }'; }
+# CPU seconds spent on BYTES, per GiB.
+shoal_per_gib() { awk -v s="$1" -v b="$2" 'BEGIN { printf "%.2f", s * 1073741824 / b }'; }
+# The middle of the numbers on stdin (the lower middle one for an even count).
+shoal_median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# shoal_metric URL NAME: one sample from URL/metrics (NAME with its labels, as
+# Prometheus prints it), as an integer; 0 when absent. printf: awk would print large
+# byte counts as 5.36871e+08.
+shoal_metric() {
+  curl -sf "$1/metrics" | awk -v m="$2" '$1 == m { v = $2 } END { printf "%.0f\n", v }'
+}

@@ -261,6 +261,13 @@ Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& diges
   return builder.finish(digest, options);
 }
 
+std::array<uint8_t, 32> v2_piece_root(const std::array<uint8_t, 32>* leaves, size_t count,
+                                      uint32_t piece_size, bool only_piece) {
+  size_t width = only_piece ? next_pow2(count) : piece_size / kMetainfoBlockSize;
+  Sha256 node;
+  return merkle_root(node, leaves, count, std::max<size_t>(width, 1), Hash{});
+}
+
 std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size,
                                       bool only_piece) {
   Sha256 leaf;
@@ -270,9 +277,7 @@ std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t pie
     leaf.update(data + off, std::min<size_t>(kMetainfoBlockSize, len - off));
     leaves.push_back(to_hash(leaf.finish()));
   }
-  size_t width = only_piece ? next_pow2(leaves.size()) : piece_size / kMetainfoBlockSize;
-  Sha256 node;
-  return merkle_root(node, leaves.data(), leaves.size(), std::max<size_t>(width, 1), Hash{});
+  return v2_piece_root(leaves.data(), leaves.size(), piece_size, only_piece);
 }
 
 Result<ParsedMetainfo> parse_and_bind(std::string_view bencoded, const Digest& expected,

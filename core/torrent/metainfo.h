@@ -133,6 +133,9 @@ class MetainfoBuilder {
 // zero leaves to a full piece (or, for a blob of one piece, to a power of two).
 std::array<uint8_t, 32> v2_piece_hash(const char* data, size_t len, uint32_t piece_size,
                                       bool only_piece);
+// The same from the SHA-256 of each of the piece's 16 KiB blocks (its leaves).
+std::array<uint8_t, 32> v2_piece_root(const std::array<uint8_t, 32>* leaves, size_t count,
+                                      uint32_t piece_size, bool only_piece);
 
 // Streams the file at `path` (1 MiB reads) through a MetainfoBuilder.
 Result<Metainfo> metainfo_from_file(const std::string& path, const Digest& digest,

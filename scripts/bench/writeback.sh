@@ -82,7 +82,7 @@ for run in $(seq "$runs"); do
   r0=$(shoal_cpu_seconds "$rgw_pid"); t0=$(shoal_now)
   s3 cp "$blob" "boto-$run" "$key"
   t1=$(shoal_now); r1=$(shoal_cpu_seconds "$rgw_pid")
-  boto_s+=("$(elapsed "$t0" "$t1")"); boto_rgw_cpu+=("$(elapsed "$r0" "$r1")")
+  boto_s+=("$(shoal_elapsed "$t0" "$t1")"); boto_rgw_cpu+=("$(shoal_elapsed "$r0" "$r1")")
 
   s3 mb "shoal-$run"
   # shellcheck disable=SC2046
@@ -90,26 +90,26 @@ for run in $(seq "$runs"); do
   PIDS+=("$ORIGIN_PID")
   "$SHOAL_BIN" push "$blob" --origin "$ORIGIN_URL" --quiet --state-dir "$work/state-$run" >/dev/null
   c0=$(shoal_cpu_seconds "$ORIGIN_PID"); r0=$(shoal_cpu_seconds "$rgw_pid"); t0=$(shoal_now)
-  until [ "$(metric "$ORIGIN_URL" shoal_origin_writeback_bytes_total)" -ge "$bytes" ] &&
-        [ "$(metric "$ORIGIN_URL" shoal_origin_writeback_pending)" -eq 0 ]; do
+  until [ "$(shoal_metric "$ORIGIN_URL" shoal_origin_writeback_bytes_total)" -ge "$bytes" ] &&
+        [ "$(shoal_metric "$ORIGIN_URL" shoal_origin_writeback_pending)" -eq 0 ]; do
     kill -0 "$ORIGIN_PID" || { echo "the origin died" >&2; exit 1; }
     sleep 0.02
   done
   t1=$(shoal_now); c1=$(shoal_cpu_seconds "$ORIGIN_PID"); r1=$(shoal_cpu_seconds "$rgw_pid")
-  shoal_s+=("$(elapsed "$t0" "$t1")"); shoal_cpu+=("$(elapsed "$c0" "$c1")")
-  shoal_rgw_cpu+=("$(elapsed "$r0" "$r1")")
+  shoal_s+=("$(shoal_elapsed "$t0" "$t1")"); shoal_cpu+=("$(shoal_elapsed "$c0" "$c1")")
+  shoal_rgw_cpu+=("$(shoal_elapsed "$r0" "$r1")")
   stop_all
   rm -rf "$work/origin-$run" "$work/state-$run"
   echo "run $run: boto3 ${boto_s[-1]}s, shoal write-back ${shoal_s[-1]}s" >&2
 done
-b=$(printf '%s\n' "${boto_s[@]}" | median); s=$(printf '%s\n' "${shoal_s[@]}" | median)
+b=$(printf '%s\n' "${boto_s[@]}" | shoal_median); s=$(printf '%s\n' "${shoal_s[@]}" | shoal_median)
 br=$(shoal_rate "$bytes" "$b"); sr=$(shoal_rate "$bytes" "$s")
 printf '%-34s %8s %8s %7s %16s %14s\n' "write-back to RGW" seconds MiB/s ratio "client CPU-s/GiB" "rgw CPU-s/GiB"
 printf '%-34s %8s %8s %7s %16s %14s\n' "boto3 upload_file (10 threads)" "$b" "$br" 1.00 "-" \
-  "$(per_gib "$(printf '%s\n' "${boto_rgw_cpu[@]}" | median)" "$bytes")"
-printf '%-34s %8s %8s %7s %16s %14s\n' "shoal origin write-back" "$s" "$sr" "$(ratio "$sr" "$br")" \
-  "$(per_gib "$(printf '%s\n' "${shoal_cpu[@]}" | median)" "$bytes")" \
-  "$(per_gib "$(printf '%s\n' "${shoal_rgw_cpu[@]}" | median)" "$bytes")"
+  "$(shoal_per_gib "$(printf '%s\n' "${boto_rgw_cpu[@]}" | shoal_median)" "$bytes")"
+printf '%-34s %8s %8s %7s %16s %14s\n' "shoal origin write-back" "$s" "$sr" "$(shoal_ratio "$sr" "$br")" \
+  "$(shoal_per_gib "$(printf '%s\n' "${shoal_cpu[@]}" | shoal_median)" "$bytes")" \
+  "$(shoal_per_gib "$(printf '%s\n' "${shoal_rgw_cpu[@]}" | shoal_median)" "$bytes")"
 
 # --- a cold blob from the bucket to N agents, against a warm origin --------------------
 # fan_out LABEL: tracker, the origin on the bucket, N agents; N concurrent curls through
@@ -144,7 +144,7 @@ fan_out() {
   stop_all
   rm -rf "$dir"
   [ "$bad" = 0 ] || return 1
-  FAN_SECONDS=$(elapsed "$t0" "$t1"); FAN_CPU=$(elapsed "$c0" "$c1")
+  FAN_SECONDS=$(shoal_elapsed "$t0" "$t1"); FAN_CPU=$(shoal_elapsed "$c0" "$c1")
 }
 s3 mb cold
 s3 cp "$blob" cold "$key"
@@ -154,9 +154,9 @@ for run in $(seq "$runs"); do
   fan_out warm; warm_s+=("$FAN_SECONDS"); warm_cpu+=("$FAN_CPU")
   echo "run $run: cold ${cold_s[-1]}s, warm ${warm_s[-1]}s" >&2
 done
-c=$(printf '%s\n' "${cold_s[@]}" | median); w=$(printf '%s\n' "${warm_s[@]}" | median)
+c=$(printf '%s\n' "${cold_s[@]}" | shoal_median); w=$(printf '%s\n' "${warm_s[@]}" | shoal_median)
 printf '\n%-34s %8s %8s %18s\n' "$agents agents pull the blob" seconds "x warm" "origin CPU-s/GiB"
 printf '%-34s %8s %8s %18s\n' "warm origin (blob on its disk)" "$w" 1.00 \
-  "$(per_gib "$(printf '%s\n' "${warm_cpu[@]}" | median)" "$bytes")"
-printf '%-34s %8s %8s %18s\n' "cold origin (blob only in bucket)" "$c" "$(ratio "$c" "$w")" \
-  "$(per_gib "$(printf '%s\n' "${cold_cpu[@]}" | median)" "$bytes")"
+  "$(shoal_per_gib "$(printf '%s\n' "${warm_cpu[@]}" | shoal_median)" "$bytes")"
+printf '%-34s %8s %8s %18s\n' "cold origin (blob only in bucket)" "$c" "$(shoal_ratio "$c" "$w")" \
+  "$(shoal_per_gib "$(printf '%s\n' "${cold_cpu[@]}" | shoal_median)" "$bytes")"
