@@ -141,13 +141,13 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
     auto block = pool_.get();
     const size_t len = std::min<size_t>(static_cast<size_t>(r.length), kBlock);
     std::memcpy(block.get(), buf, len);
-    queued_ += len;
+    book_->queued_bytes += len;
     // std::function must be copyable: the block travels as a pointer, and the worker,
     // which runs every job before it stops, takes it back.
     submit(len, [this, f = file(s), r, raw = block.release(), h = std::move(h)]() mutable {
       write(f, r, std::unique_ptr<char[]>(raw), std::move(h));
     });
-    if (queued_ < opts_.queue_bytes) return false;
+    if (book_->queued_bytes < opts_.queue_bytes) return false;
     std::lock_guard lock(mu_);
     if (o) observers_.push_back(std::move(o));
     return true;
@@ -343,8 +343,9 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
 
   // Peers held back by a full queue may send again once half of it is written.
   void written(size_t len) {
-    queued_ -= len;
-    if (queued_ > opts_.queue_bytes / 2) return;
+    book_->queued_bytes -= len;
+    if (book_->queued_bytes > opts_.queue_bytes / 2) return;
+    book_->drained();
     std::vector<std::shared_ptr<lt::disk_observer>> ready;
     {
       std::lock_guard lock(mu_);
@@ -552,7 +553,6 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
   std::map<int, std::shared_ptr<BlobFile>> files_;
   int next_index_ = 0;
   std::vector<std::shared_ptr<lt::disk_observer>> observers_;
-  std::atomic<size_t> queued_{0};
   size_t held_bytes_ = 0;  // worker thread only
   std::thread worker_;
 };
@@ -575,6 +575,16 @@ Result<BlobExpect> blob_expect(std::string_view metainfo, const Digest& d,
     }
   }
   return e;
+}
+
+void BlobBook::wait_for_room(uint64_t limit, std::chrono::milliseconds at_most) {
+  std::unique_lock lock(room_mu_);
+  room_.wait_for(lock, at_most, [&] { return queued_bytes < limit; });
+}
+
+void BlobBook::drained() {
+  { std::lock_guard lock(room_mu_); }  // a waiter between its check and its wait sees this
+  room_.notify_all();
 }
 
 void BlobBook::expect(const std::string& name, BlobExpect e) {

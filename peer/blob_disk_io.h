@@ -17,6 +17,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <libtorrent/session_params.hpp>
 #include <map>
@@ -65,15 +67,23 @@ class BlobBook {
   std::atomic<uint64_t> whole_bytes{0};
   std::atomic<uint64_t> read_back_bytes{0};
 
+  // Bytes of writes queued for the disk back end. libtorrent stops reading from peers
+  // when it is full; a hand-out piece (add_piece) waits here for room instead.
+  std::atomic<uint64_t> queued_bytes{0};
+  void wait_for_room(uint64_t limit, std::chrono::milliseconds at_most);
+  void drained();  // the queue went below half its limit
+
  private:
+  std::mutex room_mu_;
+  std::condition_variable room_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const BlobExpect>> expected_;
   std::map<std::string, Digest> whole_;
 };
 
 struct BlobDiskOptions {
-  size_t hold_bytes = 32 << 20;   // blocks kept for the whole-blob hash, all torrents
-  size_t queue_bytes = 16 << 20;  // writes queued before peers are told to wait
+  size_t hold_bytes = 16 << 20;   // blocks kept for the whole-blob hash, all torrents
+  size_t queue_bytes = 8 << 20;   // writes queued before peers are told to wait
 };
 
 libtorrent::disk_io_constructor_type blob_disk_io(std::shared_ptr<BlobBook> book,

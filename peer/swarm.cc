@@ -429,6 +429,9 @@ void Swarm::add_piece(const Digest& d, PieceIndex piece, std::vector<char> data)
   auto h = impl_->handle_of(d);
   if (!h) return;
   impl_->from_origin += data.size();
+  // As a peer connection would, wait while the disk is behind: every block queued for
+  // it is a copy in memory.
+  impl_->book->wait_for_room(BlobDiskOptions{}.queue_bytes, std::chrono::seconds(1));
   h->add_piece(lt::piece_index_t(static_cast<int>(piece.value)), std::move(data));
 }
 

@@ -36,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# User and system CPU seconds of a process so far: hashing is user time, copies into and
+# out of the page cache system time (on a VM, first touches of memory are costly there).
+cpu_user() { awk -v hz="$(getconf CLK_TCK)" '{ print $14 / hz }' "/proc/$1/stat"; }
 rss_kib() { awk -v k="$2" '$1 == k ":" { print $2 }' "/proc/$1/status"; }
 
 shoal_make_artifact "$work/blob.bin" "$size_mib"
@@ -103,11 +106,11 @@ for run in $(seq "$runs"); do
   agent_pid=$SHOAL_PID agent_url=$SHOAL_URL
   pids+=("$agent_pid")
   rss0=$(rss_kib "$agent_pid" VmRSS)
-  a0=$(shoal_cpu_seconds "$agent_pid"); o0=$(shoal_cpu_seconds "$ORIGIN_PID")
+  a0=$(shoal_cpu_seconds "$agent_pid"); o0=$(shoal_cpu_seconds "$ORIGIN_PID"); u0=$(cpu_user "$agent_pid")
   t0=$(shoal_now)
   { time "$SHOAL_BIN" pull "$digest" -o "$work/pulled" --peer "$agent_url" --quiet; } 2>"$work/cpu"
   t1=$(shoal_now)
-  a1=$(shoal_cpu_seconds "$agent_pid"); o1=$(shoal_cpu_seconds "$ORIGIN_PID")
+  a1=$(shoal_cpu_seconds "$agent_pid"); o1=$(shoal_cpu_seconds "$ORIGIN_PID"); u1=$(cpu_user "$agent_pid")
   hwm=$(rss_kib "$agent_pid" VmHWM)
   s=$(shoal_elapsed "$t0" "$t1")
   [ "sha256:$(shoal_sha256 "$work/pulled")" = "$digest" ] || { echo "run $run: the pulled file does not match" >&2; exit 1; }
@@ -120,6 +123,7 @@ for run in $(seq "$runs"); do
     "$(shoal_per_gib "$(child_cpu "$work/cpu")" "$bytes")" \
     "$(shoal_ratio "$piece" "$bytes")x" "$(shoal_ratio "$whole" "$bytes")x" "$(shoal_ratio "$back" "$bytes")x" \
     "$(( (hwm - rss0) / 1024 ))"
+  printf '%-22s %7s %7s %10s\n' "  of which user" "" "" "$(shoal_per_gib "$(shoal_elapsed "$u0" "$u1")" "$bytes")"
   kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
   stop_cluster
   rm -rf "$work/agent-$run" "$work/pulled"

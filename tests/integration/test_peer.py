@@ -277,6 +277,31 @@ class PeerAgent(PeerTestCase):
         self.assertEqual(file_digest(out), digest)
         self.assertEqual(peer.metrics().value("shoal_peer_pieces_total"), 4 * MiB // PIECE)
 
+    def test_each_received_byte_is_hashed_at_most_twice_and_never_read_back(self):
+        # Issue 21: the agent checks each piece from the bytes as they arrived and feeds
+        # the same bytes to the whole-blob SHA-256; nothing is read back from its file.
+        p1, = self.start_cluster(1)
+        p2 = self.start_peer("bt-only", "--handout-window", "0")  # every piece over BitTorrent
+        size = 12 * MiB  # under the 16 MiB held for the whole-blob hash: any order fits
+        digest = self.pushed(size)
+        for peer in (p1, p2):
+            out = os.path.join(self.tmp, f"pulled-{peer.port}")
+            r = run_cli(["pull", digest, "-o", out, "--peer", peer.url, "--quiet"], home=self.home)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(file_digest(out), digest)
+            m = peer.metrics()
+            piece = m.value("shoal_peer_hashed_bytes_total", purpose="piece")
+            whole = m.value("shoal_peer_hashed_bytes_total", purpose="whole")
+            self.assertEqual(piece, size, m.text)  # each byte once, none skipped
+            self.assertEqual(whole, size, m.text)
+            self.assertLessEqual(piece + whole, 2 * size)
+            self.assertEqual(m.value("shoal_peer_read_back_bytes_total"), 0, m.text)
+        self.assertEqual(self.origin.metrics().value("shoal_origin_handout_bytes_total"), size)
+        # What the agent vouches for, so that `shoal pull` on this host need not hash it.
+        status, hdrs, _ = self.fetch(p2, digest)
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs.get("shoal-verified"), digest)
+
 
 if __name__ == "__main__":
     unittest.main()
