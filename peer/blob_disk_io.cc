@@ -1,6 +1,7 @@
 #include "peer/blob_disk_io.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,7 +68,7 @@ struct BlobFile {
   std::vector<uint8_t> leaf_known;     // per block
   std::vector<uint8_t> verified;       // per piece
   std::map<uint32_t, std::unique_ptr<char[]>> held;  // block index -> its bytes
-  Sha256 whole;
+  Sha256 whole;  // the WholeHasher's thread only
   uint64_t whole_end = 0;
   bool whole_done = false;
 
@@ -87,6 +88,83 @@ struct BlobFile {
     if (!fd.valid()) se = os_error(errno, lt::operation_t::file_open);
     return fd.valid();
   }
+};
+
+// The whole-blob SHA-256 on a thread of its own: the disk thread writes and checks
+// the next pieces while the blocks of verified ones are hashed, in blob order.
+class WholeHasher {
+ public:
+  WholeHasher(BlockPool& pool, BlobBook& book) : pool_(pool), book_(book), thread_([this] { run(); }) {}
+  ~WholeHasher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  WholeHasher(const WholeHasher&) = delete;
+  WholeHasher& operator=(const WholeHasher&) = delete;
+
+  // The next `len` bytes of f's blob, in order; waits while 8 MiB are queued.
+  void add(std::shared_ptr<BlobFile> f, std::unique_ptr<char[]> block, uint32_t len) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [this] { return queued_ < kQueued; });
+    queued_ += len;
+    tasks_.push_back(Task{std::move(f), std::move(block), len});
+    wake_.notify_one();
+  }
+  // After f's last block: its digest is in the book when this returns.
+  void finish(std::shared_ptr<BlobFile> f) {
+    std::unique_lock lock(mu_);
+    const uint64_t ticket = ++queued_tasks_;
+    tasks_.push_back(Task{std::move(f), nullptr, 0});
+    wake_.notify_one();
+    room_.wait(lock, [&] { return done_tasks_ >= ticket; });
+  }
+
+ private:
+  static constexpr uint64_t kQueued = 8 << 20;
+  struct Task {
+    std::shared_ptr<BlobFile> f;
+    std::unique_ptr<char[]> block;  // null: the blob's end
+    uint32_t len = 0;
+  };
+
+  void run() {
+    pthread_setname_np(pthread_self(), "shoal-whole");
+    std::unique_lock lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      Task t = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      const bool last = !t.block;
+      if (!last) {
+        t.f->whole.update(t.block.get(), t.len);
+        book_.whole_bytes += t.len;
+        pool_.put(std::move(t.block));
+      } else {
+        book_.set_whole(t.f->name, t.f->whole.finish());
+      }
+      t.f.reset();
+      lock.lock();
+      queued_ -= t.len;
+      if (last) ++done_tasks_;
+      room_.notify_all();
+    }
+  }
+
+  BlockPool& pool_;
+  BlobBook& book_;
+  std::mutex mu_;
+  std::condition_variable wake_, room_;
+  std::deque<Task> tasks_;
+  uint64_t queued_ = 0;
+  uint64_t queued_tasks_ = 0, done_tasks_ = 0;  // finish() tickets
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_interface {
@@ -320,6 +398,8 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
   }
 
   void run() {
+    // Named, so that top -H and perf tell the disk thread apart.
+    pthread_setname_np(pthread_self(), "shoal-disk");
     constexpr size_t kBatch = 32;  // 512 KiB of writes: the handlers wait at most that long
     std::deque<Job> batch;
     for (;;) {
@@ -450,7 +530,7 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
         if (v1 && p < f.expect->v1.size())
           std::memcpy(sha1.data(), f.expect->v1[p].data(), sha1.size());
         f.verified[p] = 1;
-        if (!f.seeding) advance_whole(f, se);
+        if (!f.seeding) advance_whole(fp, se);
       } else {
         forget_piece(f, p);
       }
@@ -460,28 +540,32 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
     done([h, piece, sha1, se] { h(piece, sha1, se); });
   }
 
-  // The whole-blob SHA-256 over every verified piece from the start, in order.
-  void advance_whole(BlobFile& f, lt::storage_error& se) {
-    char buf[kBlock];
+  // Hands every verified piece's bytes from the start on, in order, to the whole-blob
+  // SHA-256; the held block when there is one, else the bytes read back.
+  void advance_whole(const std::shared_ptr<BlobFile>& fp, lt::storage_error& se) {
+    BlobFile& f = *fp;
     while (f.whole_end < f.size && f.verified[static_cast<size_t>(f.whole_end / f.piece_size)]) {
       const auto block = static_cast<uint32_t>(f.whole_end / kBlock);
       const uint32_t len = f.block_bytes(block);
-      auto it = f.held.find(block);
-      if (it != f.held.end()) {
-        f.whole.update(it->second.get(), len);
-        pool_.put(std::move(it->second));
+      std::unique_ptr<char[]> bytes;
+      if (auto it = f.held.find(block); it != f.held.end()) {
+        bytes = std::move(it->second);
         f.held.erase(it);
         held_bytes_ -= kBlock;
       } else {
-        if (!read_back(f, buf, len, f.whole_end, se)) return;
-        f.whole.update(buf, len);
+        bytes = pool_.get();
+        if (!read_back(f, bytes.get(), len, f.whole_end, se)) {
+          pool_.put(std::move(bytes));
+          return;
+        }
       }
-      book_->whole_bytes += len;
+      whole_.add(fp, std::move(bytes), len);
       f.whole_end += len;
     }
+    // Before libtorrent hears that the last piece passed (see the header).
     if (f.whole_end == f.size && !f.whole_done) {
       f.whole_done = true;
-      book_->set_whole(f.name, f.whole.finish());
+      whole_.finish(fp);
     }
   }
 
@@ -544,6 +628,7 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
   std::shared_ptr<BlobBook> book_;
   BlobDiskOptions opts_;
   BlockPool pool_;
+  WholeHasher whole_{pool_, *book_};  // before worker_: the worker hands it blocks
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;

@@ -10,9 +10,10 @@
 // (hold_bytes): beyond that, and for pieces whose bytes came before this session (a
 // seed's), bytes are read back from the file and counted in read_back_bytes.
 //
-// One worker thread runs every job in order, so a hash job sees every write issued
-// before it, and a piece libtorrent reports as passed is on the file (in the page
-// cache) whole.
+// One worker thread ("shoal-disk") runs every job in order, so a hash job sees every
+// write issued before it, and a piece libtorrent reports as passed is on the file (in
+// the page cache) whole. The whole-blob SHA-256 runs on a second ("shoal-whole"), fed
+// verified blocks in order; the hash job of the last piece waits for its digest.
 #pragma once
 
 #include <array>

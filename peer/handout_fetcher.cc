@@ -1,5 +1,7 @@
 #include "peer/handout_fetcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -67,6 +69,7 @@ std::optional<PieceWatch::Ask> HandoutFetcher::what_to_ask() {
 }
 
 void HandoutFetcher::run() {
+  pthread_setname_np(pthread_self(), "shoal-handout");
   std::optional<http::Client> client;
   while (!stop_) pause(fetch_one(client));
   --running_;

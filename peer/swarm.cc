@@ -1,5 +1,7 @@
 #include "peer/swarm.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -185,6 +187,7 @@ struct Swarm::Impl {
 };
 
 void Swarm::Impl::run() {
+  pthread_setname_np(pthread_self(), "shoal-alerts");
   auto next_poll = std::chrono::steady_clock::now();
   std::vector<lt::alert*> alerts;
   while (!stop) {
