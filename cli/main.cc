@@ -27,6 +27,17 @@ constexpr Command kCommands[] = {
     {"hls", shoal::cli::hls_main, "publish video for HLS (VOD or live) as blobs tagged hls/NAME"},
 };
 
+}  // namespace
+
+// jemalloc keeps freed pages for 10 s by default: an agent passing a blob through
+// hand-out pieces and disk blocks frees megabytes a second, and held them all (about
+// 50 MiB more RSS during a 4 GiB pull). One second returns them while staying cheap;
+// muzzy pages go back at once. Read by jemalloc at start-up; ignored without it.
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+namespace {
+
 int usage(FILE* out) {
   std::fprintf(out, "usage: shoal <command> [flags]\n\ncommands:\n");
   for (const auto& c : kCommands) {

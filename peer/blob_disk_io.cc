@@ -18,6 +18,7 @@
 #include <libtorrent/file_storage.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <thread>
+#include <unordered_map>
 
 #include "core/file_io.h"
 #include "core/log.h"
@@ -64,8 +65,13 @@ struct BlobFile {
   std::shared_ptr<const BlobExpect> expect;
   UniqueFd fd;
   bool seeding = false;  // added complete: nothing is written, no whole-blob hash
-  std::vector<Leaf> leaves;            // per block
-  std::vector<uint8_t> leaf_known;     // per block
+  // The leaves of pieces written but not yet verified: a verified piece's leaves are
+  // not needed again, so memory follows the pieces in flight, not the blob's size.
+  struct Leaves {
+    std::vector<Leaf> leaf;
+    std::vector<uint8_t> known;
+  };
+  std::unordered_map<uint32_t, Leaves> leaves;  // by piece
   std::vector<uint8_t> verified;       // per piece
   std::map<uint32_t, std::unique_ptr<char[]>> held;  // block index -> its bytes
   Sha256 whole;  // the WholeHasher's thread only
@@ -76,6 +82,16 @@ struct BlobFile {
   uint64_t piece_offset(uint32_t p) const { return uint64_t{p} * piece_size; }
   uint32_t piece_bytes(uint32_t p) const {
     return static_cast<uint32_t>(std::min<uint64_t>(piece_size, size - piece_offset(p)));
+  }
+  uint32_t first_block(uint32_t p) const { return static_cast<uint32_t>(piece_offset(p) / kBlock); }
+  uint32_t blocks_in(uint32_t p) const { return (piece_bytes(p) + kBlock - 1) / kBlock; }
+  Leaves& leaves_of(uint32_t p) {
+    Leaves& l = leaves[p];
+    if (l.leaf.empty()) {
+      l.leaf.resize(blocks_in(p));
+      l.known.assign(blocks_in(p), 0);
+    }
+    return l;
   }
   uint32_t block_bytes(uint32_t b) const {
     return static_cast<uint32_t>(std::min<uint64_t>(kBlock, size - uint64_t{b} * kBlock));
@@ -184,9 +200,6 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
     f->piece_size = static_cast<uint32_t>(p.files.piece_length());
     f->pieces = f->piece_size ? static_cast<uint32_t>((f->size + f->piece_size - 1) / f->piece_size) : 0;
     f->expect = book_->expected(f->name);
-    const size_t blocks = (f->size + kBlock - 1) / kBlock;
-    f->leaves.resize(blocks);
-    f->leaf_known.assign(blocks, 0);
     f->verified.assign(f->pieces, 0);
     std::lock_guard lock(mu_);
     const int idx = next_index_++;
@@ -465,8 +478,10 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
       done += static_cast<size_t>(n);
     }
     const auto block = static_cast<uint32_t>(off / kBlock);
-    f.leaves[block] = leaf_of(b.get(), len);
-    f.leaf_known[block] = 1;
+    const auto piece = static_cast<uint32_t>(off / f.piece_size);
+    BlobFile::Leaves& leaves = f.leaves_of(piece);
+    leaves.leaf[block - f.first_block(piece)] = leaf_of(b.get(), len);
+    leaves.known[block - f.first_block(piece)] = 1;
     const bool wanted = !f.seeding && uint64_t{block} * kBlock >= f.whole_end;
     if (wanted && (held_bytes_ + kBlock <= opts_.hold_bytes || f.held.contains(block))) {
       if (!f.held.contains(block)) held_bytes_ += kBlock;
@@ -513,19 +528,21 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
     if (fp && fp->expect) {
       BlobFile& f = *fp;
       const auto p = static_cast<uint32_t>(static_cast<int>(piece));
-      const uint32_t first = static_cast<uint32_t>(f.piece_offset(p) / kBlock);
-      const uint32_t count = (f.piece_bytes(p) + kBlock - 1) / kBlock;
+      const uint32_t first = f.first_block(p);
+      const uint32_t count = f.blocks_in(p);
+      BlobFile::Leaves& leaves = f.leaves_of(p);
       for (uint32_t i = 0; i < count && !se; ++i) {
-        if (!f.leaf_known[first + i]) {
-          f.leaves[first + i] = leaf_from_file(f, first + i, se);
-          f.leaf_known[first + i] = !se;
+        if (!leaves.known[i]) {  // a seed's piece, or a block written before this session
+          leaves.leaf[i] = leaf_from_file(f, first + i, se);
+          leaves.known[i] = !se;
         }
       }
       for (uint32_t i = 0; i < count && i < static_cast<uint32_t>(v2.size()); ++i)
-        std::memcpy(v2[static_cast<std::ptrdiff_t>(i)].data(), f.leaves[first + i].data(), 32);
+        std::memcpy(v2[static_cast<std::ptrdiff_t>(i)].data(), leaves.leaf[i].data(), 32);
       const bool ok = !se && p < f.expect->v2.size() &&
-                      v2_piece_root(&f.leaves[first], count, f.piece_size, f.pieces == 1) ==
+                      v2_piece_root(leaves.leaf.data(), count, f.piece_size, f.pieces == 1) ==
                           f.expect->v2[p];
+      f.leaves.erase(p);  // verified, or to be written again
       if (ok) {
         if (v1 && p < f.expect->v1.size())
           std::memcpy(sha1.data(), f.expect->v1[p].data(), sha1.size());
@@ -571,11 +588,9 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
 
   void forget_piece(BlobFile& f, uint32_t p) {
     if (p >= f.pieces) return;
-    const uint32_t first = static_cast<uint32_t>(f.piece_offset(p) / kBlock);
-    const uint32_t count = (f.piece_bytes(p) + kBlock - 1) / kBlock;
-    for (uint32_t i = 0; i < count; ++i) f.leaf_known[first + i] = 0;
+    f.leaves.erase(p);
     f.verified[p] = 0;
-    drop_held(f, first, first + count);
+    drop_held(f, f.first_block(p), f.first_block(p) + f.blocks_in(p));
   }
 
   void drop_held(BlobFile& f, uint32_t from, uint32_t to) {

@@ -133,6 +133,15 @@ echo "== the origin seeds it into the swarm $(elapsed "$t1" "$(shoal_now)")s aft
 # notes each one's end as it happens.
 echo "== pulling demo/artifact on ${#peers[@]} peers at once"
 declare -A name_of start_of end_of
+# CPU of every process of the cluster (children of shoal up) and, through `times`, of
+# the pulls this shell reaps: what the distribution cost in all.
+cluster_cpu() {
+  local p sum=0
+  for p in $(ps --ppid "$up_pid" -o pid=); do sum=$(awk -v s="$sum" -v c="$(shoal_cpu_seconds "$p")" 'BEGIN { print s + c }'); done
+  echo "$sum"
+}
+children_cpu() { times | tail -1 | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+cpu0=$(cluster_cpu) kids0=$(children_cpu)
 t2=$(shoal_now)
 for row in "${peers[@]}"; do
   read -r name url <<<"$row"
@@ -159,6 +168,7 @@ while [ ${#pull_pids[@]} -gt 0 ]; do
   pull_pids=("${pull_pids[@]}")
 done
 t3=$(shoal_now)
+cpu=$(awk -v a="$cpu0" -v b="$(cluster_cpu)" -v k0="$kids0" -v k1="$(children_cpu)" 'BEGIN { print b - a + k1 - k0 }')
 [ "$failed" -eq 0 ] || exit 1
 
 # shoal pull already checked the digest; hashing here again shows it independently.
@@ -177,7 +187,7 @@ echo "== verified: all ${#peers[@]} copies hash to $expected"
 # counted as "from peers"; the origin's own count in the last line is exact.
 sleep 1
 all_s=$(elapsed "$t2" "$t3")
-echo "== ${#peers[@]} x $size_mib MiB in ${all_s}s: $(shoal_rate $((bytes * ${#peers[@]})) "$all_s") MiB/s in total"
+echo "== ${#peers[@]} x $size_mib MiB in ${all_s}s: $(shoal_rate $((bytes * ${#peers[@]})) "$all_s") MiB/s in total, $(shoal_per_gib "$cpu" $((bytes * ${#peers[@]}))) CPU-s per GiB delivered (all processes)"
 printf '   %-8s %8s %9s %14s %12s %12s\n' peer time MiB/s "from origin" "from peers" "to peers"
 for row in "${peers[@]}"; do
   read -r name url <<<"$row"
