@@ -57,7 +57,6 @@ class BlockPool {
 
 // One torrent's file and hashing state; touched by the worker thread only.
 struct BlobFile {
-  const lt::file_storage* files = nullptr;
   std::string dir, name;
   uint64_t size = 0;
   uint32_t piece_size = 0;
@@ -96,10 +95,11 @@ struct BlobFile {
   uint32_t block_bytes(uint32_t b) const {
     return static_cast<uint32_t>(std::min<uint64_t>(kBlock, size - uint64_t{b} * kBlock));
   }
-  // A download's file is created by its first write, or by a read before it.
+  // A download's file is created by its first write, or by a read before it; a
+  // complete one (a seed, or a download once the whole blob hashed) is only read.
   bool open(lt::storage_error& se) {
     if (fd.valid()) return true;
-    int flags = seeding ? O_RDONLY : O_RDWR | O_CREAT;
+    int flags = seeding || whole_done ? O_RDONLY : O_RDWR | O_CREAT;
     fd = UniqueFd(::open(path().c_str(), flags | O_CLOEXEC, 0644));
     if (!fd.valid()) se = os_error(errno, lt::operation_t::file_open);
     return fd.valid();
@@ -192,7 +192,6 @@ class BlobDiskIo final : public lt::disk_interface, public lt::buffer_allocator_
   lt::storage_holder new_torrent(lt::storage_params const& p,
                                  std::shared_ptr<void> const&) override {
     auto f = std::make_shared<BlobFile>();
-    f->files = &p.files;
     f->dir = p.path;
     const lt::file_index_t f0(0);
     f->name = std::string(p.files.file_name(f0));

@@ -91,7 +91,8 @@ void PeerAgent::on_swarm_event(const SwarmEvent& e) {
   switch (e.kind) {
     case Kind::finished:
       stop_handout(e.digest);
-      // The final fence: once flushed, every piece is on disk and can be hashed.
+      // A fence behind every write: should an event about a piece have been lost, the
+      // flushed event still makes every piece readable (PieceTracker::all_flushed).
       swarm_->flush(e.digest);
       return;
     case Kind::moved: return finish(dl);

@@ -1,10 +1,9 @@
-// Which pieces of a download are worth reading back from its file. libtorrent reports
-// a piece as finished once its hash passed, which can be before every block of it
-// reached the file (it hashes from its write buffer). A piece is a candidate when it
-// both passed and all its blocks were written; the flush issued once the torrent
-// finished makes every piece one (an event lost on the way costs nothing then).
-// Download reads candidates back and checks their hashes: this is only the hint.
-// Sans-I/O: fed libtorrent's events, queried by the streaming readers.
+// Which pieces of a download readers may see: those that both passed their hash and
+// had every block reported written. With the agent's disk back end (blob_disk_io.h) a
+// piece's hash job runs after its writes, so the two agree; the block events still
+// guard the order of events as libtorrent delivers them. The flush issued once the
+// torrent finished makes every piece readable (an event lost on the way costs nothing
+// then). Sans-I/O: fed libtorrent's events, queried by the streaming readers.
 #pragma once
 
 #include <cstdint>

@@ -339,6 +339,7 @@ Result<void> Swarm::Impl::add(const Digest& d, std::string_view metainfo,
   if (!atp.ti) return Error(Errc::protocol_error, "metainfo of " + d.str() + " has no info");
   auto expect = blob_expect(metainfo, d, *atp.ti);
   if (!expect) return expect.error();
+  book->forget(d.hex());  // a whole-blob result left by an earlier, abandoned download
   book->expect(d.hex(), std::move(*expect));
   const int64_t atp_total = atp.ti ? atp.ti->total_size() : 0;
   const int atp_piece = atp.ti ? atp.ti->piece_length() : 0;

@@ -22,6 +22,22 @@ TEST(Url, ParsesHostPortAndDefaults) {
   EXPECT_EQ(Url::parse("HTTPS://example.com")->scheme, "https");
 }
 
+// `shoal pull` trusts Shoal-Verified only from a server on this host.
+TEST(Url, LoopbackOnlyForThisHost) {
+  for (const char* u : {"http://127.0.0.1:4300", "http://127.1.2.3", "http://[::1]:80",
+                        "http://localhost:4300"}) {
+    auto url = Url::parse(u);
+    ASSERT_TRUE(url.ok()) << u;
+    EXPECT_TRUE(url->loopback()) << u;
+  }
+  for (const char* u : {"http://10.0.0.1", "http://127.example.com", "http://[::2]",
+                        "http://localhost.example.com", "http://agent:4300"}) {
+    auto url = Url::parse(u);
+    ASSERT_TRUE(url.ok()) << u;
+    EXPECT_FALSE(url->loopback()) << u;
+  }
+}
+
 TEST(Url, BasePathLosesTrailingSlashes) {
   auto u = Url::parse("https://cdn.example.com:8443/shoal/v1//");
   ASSERT_TRUE(u);
