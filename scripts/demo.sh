@@ -22,13 +22,7 @@ if ! [ "$npeers" -ge 1 ] 2>/dev/null; then
 fi
 mkdir -p "$work"
 
-# One sample from URL/metrics (NAME with its labels, as Prometheus prints it), 0 when
-# absent. printf, not print: awk would print large byte counts as 5.36871e+08.
-metric() {
-  curl -sf "$1/metrics" | awk -v m="$2" '$1 == m { v = $2 } END { printf "%.0f\n", v }'
-}
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 echo "== installing dependencies (only what is missing)"
 "$SHOAL_ROOT/scripts/install-deps.sh"
@@ -109,7 +103,7 @@ t0=$(shoal_now)
 digest=$("$SHOAL_BIN" push "$work/artifact.bin" --origin "$origin_url" --tag demo/artifact \
   --state-dir "$work/state" --quiet)
 t1=$(shoal_now)
-push_s=$(elapsed "$t0" "$t1")
+push_s=$(shoal_elapsed "$t0" "$t1")
 echo "== pushed $size_mib MiB as $digest (tag demo/artifact) in ${push_s}s: $(shoal_rate "$bytes" "$push_s") MiB/s"
 if [ "$digest" != "$expected" ]; then
   echo "!! digest mismatch: expected $expected, push said $digest" >&2
@@ -119,14 +113,14 @@ fi
 # The origin hashes the blob into its metainfo in the background and only then seeds
 # it; a peer asking earlier would find no seeder in the swarm.
 for _ in $(seq 1200); do
-  [ "$(metric "$origin_url" shoal_origin_seeding_torrents || true)" -ge 1 ] && break
+  [ "$(shoal_metric "$origin_url" shoal_origin_seeding_torrents || true)" -ge 1 ] && break
   sleep 0.1
 done
-if [ "$(metric "$origin_url" shoal_origin_seeding_torrents)" -lt 1 ]; then
+if [ "$(shoal_metric "$origin_url" shoal_origin_seeding_torrents)" -lt 1 ]; then
   echo "!! the origin is not seeding $digest after 120 s; see $cluster/origin.log" >&2
   exit 1
 fi
-echo "== the origin seeds it into the swarm $(elapsed "$t1" "$(shoal_now)")s after the push"
+echo "== the origin seeds it into the swarm $(shoal_elapsed "$t1" "$(shoal_now)")s after the push"
 
 # Every peer at once: the point is that they share pieces instead of each taking a
 # full copy from the origin. The pulls are direct children so that `wait -n -p`
@@ -186,19 +180,19 @@ echo "== verified: all ${#peers[@]} copies hash to $expected"
 # A connection that dropped mid-download can leave up to half a second of its bytes
 # counted as "from peers"; the origin's own count in the last line is exact.
 sleep 1
-all_s=$(elapsed "$t2" "$t3")
+all_s=$(shoal_elapsed "$t2" "$t3")
 echo "== ${#peers[@]} x $size_mib MiB in ${all_s}s: $(shoal_rate $((bytes * ${#peers[@]})) "$all_s") MiB/s in total, $(shoal_per_gib "$cpu" $((bytes * ${#peers[@]}))) CPU-s per GiB delivered (all processes)"
 printf '   %-8s %8s %9s %14s %12s %12s\n' peer time MiB/s "from origin" "from peers" "to peers"
 for row in "${peers[@]}"; do
   read -r name url <<<"$row"
-  s=$(elapsed "${start_of[$name]}" "${end_of[$name]}")
-  from_origin=$(metric "$url" 'shoal_peer_downloaded_bytes_total{source="origin"}')
-  from_peers=$(metric "$url" 'shoal_peer_downloaded_bytes_total{source="peers"}')
-  to_peers=$(metric "$url" shoal_peer_uploaded_bytes_total)
+  s=$(shoal_elapsed "${start_of[$name]}" "${end_of[$name]}")
+  from_origin=$(shoal_metric "$url" 'shoal_peer_downloaded_bytes_total{source="origin"}')
+  from_peers=$(shoal_metric "$url" 'shoal_peer_downloaded_bytes_total{source="peers"}')
+  to_peers=$(shoal_metric "$url" shoal_peer_uploaded_bytes_total)
   printf '   %-8s %7ss %9s %10s MiB %8s MiB %8s MiB\n' "$name" "$s" "$(shoal_rate "$bytes" "$s")" \
     "$(mib "$from_origin")" "$(mib "$from_peers")" "$(mib "$to_peers")"
 done
-origin_sent=$(( $(metric "$origin_url" shoal_origin_bt_uploaded_bytes) + $(metric "$origin_url" shoal_origin_handout_bytes_total) ))
+origin_sent=$(( $(shoal_metric "$origin_url" shoal_origin_bt_uploaded_bytes) + $(shoal_metric "$origin_url" shoal_origin_handout_bytes_total) ))
 copies=$(awk -v o="$origin_sent" -v b="$bytes" 'BEGIN { printf "%.2f", o / b }')
 echo "== the origin uploaded $(mib "$origin_sent") MiB into the swarm = $copies copies of the artifact for ${#peers[@]} peers"
 

@@ -15,9 +15,6 @@ dirs=${SHOAL_BENCH_DIRS:-"/dev/shm/shoal-bench-origin /var/tmp/shoal-bench-origi
 shoal_build
 trap 'kill "${ORIGIN_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; for d in $dirs; do rm -rf "$d"; done' EXIT
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 bench_in() {
   local work=$1 bytes hash_times=() push_times=() pull_times=() t0 t1 digest
@@ -28,28 +25,28 @@ bench_in() {
   for run in $(seq "$runs"); do
     cat "$work/blob.bin" >/dev/null  # the same warm page cache for every method
     t0=$(shoal_now); shoal_sha256 "$work/blob.bin" >/dev/null; t1=$(shoal_now)
-    hash_times+=("$(elapsed "$t0" "$t1")")
+    hash_times+=("$(shoal_elapsed "$t0" "$t1")")
     rm -rf "$work/origin" "$work/pulled" "$work/state"
     shoal_start_origin "$work/origin"
     t0=$(shoal_now)
     "$SHOAL_BIN" push "$work/blob.bin" --origin "$ORIGIN_URL" --quiet --state-dir "$work/state" >/dev/null
     t1=$(shoal_now)
-    push_times+=("$(elapsed "$t0" "$t1")")
+    push_times+=("$(shoal_elapsed "$t0" "$t1")")
     t0=$(shoal_now)
     "$SHOAL_BIN" pull "$digest" -o "$work/pulled" --origin "$ORIGIN_URL" --quiet
     t1=$(shoal_now)
-    pull_times+=("$(elapsed "$t0" "$t1")")
+    pull_times+=("$(shoal_elapsed "$t0" "$t1")")
     kill "$ORIGIN_PID"; wait "$ORIGIN_PID" 2>/dev/null || true
     echo "$work run $run: openssl ${hash_times[-1]}s push ${push_times[-1]}s pull ${pull_times[-1]}s" >&2
   done
   local h p l hr pr lr
-  h=$(printf '%s\n' "${hash_times[@]}" | median)
-  p=$(printf '%s\n' "${push_times[@]}" | median)
-  l=$(printf '%s\n' "${pull_times[@]}" | median)
+  h=$(printf '%s\n' "${hash_times[@]}" | shoal_median)
+  p=$(printf '%s\n' "${push_times[@]}" | shoal_median)
+  l=$(printf '%s\n' "${pull_times[@]}" | shoal_median)
   hr=$(shoal_rate "$bytes" "$h"); pr=$(shoal_rate "$bytes" "$p"); lr=$(shoal_rate "$bytes" "$l")
   printf '%-26s %-18s %10s %8s\n' "openssl dgst -sha256" "$work" "$hr" 1.00
-  printf '%-26s %-18s %10s %8s\n' "shoal push (CLI->origin)" "$work" "$pr" "$(ratio "$pr" "$hr")"
-  printf '%-26s %-18s %10s %8s\n' "shoal pull (origin->CLI)" "$work" "$lr" "$(ratio "$lr" "$hr")"
+  printf '%-26s %-18s %10s %8s\n' "shoal push (CLI->origin)" "$work" "$pr" "$(shoal_ratio "$pr" "$hr")"
+  printf '%-26s %-18s %10s %8s\n' "shoal pull (origin->CLI)" "$work" "$lr" "$(shoal_ratio "$lr" "$hr")"
   rm -rf "$work"
 }
 

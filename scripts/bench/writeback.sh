@@ -39,14 +39,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-per_gib() { awk -v c="$1" -v b="$2" 'BEGIN { printf "%.2f", c / (b / 1073741824) }'; }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-metric() {
-  curl -sf "$1/metrics" | awk -v n="$2" '$1 == n { s += $NF } END { printf "%.0f\n", s }'
-}
-
 # Every copy stays in memstore (RGW frees deleted multipart parts hours later).
 eval "$(RGW_MEMSTORE_BYTES=$(((2 * runs + 2) * size_mib * 1048576)) "$SHOAL_ROOT/tests/support/rgw.sh" start "$work/rgw")"
 rgw_pid=$(awk '$1 == "rgw" { print $2 }' "$work/rgw/pids" | tail -n 1)
