@@ -11,6 +11,16 @@ namespace shoal::http {
 
 asio::thread_pool& blocking_pool();
 
+// Hands a completion handler back to its own executor. The copy of that executor dies
+// in here, before the caller drops any shutdown barrier (a work guard on
+// blocking_pool()): it refers to a strand that the io_context frees as soon as the
+// barrier lets shutdown go on.
+template <class Handler>
+void resume_on_own_executor(Handler h) {
+  auto ex = asio::get_associated_executor(h);
+  asio::dispatch(ex, std::move(h));
+}
+
 // Runs fn on blocking_pool() and resumes the caller on its own executor afterwards.
 template <class F>
 awaitable<std::invoke_result_t<F>> offload(F fn) {
@@ -20,8 +30,7 @@ awaitable<std::invoke_result_t<F>> offload(F fn) {
       [&](auto handler) {
         asio::post(blocking_pool(), [&, h = std::move(handler)]() mutable {
           result.emplace(fn());
-          auto ex = asio::get_associated_executor(h);
-          asio::dispatch(ex, std::move(h));
+          resume_on_own_executor(std::move(h));
         });
       },
       asio::use_awaitable);

@@ -41,8 +41,7 @@ awaitable<std::invoke_result_t<F>> outbound(F fn) {
         asio::post(outbound_pool(),
                    [&, h = std::move(handler), g = std::move(shutdown_barrier)]() mutable {
                      result.emplace(fn());
-                     auto ex = asio::get_associated_executor(h);
-                     asio::dispatch(ex, std::move(h));
+                     resume_on_own_executor(std::move(h));
                      g.reset();
                    });
       },

@@ -88,8 +88,7 @@ awaitable<Result<std::vector<Reply>>> Client::request(std::string payload, size_
                          if (e || !result) {
                            result.emplace(Error(Errc::unavailable, "redis client failed"));
                          }
-                         auto ex = asio::get_associated_executor(h);
-                         asio::dispatch(ex, std::move(h));
+                         http::resume_on_own_executor(std::move(h));
                          g.reset();
                        });
       },
