@@ -442,7 +442,7 @@ awaitable<void> close_tls(PlainStream&) { co_return; }
 awaitable<void> close_tls(TlsStream& stream) {
   beast::error_code ec;
   beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(1000));
-  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream.shutdown(ec);
 }
 
 template <class Stream>
@@ -487,8 +487,7 @@ awaitable<void> serve_tls(tcp::socket socket, asio::ssl::context& tls, Connectio
   TlsStream stream(PlainStream(std::move(socket)), tls);
   beast::get_lowest_layer(stream).expires_after(ctx.opts.read_timeout);
   beast::error_code ec;
-  co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream.handshake(ec);
   if (ec) {
     if (!is_tls_eof(ec))
       log::debug("TLS handshake failed", {{"remote", remote}, {"error", ec.message()}});

@@ -5,14 +5,14 @@
 #include <memory>
 
 #include "http/server.h"
+#include "http/tls_socket.h"
 
 namespace shoal::http::detail {
 
 using PlainStream = beast::tcp_stream;
-// Not beast::ssl_stream: Beast 1.74 (bug #2065) corrupts its state when a write of
-// zero bytes meets a pending read, which full-duplex HTTP/2 does. One stream type for
-// both protocols, so one handshake serves either and ALPN picks the front end.
-using TlsStream = asio::ssl::stream<beast::tcp_stream>;
+// One stream type for both protocols, so one handshake serves either and ALPN picks
+// the front end. Not Asio's ssl::stream: see tls_socket.h.
+using TlsStream = TlsSocket;
 
 struct ConnectionContext {
   const ServerOptions& opts;

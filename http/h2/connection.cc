@@ -11,9 +11,12 @@ namespace {
 
 using mux::Clock;
 
-// Frames gathered into one TLS write: enough to amortise the write over many small
+// Frames the session writes at a time: enough to amortise a call over many small
 // responses, small enough to keep memory per connection low.
 constexpr size_t kBatch = 64 * 1024;
+// Ciphertext gathered from several batches before one write to the socket: fewer
+// system calls and wake-ups of the client per byte while a large body flows.
+constexpr size_t kFlushAt = 256 * 1024;
 // One TLS record holds at most 16 KiB of plaintext, so a read returns no more.
 constexpr size_t kReadBuffer = 16 * 1024;
 // How long and how much a closing connection still reads (and discards).
@@ -86,8 +89,7 @@ awaitable<bool> H2Connection::read_loop() {
     if (closing_) co_return !dead_;
     if (!session_->want_read()) co_return true;
     beast::error_code ec;
-    size_t n = co_await stream_.async_read_some(asio::buffer(buf),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await stream_.read_some(asio::buffer(buf), ec);
     if (ec) co_return !dead_ && !session_->want_read() && !session_->want_write();
     auto ok = session_->receive(std::span<const uint8_t>(buf.data(), n), Clock::now());
     spawn_handlers();
@@ -147,6 +149,15 @@ awaitable<void> H2Connection::write_loop([[maybe_unused]] std::shared_ptr<H2Conn
       break;
     }
     if (!out_.empty()) {
+      beast::error_code ec;
+      stream_.encrypt(std::span<const uint8_t>(out_.data(), out_.size()), ec);
+      if (ec) {
+        drop();
+        break;
+      }
+      if (stream_.unsent() < kFlushAt) continue;  // the session may have more frames
+    }
+    if (stream_.unsent() > 0) {
       bool written = co_await write_batch();
       if (!written) break;
       continue;
@@ -156,6 +167,8 @@ awaitable<void> H2Connection::write_loop([[maybe_unused]] std::shared_ptr<H2Conn
     // Handlers woken by the same event run first, so one write carries all they queue.
     co_await asio::post(executor(), asio::use_awaitable);
   }
+  // What was encrypted before the session ended (a GOAWAY) still goes.
+  if (!dead_ && stream_.unsent() > 0) co_await write_batch();
   writer_done_ = true;
   // A finished session (GOAWAY exchanged) needs nothing more from the reader.
   if (!dead_) beast::get_lowest_layer(stream_).cancel();
@@ -171,8 +184,7 @@ awaitable<bool> H2Connection::write_batch() {
     if (!ec && self->writing_ && self->write_seq_ == seq) self->drop();
   });
   beast::error_code ec;
-  co_await asio::async_write(stream_, asio::buffer(out_.data(), out_.size()),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream_.flush(ec);
   writing_ = false;
   write_timer_.cancel();
   if (ec) {
