@@ -49,7 +49,8 @@
 # of 1 MiB), each about 5 s or more on one 2.x GHz core; CONNS (16); STREAMS (10 per
 # HTTP/2 connection); WRK_SECONDS (10); SERVER_CPU (1); LOAD_CPU (0); ACCESS_LOG (0);
 # EDGE_MEM_CACHE (256MiB); SERVERS ("edge nginx"; one of them alone measures just that
-# one). QUICK=1 is a smoke test: one repeat of tiny runs. SHOAL_BIN=path uses that
+# one); CASES ("h2-small h2-large h1-small h1-large"; a subset measures only those, so
+# that more repeats of one case fit the time). QUICK=1 is a smoke test: one repeat of tiny runs. SHOAL_BIN=path uses that
 # binary instead of building build/shoal. Work files go to a fresh directory under
 # $TMPDIR (default /tmp), removed on exit with every process the script started.
 #
@@ -76,6 +77,7 @@ LOAD_CPU=${LOAD_CPU:-0}
 ACCESS_LOG=${ACCESS_LOG:-0}
 EDGE_MEM_CACHE=${EDGE_MEM_CACHE:-256MiB}
 SERVERS=${SERVERS:-"edge nginx"}
+CASES=${CASES:-"h2-small h2-large h1-small h1-large"}
 
 die() {
   echo "edge.sh: $*" >&2
@@ -94,6 +96,14 @@ for v in "${servers[@]}"; do
   [ "$v" = edge ] || [ "$v" = nginx ] || die "SERVERS lists \"$v\": only edge and nginx are known"
 done
 with() { [[ " ${servers[*]} " == *" $1 "* ]]; }
+cases=()
+for c in $CASES; do
+  case $c in
+    h2-small | h2-large | h1-small | h1-large) cases+=("${c%-*} ${c#*-}") ;;
+    *) die "CASES lists \"$c\": only h2-small, h2-large, h1-small and h1-large are known" ;;
+  esac
+done
+[ "${#cases[@]}" -ge 1 ] || die "CASES is empty"
 
 # nginx lives in /usr/sbin, which a non-root PATH may lack.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
@@ -466,9 +476,8 @@ record() {
 
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "edge.sh: $REPEAT x 4 measurements per server; load average $load_start" >&2
+echo "edge.sh: $REPEAT x ${#cases[@]} measurements per server; load average $load_start" >&2
 
-cases=("h2 small" "h2 large" "h1 small" "h1 large")
 for rep in $(seq "$REPEAT"); do
   order=("${servers[@]}")
   if [ $((rep % 2)) -eq 0 ] && [ "${#servers[@]}" -eq 2 ]; then order=("${servers[1]}" "${servers[0]}"); fi
