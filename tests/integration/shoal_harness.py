@@ -983,6 +983,16 @@ class ShoalTestCase(unittest.TestCase):
         left = wait_until(lambda: list_files(tmpdir) == [], timeout=timeout)
         self.assertTrue(left, f"tmp/ not cleaned {msg or ''}: {list_files(tmpdir)}")
 
+    def assertReadsBackWhole(self, origins, acked):
+        """Every acknowledged blob (acked: digest -> bytes) reads back whole through each
+        of the origins, whichever of them holds it."""
+        for o in origins:
+            for d, data in acked.items():
+                r = o.request("GET", f"/blobs/{d}")
+                self.assertEqual(r.status, 200, f"{d} through {o.url}: {r.body[:200]}")
+                self.assertEqual(len(r.body), len(data), f"{d} through {o.url}")
+                self.assertEqual(sha256_digest(r.body), d, f"{d} through {o.url}")
+
     def assertOneLine(self, text, msg=None):
         lines = [l for l in text.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, f"want exactly one line, got {text!r} {msg or ''}")

@@ -171,6 +171,7 @@ class WriteBack(BackendCase, ShoalTestCase):
             self.assertInBucket(data, d)
         written = sum(o.metrics().value("shoal_origin_writeback_bytes_total") for o in ring)
         self.assertEqual(written, sum(map(len, blobs)), "some blob was written twice")
+        self.assertReadsBackWhole(ring, dict(zip(digests, blobs)))
 
 
 class Collection(BackendCase, ShoalTestCase):

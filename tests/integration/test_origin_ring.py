@@ -50,11 +50,7 @@ class RingTestCase(ShoalTestCase):
         return r.json()
 
     def check_nothing_lost(self):
-        for o in self.live():
-            for d, data in self.acked.items():
-                r = o.request("GET", f"/blobs/{d}")
-                self.assertEqual(r.status, 200, f"{d} through {o.url}: {r.body[:200]}")
-                self.assertEqual(sha256_digest(r.body), d, f"{d} through {o.url}")
+        self.assertReadsBackWhole(self.live(), self.acked)
 
 
 class Placement(RingTestCase):
