@@ -16,6 +16,8 @@ namespace {
 constexpr size_t kInBuffer = 34 * 1024;
 // Plaintext encrypted before the records go out: bounds the output buffer.
 constexpr size_t kWriteChunk = 256 * 1024;
+// Output buffer capacity an idle connection keeps: small responses never regrow it.
+constexpr size_t kIdleCapacity = 32 * 1024;
 
 }  // namespace
 
@@ -294,6 +296,15 @@ void TlsSocket::encrypt(std::span<const uint8_t> bytes, beast::error_code& ec) {
 }
 
 size_t TlsSocket::unsent() const { return s_->out.size(); }
+
+void TlsSocket::release_buffers() {
+  State& s = *s_;
+  if (s.flushing || !s.out.empty()) return;
+  if (s.out.capacity() > kIdleCapacity) std::vector<uint8_t>().swap(s.out);
+  if (s.sending.capacity() > kIdleCapacity) std::vector<uint8_t>().swap(s.sending);
+}
+
+size_t TlsSocket::buffer_capacity() const { return s_->out.capacity() + s_->sending.capacity(); }
 
 awaitable<void> TlsSocket::flush(beast::error_code& ec) { return detail::flush(*s_, ec); }
 

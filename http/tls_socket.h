@@ -45,6 +45,12 @@ class TlsSocket {
   // Ciphertext encrypt() has queued and no flush has taken yet.
   size_t unsent() const;
   awaitable<void> flush(beast::error_code& ec);
+  // Gives back the output buffers' memory, which a large response grows to a few
+  // hundred KiB, when nothing is waiting to go: for a connection that falls idle, so
+  // that thousands of idle keep-alive connections hold little.
+  void release_buffers();
+  // Bytes the output buffers hold allocated (for tests).
+  size_t buffer_capacity() const;
   // Sends close_notify; does not wait for the client's.
   awaitable<void> shutdown(beast::error_code& ec);
 

@@ -398,8 +398,13 @@ awaitable<void> Connection<Stream>::reject(bhttp::status status, std::string_vie
   co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
 }
 
+// Between requests a TLS connection gives back what a large response grew.
+void release_buffers(PlainStream&) {}
+void release_buffers(TlsStream& stream) { stream.release_buffers(); }
+
 template <class Stream>
 awaitable<bool> Connection<Stream>::serve_one() {
+  release_buffers(stream_);
   Parser parser;
   parser.header_limit(ctx_.opts.max_header_size);
   // Handlers enforce their own limits while streaming. Not boost::none: Beast 1.74
@@ -438,6 +443,7 @@ awaitable<bool> Connection<Stream>::serve_one() {
 
 // Overloads rather than `if constexpr` around co_await (see respond_file).
 awaitable<void> close_tls(PlainStream&) { co_return; }
+
 
 awaitable<void> close_tls(TlsStream& stream) {
   beast::error_code ec;

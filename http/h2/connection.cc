@@ -163,6 +163,7 @@ awaitable<void> H2Connection::write_loop([[maybe_unused]] std::shared_ptr<H2Conn
       continue;
     }
     if (closing_ || (!session_->want_read() && !session_->want_write())) break;
+    stream_.release_buffers();
     co_await writer_wake_.wait();
     // Handlers woken by the same event run first, so one write carries all they queue.
     co_await asio::post(executor(), asio::use_awaitable);

@@ -170,6 +170,30 @@ TEST_F(TlsSocketTest, EncryptedBatchesWaitForOneFlush) {
   EXPECT_TRUE(got == body);
 }
 
+TEST_F(TlsSocketTest, AnIdleConnectionGivesBackWhatALargeWriteGrew) {
+  auto [server, client] = connect();
+  ASSERT_FALSE(handshake(server, client));
+  const auto body = pattern(1 << 20, 6);
+  beast::error_code ec;
+  size_t grown = 0;
+  asio::co_spawn(
+      ioc_,
+      [&]() -> awaitable<void> {
+        const asio::const_buffer b = asio::buffer(body);
+        co_await server.write({&b, 1}, ec);
+        grown = server.buffer_capacity();
+        server.release_buffers();
+      },
+      asio::detached);
+  std::vector<uint8_t> got(body.size());
+  asio::async_read(client, asio::buffer(got), [](beast::error_code, size_t) {});
+  run();
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_GE(grown, 256u * 1024);
+  EXPECT_LE(server.buffer_capacity(), 64u * 1024);
+  EXPECT_TRUE(got == body);
+}
+
 TEST_F(TlsSocketTest, BeastReadsAndWritesThroughIt) {
   auto [server, client] = connect();
   ASSERT_FALSE(handshake(server, client));
