@@ -52,6 +52,12 @@ int bio_write(BIO* bio, const char* data, int len) {
   // As bytes of the vector's own type, so the copy is one memcpy and not a conversion
   // of each byte.
   const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  const size_t need = s->out.size() + static_cast<size_t>(len);
+  // A buffer given back while idle regrows in one step, not by doubling from small
+  // (each doubling copies what it holds).
+  if (need > s->out.capacity() && need > kIdleCapacity) {
+    s->out.reserve(std::max(need, kWriteChunk + kWriteChunk / 4));
+  }
   s->out.insert(s->out.end(), bytes, bytes + len);
   return len;
 }
