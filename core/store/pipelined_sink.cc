@@ -14,22 +14,36 @@ PipelinedSink::~PipelinedSink() { (void)finish(); }
 
 Result<void> PipelinedSink::write(const char* data, size_t len) {
   while (len > 0) {
-    Slot& slot = slots_[next_];
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !slot.full || error_; });
-    if (error_) return *error_;
-    lock.unlock();
-    size_t n = std::min(len, buffer_size_);
-    std::memcpy(slot.data.get(), data, n);  // the worker never touches a slot that is not full
-    slot.len = n;
-    lock.lock();
-    slot.full = true;
-    lock.unlock();
-    cv_.notify_all();
-    next_ ^= 1;
+    auto slot = acquire();
+    if (!slot) return slot.error();
+    size_t n = std::min(len, slot->size());
+    std::memcpy(slot->data(), data, n);
+    if (auto ok = commit(n); !ok) return ok;
     data += n;
     len -= n;
   }
+  return {};
+}
+
+Result<std::span<char>> PipelinedSink::acquire() {
+  Slot& slot = slots_[next_];
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !slot.full || error_; });
+  if (error_) return *error_;
+  // The worker never touches a slot that is not full: the producer may fill it unlocked.
+  return std::span<char>(slot.data.get(), buffer_size_);
+}
+
+Result<void> PipelinedSink::commit(size_t n) {
+  if (n == 0) return {};
+  Slot& slot = slots_[next_];
+  slot.len = std::min(n, buffer_size_);
+  {
+    std::lock_guard lock(mu_);
+    slot.full = true;
+  }
+  cv_.notify_all();
+  next_ ^= 1;
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include "core/error.h"
@@ -29,6 +30,11 @@ class PipelinedSink {
 
   // Returns the first error the consumer met, if any; nothing is consumed after it.
   Result<void> write(const char* data, size_t len);
+  // The zero-copy form of write(): the free buffer (buffer_size bytes; waiting for
+  // one if both are in use), for the producer to fill in place, e.g. from a socket.
+  // commit(n) hands its first n bytes over; 0 gives it back unused.
+  Result<std::span<char>> acquire();
+  Result<void> commit(size_t n);
   // Waits until everything handed over is consumed; the first error, if any.
   Result<void> finish();
 
