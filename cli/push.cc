@@ -1,6 +1,7 @@
-// `shoal push FILE`: a resumable, streaming upload to the origin. The file is read
-// once: each chunk is hashed while it is sent, so the digest is known when the last
-// byte leaves. A state file remembers the upload session so an interrupted push
+// `shoal push FILE`: a resumable, streaming upload to the origin. The file is hashed
+// on a second thread while it is sent (with sendfile(2) over plain HTTP, so this
+// process copies no byte of it), and the digest is known when the last byte leaves;
+// the origin checks every byte against it before the blob becomes visible. A state file remembers the upload session so an interrupted push
 // continues where the origin's copy ends. With several origins, a push whose origin
 // fails continues through the next: in the same session if that origin knows it (a
 // ring shares sessions), else in a new one from the first byte.
@@ -20,7 +21,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/file_io.h"
-#include "core/store/hash_writer.h"
+#include "core/store/file_hasher.h"
 #include "http/util.h"
 #include "core/sha256.h"
 #include "origin/names.h"
@@ -103,18 +104,18 @@ class Push {
   Result<std::string> upload();
   Result<std::string> resume_or_start(uint64_t& offset);
   std::string remembered_session() const;
-  void restart_hash();
   Result<std::optional<uint64_t>> session_offset(const std::string& id);
   std::optional<uint64_t> session_elsewhere(const std::string& id);
   // After a failover: where the upload goes on (stderr, unless --quiet).
   void say_continues(const std::string& id, uint64_t offset);
   Result<std::string> start_session();
-  Result<void> hash_prefix(uint64_t length);
   Result<void> send_chunk(const std::string& id, uint64_t offset, uint64_t length);
-  Result<size_t> read_at(char* buf, size_t len, uint64_t offset);
   Result<void> check_unchanged();
   Result<Digest> commit(const std::string& id);
   Result<void> tag(const Digest& digest);
+  Error shorter() const {
+    return Error(Errc::conflict, path_ + " changed during the push (it got shorter)");
+  }
   Error refused(const http::Response& r) const {
     return Error(http::errc_for_status(r.status), refusal("origin", origin_, "upload", r));
   }
@@ -133,9 +134,8 @@ class Push {
   Progress progress_;
   UniqueFd fd_;
   FileId id_;
-  // Hashes on a second thread while the main one sends; replaced when a push
-  // continues elsewhere, since it then holds bytes the next origin may not have.
-  std::unique_ptr<HashWriter> hasher_ = std::make_unique<HashWriter>(-1);
+  // The whole file's digest, from the start, whichever origin ends up with which bytes.
+  std::unique_ptr<FileHasher> hasher_;
   std::string session_;              // the upload session of the last origin tried
   std::optional<Digest> committed_;  // once an origin has the blob, only the tag is left
   int attempts_ = 0;                 // origins pushed through so far, this one included
@@ -147,6 +147,7 @@ Result<void> Push::open_file() {
   auto id = identify(fd_.get(), path_);
   if (!id) return id.error();
   id_ = *id;
+  hasher_ = std::make_unique<FileHasher>(fd_.get(), id_.size);
   std::unique_ptr<char, decltype(&std::free)> real(::realpath(path_.c_str(), nullptr), &std::free);
   abs_path_ = real ? real.get() : path_;
   progress_.set_total(id_.size);
@@ -172,17 +173,11 @@ std::string Push::remembered_session() const {
   return text ? http::json_string_field(*text, "id") : "";
 }
 
-void Push::restart_hash() {
-  (void)hasher_->finish();  // stops its thread; what it hashed is thrown away
-  hasher_ = std::make_unique<HashWriter>(-1);
-  progress_.rewind();
-}
-
 // The session this origin knows (an earlier run's, or the failed origin's in a ring
 // that shares sessions) from the offset it holds, else a new one from 0.
 Result<std::string> Push::resume_or_start(uint64_t& offset) {
   offset = 0;
-  restart_hash();
+  progress_.rewind();
   if (std::string id = remembered_session(); !id.empty()) {
     auto at = session_offset(id);
     if (!at) return at.error();
@@ -191,7 +186,7 @@ Result<std::string> Push::resume_or_start(uint64_t& offset) {
     if (*at && **at <= id_.size) {
       if (attempts_ > 1) say_continues(id, **at);
       offset = **at;
-      if (auto ok = hash_prefix(offset); !ok) return ok.error();
+      progress_.add(offset);
       return id;
     }
   }
@@ -250,40 +245,17 @@ Result<std::string> Push::start_session() {
   return *id;
 }
 
-Result<size_t> Push::read_at(char* buf, size_t len, uint64_t offset) {
-  auto n = pread_some(fd_.get(), buf, len, offset);
-  if (!n) return Error(n.error().code, "read " + path_ + ": " + n.error().message);
-  if (*n == 0) return Error(Errc::conflict, path_ + " changed during the push (it got shorter)");
-  return n;
-}
-
-// A resumed push re-hashes what the origin already has, locally and read-only.
-Result<void> Push::hash_prefix(uint64_t length) {
-  std::vector<char> buf(kRead);
-  for (uint64_t at = 0; at < length;) {
-    auto n = read_at(buf.data(), static_cast<size_t>(std::min<uint64_t>(kRead, length - at)), at);
-    if (!n) return n.error();
-    if (auto ok = hasher_->write(buf.data(), *n); !ok) return ok.error();
-    progress_.add(*n);
-    at += *n;
-  }
-  return {};
-}
-
 Result<void> Push::send_chunk(const std::string& id, uint64_t offset, uint64_t length) {
-  uint64_t at = offset;
-  http::BodySource source = [&](char* buf, size_t len) -> Result<size_t> {
-    auto n = read_at(buf, std::min(len, limiter_.read_size()), at);
-    if (!n) return n;
-    if (auto ok = hasher_->write(buf, *n); !ok) return ok.error();
-    at += *n;
-    limiter_.account(*n);
-    progress_.add(*n);
-    return n;
-  };
+  http::FileBody body{fd_.get(), offset, length, limiter_.read_size(),
+                      [this](size_t n) -> Result<void> {
+                        limiter_.account(n);
+                        progress_.add(n);
+                        return {};
+                      }};
   http::Headers h = with_auth({{"Content-Range", content_range(offset, length)},
                                {"Content-Type", "application/octet-stream"}});
-  auto r = client_->upload("PATCH", "/uploads/" + id, h, length, source);
+  auto r = client_->upload_file("PATCH", "/uploads/" + id, h, body);
+  if (!r && r.error().code == Errc::conflict) return shorter();
   if (!r) return r.error();
   if (!r->success()) return refused(*r);
   auto now = upload_offset_from(*r);
@@ -304,7 +276,8 @@ Result<void> Push::check_unchanged() {
 
 Result<Digest> Push::commit(const std::string& id) {
   auto hashed = hasher_->finish();
-  if (!hashed) return hashed.error();
+  if (!hashed && hashed.error().code == Errc::conflict) return shorter();
+  if (!hashed) return Error(hashed.error().code, "read " + path_ + ": " + hashed.error().message);
   Digest digest = *hashed;
   auto r = client_->request("PUT", "/uploads/" + id + "?digest=" + digest.str(), with_auth({}));
   if (!r) return r.error();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,8 +46,22 @@ struct Response {
 // Fills up to `len` bytes of `buf`; returns how many (more than 0 until the declared
 // length has been produced). An error aborts the request and closes the connection.
 using BodySource = std::function<Result<size_t>(char* buf, size_t len)>;
+// A request body read from a file (Client::upload_file).
+struct FileBody {
+  int fd = -1;
+  uint64_t offset = 0, length = 0;
+  size_t step = 1 << 20;
+  std::function<Result<void>(size_t n)> sent;
+};
 // Receives each chunk of a streamed response body in order.
 using BodySink = std::function<Result<void>(const char* data, size_t len)>;
+// Buffers a streamed body is received into in place: acquire() lends a free buffer,
+// commit(n) takes its first n bytes (HashWriter's pipeline, so no byte is copied
+// from the client's buffer into it).
+struct BodyBuffers {
+  std::function<Result<std::span<char>>()> acquire;
+  std::function<Result<void>(size_t n)> commit;
+};
 // Sees the status and headers of a streamed response before any body byte.
 using HeadHook = std::function<Result<void>(const Response& head)>;
 
@@ -69,10 +84,21 @@ class Client {
   Result<Response> upload(std::string_view method, std::string_view path, const Headers& headers,
                           uint64_t length, const BodySource& source);
 
+  // The same with the body taken from `length` bytes of `fd` at `offset`: sent with
+  // sendfile(2) on plain TCP (no copy through this process), else read through the
+  // buffer. `sent` hears of each step of at most `step` bytes once it is written
+  // (progress, rate limits); an error from it aborts the request.
+  Result<Response> upload_file(std::string_view method, std::string_view path,
+                               const Headers& headers, const FileBody& body);
+
   // A GET whose 2xx body is passed to `sink` chunk by chunk; a non-2xx body (an error
   // document) is returned in Response::body instead and `sink` is not called.
   Result<Response> download(std::string_view path, const Headers& headers, const BodySink& sink,
                             const HeadHook& on_head = {});
+
+  // The same, with a 2xx body received straight into `into`'s buffers.
+  Result<Response> download_into(std::string_view path, const Headers& headers,
+                                 const BodyBuffers& into, const HeadHook& on_head = {});
 
   const Url& url() const;
   void close();  // drops the connection; the next request reconnects

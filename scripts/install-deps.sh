@@ -16,7 +16,7 @@ BUILD_PKGS=(
   libhiredis-dev
 )
 TEST_PKGS=(curl nghttp2-client aria2 python3-libtorrent e2fsprogs util-linux procps python3 iproute2 skopeo
-           ffmpeg chromium nodejs ngtcp2-server ngtcp2-client redis-server redis-sentinel)
+           ffmpeg chromium nodejs ngtcp2-server ngtcp2-client redis-server redis-sentinel strace)
 # Standard BitTorrent clients that read Shoal's hybrid .torrent (test_bt_clients.py).
 TEST_PKGS+=(qbittorrent-nox rtorrent)
 # Storage backends (issue 19): Ceph's RADOS Gateway as the S3 store, boto3 as an

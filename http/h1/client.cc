@@ -5,7 +5,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "http/h1/client_impl.h"
 
@@ -132,9 +134,32 @@ Result<Response> Client::upload(std::string_view method, std::string_view path,
   return impl_->upload(method, path, headers, length, source);
 }
 
+Result<Response> Client::upload_file(std::string_view method, std::string_view path,
+                                     const Headers& headers, const FileBody& body) {
+  return impl_->upload_file(method, path, headers, body);
+}
+
 Result<Response> Client::download(std::string_view path, const Headers& headers,
                                   const BodySink& sink, const HeadHook& on_head) {
   return impl_->download(path, headers, sink, on_head);
+}
+
+Result<Response> Client::download_into(std::string_view path, const Headers& headers,
+                                       const BodyBuffers& into, const HeadHook& on_head) {
+  // A chunked body (rare for blobs) goes through the client's buffer and is copied in.
+  auto copy_in = [&into](const char* data, size_t n) -> Result<void> {
+    while (n > 0) {
+      auto slot = into.acquire();
+      if (!slot) return slot.error();
+      size_t k = std::min(n, slot->size());
+      std::memcpy(slot->data(), data, k);
+      if (auto ok = into.commit(k); !ok) return ok;
+      data += k;
+      n -= k;
+    }
+    return {};
+  };
+  return impl_->download(path, headers, copy_in, on_head, &into);
 }
 
 const Url& Client::url() const { return impl_->url(); }

@@ -60,8 +60,10 @@ class Client::Impl {
                            std::string_view body);
   Result<Response> upload(std::string_view method, std::string_view path, const Headers& headers,
                           uint64_t length, const BodySource& source);
+  Result<Response> upload_file(std::string_view method, std::string_view path,
+                               const Headers& headers, const FileBody& body);
   Result<Response> download(std::string_view path, const Headers& headers, const BodySink& sink,
-                            const HeadHook& on_head);
+                            const HeadHook& on_head, const BodyBuffers* into = nullptr);
   const Url& url() const { return base_; }
   void reset();
 
@@ -89,9 +91,17 @@ class Client::Impl {
   void fill(bhttp::request<Body>& req, std::string_view method, std::string_view path,
             const Headers& headers) const;
   Result<void> send_head(bhttp::request<bhttp::empty_body>& req);
+  template <class SendBody>
+  Result<Response> upload_with(std::string_view method, std::string_view path,
+                               const Headers& headers, uint64_t length, SendBody&& send_body);
   Result<void> send_body(uint64_t length, const BodySource& source, bool& write_failed);
+  Result<void> send_file(const FileBody& body, bool& write_failed);
+  beast::error_code wait_writable(Ms timeout);
   Result<Response> read_small(bool head_only, Ms timeout, bool* stale = nullptr);
-  Result<Response> read_streamed(const BodySink& sink, const HeadHook& on_head, bool& stale);
+  Result<Response> read_streamed(const BodySink& sink, const BodyBuffers* into,
+                                 const HeadHook& on_head, bool& stale);
+  Result<void> read_fixed_into(uint64_t length, const BodyBuffers& into);
+  Result<size_t> read_some_body(char* buf, size_t want);
   template <class OnChunk>
   Result<void> read_fixed(uint64_t length, OnChunk&& on_chunk);
   template <class OnChunk>

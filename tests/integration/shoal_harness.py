@@ -805,8 +805,9 @@ class Ring:
 # CLI
 
 
-def run_cli(args, env=None, timeout=120.0, cwd=None, home=None):
-    """Runs `shoal ARGS...`; returns CompletedProcess with text stdout/stderr.
+def run_cli(args, env=None, timeout=120.0, cwd=None, home=None, wrap=()):
+    """Runs `shoal ARGS...` (under the command `wrap`, e.g. strace, when given); returns
+    CompletedProcess with text stdout/stderr.
     SHOAL_* variables from the caller's environment are dropped unless given in env;
     HOME and XDG dirs point at `home` when given, so the CLI's state stays in the test's
     temporary directory."""
@@ -820,7 +821,7 @@ def run_cli(args, env=None, timeout=120.0, cwd=None, home=None):
         full_env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
     if env:
         full_env.update(env)
-    return subprocess.run([SHOAL_BIN] + [str(a) for a in args], env=full_env, cwd=cwd,
+    return subprocess.run(list(wrap) + [SHOAL_BIN] + [str(a) for a in args], env=full_env, cwd=cwd,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           errors="replace", timeout=timeout)
 

@@ -4,14 +4,15 @@ leaving a file behind on failure)."""
 
 import http.server
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 import unittest
 
-from shoal_harness import (MiB, ShoalTestCase, blob_path, file_digest, list_files, make_file, run_cli,
-                           sha256_digest, start_cli, unused_port)
+from shoal_harness import (MiB, ShoalTestCase, blob_path, file_digest, list_files, make_file,
+                           require_tool, run_cli, sha256_digest, start_cli, unused_port)
 
 TOKEN = "cli-token-abcdef"
 
@@ -67,6 +68,30 @@ class PushPull(CliTestCase):
         self.assertEqual(os.path.getsize(dst), os.path.getsize(self.src))
         self.assertEqual(file_digest(dst), self.digest)
         self.assertEqual(list_files(self.out), ["copy.bin"], "temporary files left next to the output")
+
+    def test_push_sends_the_file_without_copying_it(self):
+        # Over plain HTTP the body goes out with sendfile(2), and the CLI copies no byte
+        # of it through a buffer of its own (it used to read, copy and send each one).
+        strace = require_tool("strace")
+        log = os.path.join(self.tmp, "strace.log")
+        calls = "trace=sendfile,write,writev,sendto,sendmsg"
+        # LeakSanitizer cannot run under ptrace.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        r = run_cli(["push", self.src, "--origin", self.origin.url], home=self.home,
+                    wrap=[strace, "-f", "-qq", "-e", calls, "-o", log],
+                    env={"ASAN_OPTIONS": f"{asan}:detect_leaks=0".lstrip(":")})
+        self.assertSuccess(r)
+        self.assertEqual(r.stdout.split(), [self.digest])
+        sent = {}
+        with open(log) as f:
+            for line in f:
+                m = re.search(r"(?:\b(\w+)\(|<\.\.\. (\w+) resumed>).*\)\s+=\s+(\d+)", line)
+                if m:
+                    call = m.group(1) or m.group(2)
+                    sent[call] = sent.get(call, 0) + int(m.group(3))
+        self.assertGreaterEqual(sent.get("sendfile", 0), os.path.getsize(self.src), sent)
+        self.assertLess(sum(n for c, n in sent.items() if c != "sendfile"), 64 * 1024, sent)
+        self.assertEqual(file_digest(blob_path(self.origin.data_dir, self.digest)), self.digest)
 
     def test_pull_replaces_existing_file(self):
         self.assertSuccess(self.push(self.src, origin=self.origin))
