@@ -145,14 +145,20 @@ Result<void> Pull::fetch_from(const Url& source, const Digest& digest, int fd,
     if (local_agent && head.header("Shoal-Verified") == digest.str()) writer.vouched(digest);
     return {};
   };
-  auto sink = [&](const char* data, size_t n) -> Result<void> {
-    progress_.add(n);
-    written += n;
-    if (auto ok = writer.write(data, n); !ok)
-      return Error(ok.error().code, "write " + what + ": " + ok.error().message);
-    return {};
-  };
-  auto r = client_->download("/blobs/" + digest.str(), auth_, sink, on_head);
+  auto failed = [&](const Error& e) { return Error(e.code, "write " + what + ": " + e.message); };
+  // The body is received straight into the writer's buffers: no copy in between.
+  http::BodyBuffers into{[&]() -> Result<std::span<char>> {
+                           auto slot = writer.acquire();
+                           if (!slot) return failed(slot.error());
+                           return slot;
+                         },
+                         [&](size_t n) -> Result<void> {
+                           progress_.add(n);
+                           written += n;
+                           if (auto ok = writer.commit(n); !ok) return failed(ok.error());
+                           return {};
+                         }};
+  auto r = client_->download_into("/blobs/" + digest.str(), auth_, into, on_head);
   if (!r) return r.error();
   if (!r->success()) {
     return Error(http::errc_for_status(r->status),

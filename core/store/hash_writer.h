@@ -21,6 +21,9 @@ class HashWriter {
   explicit HashWriter(int fd, size_t buffer_size = 1u << 20);
 
   Result<void> write(const char* data, size_t len) { return sink_.write(data, len); }
+  // Zero-copy writes: fill the lent buffer in place, then commit its first n bytes.
+  Result<std::span<char>> acquire() { return sink_.acquire(); }
+  Result<void> commit(size_t n) { return sink_.commit(n); }
   // Before the first write: a source trusted to have checked every byte against `d`
   // vouches for them, so they are written without hashing and finish() returns d.
   void vouched(const Digest& d) { vouched_ = d; }

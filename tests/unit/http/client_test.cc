@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "core/sha256.h"
 
@@ -214,6 +215,67 @@ TEST(HttpClient, StreamsUploadFromSource) {
   EXPECT_GE(calls, 5u);
 }
 
+// A file of `length` pattern bytes from `at` on, for upload_file.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  std::string data;
+  TempFile(uint64_t length, uint64_t skip) {
+    char name[] = "/tmp/shoal-client-test-XXXXXX";
+    fd = ::mkstemp(name);
+    path = name;
+    std::string all(skip + length, '\0');
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<char>('a' + i % 23);
+    EXPECT_EQ(::write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
+    data = all.substr(skip);
+  }
+  ~TempFile() {
+    ::close(fd);
+    ::unlink(path.c_str());
+  }
+};
+
+TEST(HttpClient, UploadsARangeOfAFile) {
+  const uint64_t skip = 4099, length = 3 * Client::kStreamBuffer + 5;
+  TempFile file(length, skip);
+  ScriptedServer server(Script::normal, [&](const RawRequest& r) {
+    return ok_response(r.body == file.data ? "match" : "differ");
+  });
+  std::vector<size_t> steps;
+  FileBody body{file.fd, skip, length, 300'000, [&](size_t n) -> Result<void> {
+                  steps.push_back(n);
+                  return {};
+                }};
+  auto r = Client(server.url()).upload_file("PATCH", "/uploads/x", {}, body);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->body, "match");
+  uint64_t total = 0;
+  for (size_t n : steps) {
+    EXPECT_LE(n, 300'000u);  // the rate limiter's step is kept
+    total += n;
+  }
+  EXPECT_EQ(total, length);
+}
+
+TEST(HttpClient, UploadFileStopsWhenTheFileIsShort) {
+  TempFile file(1000, 0);
+  ScriptedServer server(Script::normal, echo_first_line);
+  FileBody body{file.fd, 0, 5000, 1 << 20, [](size_t) -> Result<void> { return {}; }};
+  auto r = Client(server.url()).upload_file("PATCH", "/uploads/x", {}, body);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::conflict)) << r.error().message;
+}
+
+TEST(HttpClient, UploadFileStopsWhenToldTo) {
+  TempFile file(4 << 20, 0);
+  ScriptedServer server(Script::normal, echo_first_line);
+  FileBody body{file.fd, 0, 4 << 20, 1 << 20,
+                [](size_t) -> Result<void> { return Error(Errc::cancelled, "enough"); }};
+  auto r = Client(server.url()).upload_file("PATCH", "/uploads/x", {}, body);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::cancelled)) << r.error().message;
+}
+
 TEST(HttpClient, EarlyRefusalBeatsBrokenPipe) {
   ScriptedServer server(Script::refuse_before_body, echo_first_line);
   std::string block(Client::kStreamBuffer, 'x');
@@ -264,6 +326,56 @@ TEST(HttpClient, DownloadStreamsToSinkAndCapturesErrors) {
   EXPECT_EQ(describe_failure(*e), "no blob (404 BLOB_UNKNOWN)");
   EXPECT_EQ(head_calls, 1u);
   EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClient, DownloadIntoFillsTheCallersBuffers) {
+  std::string blob(2 * Client::kStreamBuffer + 17, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7 + i / 300);
+  ScriptedServer server(Script::normal, [&](const RawRequest& r) {
+    if (r.head.starts_with("GET /missing")) {
+      return std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 7\r\n\r\nno blob");
+    }
+    return ok_response(blob);
+  });
+  Client client(server.url());
+  std::vector<char> slot(300'000);
+  std::string got;
+  size_t lent = 0, full = 0;
+  BodyBuffers into{[&]() -> Result<std::span<char>> {
+                     ++lent;
+                     return std::span<char>(slot);
+                   },
+                   [&](size_t n) -> Result<void> {
+                     full += n == slot.size();
+                     got.append(slot.data(), n);
+                     return {};
+                   }};
+  auto r = client.download_into("/blobs/x", {}, into);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(got, blob);
+  EXPECT_EQ(full, blob.size() / slot.size());  // every buffer but the last filled
+  EXPECT_EQ(lent, blob.size() / slot.size() + 1);
+  auto e = client.download_into("/missing", {}, into);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 404u);
+  EXPECT_EQ(e->body, "no blob");  // an error body is not the blob's
+  EXPECT_EQ(got.size(), blob.size());
+}
+
+TEST(HttpClient, DownloadIntoStopsAtTheConsumersError) {
+  ScriptedServer server(Script::normal,
+                        [&](const RawRequest&) { return ok_response(std::string(3 << 20, 'x')); });
+  std::vector<char> slot(1 << 20);
+  int commits = 0;
+  BodyBuffers into{[&]() -> Result<std::span<char>> { return std::span<char>(slot); },
+                   [&](size_t) -> Result<void> {
+                     if (++commits == 2) return Error(Errc::disk_full, "no room");
+                     return {};
+                   }};
+  auto r = Client(server.url()).download_into("/blobs/x", {}, into);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::disk_full));
+  EXPECT_EQ(commits, 2);
 }
 
 TEST(HttpClient, SinkErrorAbortsDownload) {
