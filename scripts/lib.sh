@@ -73,6 +73,10 @@ shoal_cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# The CPU seconds (user + system) of one child, from bash's `time` written with
+# TIMEFORMAT='%U %S' to FILE: { time CMD; } 2>FILE.
+shoal_child_cpu() { awk 'END { printf "%.3f", $1 + $2 }' "$1"; }
+
 # shoal_start_ring N DIR [flags...]: N origins on free loopback ports forming one ring,
 # data in DIR/origin-<i>; sets RING_URLS (comma-separated) and RING_PIDS (array).
 shoal_start_ring() {

@@ -78,8 +78,6 @@ echo "blob: $size_mib MiB; data in $work ($(df --output=fstype "$work" | tail -1
 printf '%-22s %7s %7s %10s %10s %10s %8s %8s %8s %8s\n' what seconds MiB/s "agent CPU" "origin CPU" "client CPU" "piece" whole "read" "RSS+"
 printf '%-22s %7s %7s %10s %10s %10s %8s %8s %8s %8s\n' "" "" "" "s/GiB" "s/GiB" "s/GiB" "hashed" hashed back MiB
 
-# `time` in bash reports a child's own CPU: user and system seconds, on one line.
-child_cpu() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
 
 for run in $(seq "$runs"); do
   start_cluster
@@ -90,7 +88,7 @@ for run in $(seq "$runs"); do
   t0=$(shoal_now); shoal_sha256 "$work/blob.bin" >/dev/null; t1=$(shoal_now)
   s=$(shoal_elapsed "$t0" "$t1")
   printf '%-22s %7s %7s %10s %10s %10s\n' "openssl dgst -sha256" "$s" "$(shoal_rate "$bytes" "$s")" - - \
-    "$(shoal_per_gib "$(child_cpu "$work/cpu")" "$bytes")"
+    "$(shoal_per_gib "$(shoal_child_cpu "$work/cpu")" "$bytes")"
 
   o0=$(shoal_cpu_seconds "$ORIGIN_PID")
   t0=$(shoal_now)
@@ -99,7 +97,7 @@ for run in $(seq "$runs"); do
   o1=$(shoal_cpu_seconds "$ORIGIN_PID")
   s=$(shoal_elapsed "$t0" "$t1")
   printf '%-22s %7s %7s %10s %10s %10s\n' "curl from the origin" "$s" "$(shoal_rate "$bytes" "$s")" - \
-    "$(shoal_per_gib "$(shoal_elapsed "$o0" "$o1")" "$bytes")" "$(shoal_per_gib "$(child_cpu "$work/cpu")" "$bytes")"
+    "$(shoal_per_gib "$(shoal_elapsed "$o0" "$o1")" "$bytes")" "$(shoal_per_gib "$(shoal_child_cpu "$work/cpu")" "$bytes")"
 
   shoal_start peer "$work/agent-$run.log" --data "$work/agent-$run" --origin "$ORIGIN_URL" \
     --tracker "$tracker_url" ${SHOAL_PEER_FLAGS:-}
@@ -120,7 +118,7 @@ for run in $(seq "$runs"); do
   printf '%-22s %7s %7s %10s %10s %10s %8s %8s %8s %8s\n' "shoal pull via agent" "$s" "$(shoal_rate "$bytes" "$s")" \
     "$(shoal_per_gib "$(shoal_elapsed "$a0" "$a1")" "$bytes")" \
     "$(shoal_per_gib "$(shoal_elapsed "$o0" "$o1")" "$bytes")" \
-    "$(shoal_per_gib "$(child_cpu "$work/cpu")" "$bytes")" \
+    "$(shoal_per_gib "$(shoal_child_cpu "$work/cpu")" "$bytes")" \
     "$(shoal_ratio "$piece" "$bytes")x" "$(shoal_ratio "$whole" "$bytes")x" "$(shoal_ratio "$back" "$bytes")x" \
     "$(( (hwm - rss0) / 1024 ))"
   printf '%-22s %7s %7s %10s\n' "  of which user" "" "" "$(shoal_per_gib "$(shoal_elapsed "$u0" "$u1")" "$bytes")"
