@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"
 #include "core/log.h"
 #include "core/oci/oci.h"
 #include "core/text.h"
@@ -192,6 +193,9 @@ bool Origin::touch_blob(const Digest& d) {
 }
 
 Result<void> Origin::commit_touched(TempBlob& temp, const Digest& d) {
+  // The data's fsync, the slow part, before the lock that every touch_blob waits on:
+  // the commit's own fsync then has nothing left to write.
+  if (auto ok = fsync_fd(temp.fd(), "temporary blob"); !ok) return ok.error();
   std::lock_guard lock(gc_mu_);
   auto committed = store_->commit(temp, d);
   if (!committed) return committed.error();
