@@ -1,6 +1,6 @@
 #include "core/store/pipelined_sink.h"
 
-#include <cstring>
+#include "core/store/copy_into.h"
 
 namespace shoal {
 
@@ -13,16 +13,7 @@ PipelinedSink::PipelinedSink(Consumer consumer, size_t buffer_size)
 PipelinedSink::~PipelinedSink() { (void)finish(); }
 
 Result<void> PipelinedSink::write(const char* data, size_t len) {
-  while (len > 0) {
-    auto slot = acquire();
-    if (!slot) return slot.error();
-    size_t n = std::min(len, slot->size());
-    std::memcpy(slot->data(), data, n);
-    if (auto ok = commit(n); !ok) return ok;
-    data += n;
-    len -= n;
-  }
-  return {};
+  return copy_into(data, len, [this] { return acquire(); }, [this](size_t n) { return commit(n); });
 }
 
 Result<std::span<char>> PipelinedSink::acquire() {

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
+#include "core/store/copy_into.h"
 #include "http/h1/client_impl.h"
 
 namespace shoal::http {
@@ -147,17 +147,8 @@ Result<Response> Client::download(std::string_view path, const Headers& headers,
 Result<Response> Client::download_into(std::string_view path, const Headers& headers,
                                        const BodyBuffers& into, const HeadHook& on_head) {
   // A chunked body (rare for blobs) goes through the client's buffer and is copied in.
-  auto copy_in = [&into](const char* data, size_t n) -> Result<void> {
-    while (n > 0) {
-      auto slot = into.acquire();
-      if (!slot) return slot.error();
-      size_t k = std::min(n, slot->size());
-      std::memcpy(slot->data(), data, k);
-      if (auto ok = into.commit(k); !ok) return ok;
-      data += k;
-      n -= k;
-    }
-    return {};
+  auto copy_in = [&into](const char* data, size_t n) {
+    return copy_into(data, n, into.acquire, into.commit);
   };
   return impl_->download(path, headers, copy_in, on_head, &into);
 }

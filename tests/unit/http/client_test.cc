@@ -362,6 +362,27 @@ TEST(HttpClient, DownloadIntoFillsTheCallersBuffers) {
   EXPECT_EQ(got.size(), blob.size());
 }
 
+TEST(HttpClient, DownloadIntoCopiesAChunkedBodyAcrossBuffers) {
+  const std::string part(5000, 'c');
+  ScriptedServer server(Script::normal, [&](const RawRequest&) {
+    std::string chunk = "1388\r\n" + part + "\r\n";  // 0x1388 = 5000
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + "0\r\n\r\n";
+  });
+  std::vector<char> slot(3000);
+  std::string got;
+  size_t commits = 0;
+  BodyBuffers into{[&]() -> Result<std::span<char>> { return std::span<char>(slot); },
+                   [&](size_t n) -> Result<void> {
+                     ++commits;
+                     got.append(slot.data(), n);
+                     return {};
+                   }};
+  auto r = Client(server.url()).download_into("/blobs/x", {}, into);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(got, part + part);
+  EXPECT_GE(commits, 4u);  // no buffer was given more than it holds
+}
+
 TEST(HttpClient, DownloadIntoStopsAtTheConsumersError) {
   ScriptedServer server(Script::normal,
                         [&](const RawRequest&) { return ok_response(std::string(3 << 20, 'x')); });
