@@ -48,8 +48,8 @@ bool Download::open_file() {
   return fd_.valid();
 }
 
-// Readers are woken only when there is more to read or the state changed: most events
-// (one per 16 KiB block) change neither.
+// Readers are woken only when there is more to read or the state changed: a piece
+// verified out of order changes neither.
 Download::Hashed Download::apply(const SwarmEvent& e) {
   Hashed result = Hashed::pending;
   bool changed = false;
@@ -58,12 +58,10 @@ Download::Hashed Download::apply(const SwarmEvent& e) {
     const uint64_t before = checked_end_;
     if (state_ != State::fetching || !pieces_) return Hashed::pending;
     switch (e.kind) {
-      case Kind::block_written: pieces_->block_written(e.piece, e.block); break;
       case Kind::piece_passed:
         pieces_->piece_passed(e.piece);
         last_progress_ = Clock::now();
         break;
-      case Kind::hash_failed: pieces_->hash_failed(e.piece); break;
       case Kind::flushed: pieces_->all_flushed(); break;
       case Kind::whole_hashed: whole_ = e.actual; break;
       default: break;

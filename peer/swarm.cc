@@ -53,12 +53,12 @@ lt::settings_pack swarm_settings(const SwarmOptions& o) {
   // libtorrent's default floor between announces is 5 minutes: the tracker's own
   // interval should decide, and a download without peers asks again at once (below).
   sp.set_int(lt::settings_pack::min_announce_interval, 5);
-  // Every block of a download is an alert (see PieceTracker): make room for bursts.
-  sp.set_int(lt::settings_pack::alert_queue_size, 1 << 20);
+  // One alert per piece, none per block (OriginPeer counts the origin's blocks): a
+  // burst of pieces verified at once still fits.
+  sp.set_int(lt::settings_pack::alert_queue_size, 1 << 16);
   sp.set_int(lt::settings_pack::alert_mask,
              lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
-                 lt::alert_category::piece_progress | lt::alert_category::block_progress |
-                 lt::alert_category::peer);
+                 lt::alert_category::piece_progress | lt::alert_category::peer);
   return sp;
 }
 
@@ -78,45 +78,60 @@ Result<lt::add_torrent_params> load(const Digest& d, std::string_view metainfo) 
   }
 }
 
-// Bytes of one block: 16 KiB, except the last block of the blob.
-uint64_t block_bytes(uint64_t total, uint64_t piece_length, uint32_t piece, uint32_t block) {
-  constexpr uint64_t kBlock = 16 * 1024;
-  uint64_t start = uint64_t{piece} * piece_length + uint64_t{block} * kBlock;
-  if (start >= total) return 0;
-  return std::min(kBlock, total - start);
-}
-
-// With the hand-out on, an origin's bitfield and HAVEs are dropped on arrival: the
-// agent never finds the origin interesting, so its picker never asks it for the rarest
-// pieces (which every other agent would be asking it for too).
-class HideOriginPeer final : public lt::peer_plugin {
+// A download's view of its peers that are origins (their peer id has the origin's
+// prefix). It counts the payload they send, per block as it arrives: libtorrent's
+// per-block alerts cost the network thread an allocation per 16 KiB, and polling
+// get_peer_info crashed libtorrent 2.0.8's network thread, rarely, while connections
+// closed. With the hand-out on (`hide`), an origin's bitfield and HAVEs are also dropped
+// on arrival: the agent never finds the origin interesting, so its picker never asks it
+// for the rarest pieces (which every other agent would be asking it for too).
+class OriginPeer final : public lt::peer_plugin {
  public:
-  HideOriginPeer(lt::peer_connection_handle pc, std::string prefix)
-      : pc_(std::move(pc)), prefix_(std::move(prefix)) {}
-  bool on_have(lt::piece_index_t) override { return from_origin(); }
-  bool on_bitfield(lt::bitfield const&) override { return from_origin(); }
-  bool on_have_all() override { return from_origin(); }
-  bool on_allowed_fast(lt::piece_index_t) override { return from_origin(); }
-  bool on_suggest(lt::piece_index_t) override { return from_origin(); }
+  OriginPeer(lt::peer_connection_handle pc, std::string prefix, bool hide,
+             std::shared_ptr<std::atomic<uint64_t>> received)
+      : pc_(std::move(pc)),
+        prefix_(std::move(prefix)),
+        hide_(hide),
+        received_(std::move(received)) {}
+  bool on_have(lt::piece_index_t) override { return hidden(); }
+  bool on_bitfield(lt::bitfield const&) override { return hidden(); }
+  bool on_have_all() override { return hidden(); }
+  bool on_allowed_fast(lt::piece_index_t) override { return hidden(); }
+  bool on_suggest(lt::piece_index_t) override { return hidden(); }
+  bool on_piece(lt::peer_request const& r, lt::span<char const>) override {
+    if (is_origin()) *received_ += static_cast<uint64_t>(r.length);
+    return false;  // libtorrent goes on to take the block as usual
+  }
 
  private:
-  bool from_origin() const {
-    const lt::peer_id& id = pc_.pid();
-    return std::string_view(id.data(), id.size()).starts_with(prefix_);
+  bool hidden() { return hide_ && is_origin(); }
+  // Asked only once a message arrived, so after the handshake that carries the id.
+  bool is_origin() {
+    if (!origin_) {
+      const lt::peer_id& id = pc_.pid();
+      origin_ = std::string_view(id.data(), id.size()).starts_with(prefix_);
+    }
+    return *origin_;
   }
   lt::peer_connection_handle pc_;
-  std::string prefix_;
+  const std::string prefix_;
+  const bool hide_;
+  std::shared_ptr<std::atomic<uint64_t>> received_;
+  std::optional<bool> origin_;
 };
 
-class HideOriginTorrent final : public lt::torrent_plugin {
+class OriginTorrent final : public lt::torrent_plugin {
  public:
-  explicit HideOriginTorrent(std::string prefix) : prefix_(std::move(prefix)) {}
+  OriginTorrent(std::string prefix, bool hide, std::shared_ptr<std::atomic<uint64_t>> received)
+      : prefix_(std::move(prefix)), hide_(hide), received_(std::move(received)) {}
   std::shared_ptr<lt::peer_plugin> new_connection(lt::peer_connection_handle const& pc) override {
-    return std::make_shared<HideOriginPeer>(pc, prefix_);
+    return std::make_shared<OriginPeer>(pc, prefix_, hide_, received_);
   }
 
  private:
-  std::string prefix_;
+  const std::string prefix_;
+  const bool hide_;
+  std::shared_ptr<std::atomic<uint64_t>> received_;
 };
 
 }  // namespace
@@ -153,8 +168,7 @@ struct Swarm::Impl {
   void run();
   void dispatch(lt::alert* a);
   void poll_sources();
-  void count_block(const lt::block_finished_alert& b);
-  void emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece = {}, uint32_t block = 0,
+  void emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece = {},
             std::string message = {});
   static std::optional<Digest> digest_of(const lt::torrent_alert& a);
   Result<void> add(const Digest& d, std::string_view metainfo, lt::add_torrent_params atp,
@@ -174,9 +188,12 @@ struct Swarm::Impl {
     uint64_t total = 0;
     uint64_t piece_length = 0;
   };
-  std::map<Digest, Geometry> geometry;  // of downloads, for the bytes of a block
+  std::map<Digest, Geometry> geometry;  // of downloads, for prioritize()
 
-  std::atomic<uint64_t> uploaded{0}, downloaded{0}, from_origin{0}, pieces{0}, hash_failures{0},
+  // Shared with the torrents' OriginPeer plugins, which the session may still run while
+  // it is being destroyed.
+  std::shared_ptr<std::atomic<uint64_t>> from_origin = std::make_shared<std::atomic<uint64_t>>(0);
+  std::atomic<uint64_t> uploaded{0}, downloaded{0}, pieces{0}, hash_failures{0},
       bans{0}, peers{0};
   std::map<Digest, std::chrono::steady_clock::time_point> last_reannounce;  // alert thread only
   AnnounceBits announce_bits;                                               // alert thread only
@@ -218,33 +235,26 @@ std::optional<lt::torrent_handle> Swarm::Impl::handle_of(const Digest& d) const 
   return it->second;
 }
 
-void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece, uint32_t block,
+void Swarm::Impl::emit(Kind kind, const lt::torrent_alert& a, PieceIndex piece,
                        std::string message) {
   auto d = digest_of(a);
   if (!d) return;
   if (kind == Kind::finished) {
-    // The geometry stays until remove(): libtorrent may post the last block's alert
-    // after torrent_finished (the hash check runs on its own thread), and that block
-    // must still be counted.
     std::lock_guard lock(mu);
     downloading.erase(*d);
   }
-  listener(SwarmEvent{kind, *d, piece, block, std::move(message), std::nullopt});
+  listener(SwarmEvent{kind, *d, piece, std::move(message), std::nullopt});
 }
 
 void Swarm::Impl::dispatch(lt::alert* a) {
-  if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
-    count_block(*b);
-    emit(Kind::block_written, *b, PieceIndex{static_cast<uint32_t>(b->piece_index)},
-         static_cast<uint32_t>(b->block_index));
-  } else if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
+  if (auto* p = lt::alert_cast<lt::piece_finished_alert>(a)) {
     ++pieces;
     emit(Kind::piece_passed, *p, PieceIndex{static_cast<uint32_t>(p->piece_index)});
     // The disk back end finished the whole-blob hash before it reported the last
     // piece verified, so this is the alert that can carry it.
     if (auto whole = book->take_whole(p->torrent_name())) {
       if (auto d = digest_of(*p)) {
-        listener(SwarmEvent{Kind::whole_hashed, *d, {}, 0, {}, *whole});
+        listener(SwarmEvent{Kind::whole_hashed, *d, {}, {}, *whole});
       }
     }
   } else if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
@@ -257,11 +267,11 @@ void Swarm::Impl::dispatch(lt::alert* a) {
   } else if (auto* m = lt::alert_cast<lt::storage_moved_alert>(a)) {
     emit(Kind::moved, *m);
   } else if (auto* mf = lt::alert_cast<lt::storage_moved_failed_alert>(a)) {
-    emit(Kind::failed, *mf, {}, 0, "moving the file failed: " + mf->error.message());
+    emit(Kind::failed, *mf, {}, "moving the file failed: " + mf->error.message());
   } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
-    emit(Kind::failed, *fe, {}, 0, "file error: " + fe->error.message());
+    emit(Kind::failed, *fe, {}, "file error: " + fe->error.message());
   } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
-    emit(Kind::failed, *te, {}, 0, "torrent error: " + te->error.message());
+    emit(Kind::failed, *te, {}, "torrent error: " + te->error.message());
   } else if (auto* ban = lt::alert_cast<lt::peer_ban_alert>(a)) {
     ++bans;
     log::warn("banned a peer for sending corrupt data",
@@ -273,27 +283,6 @@ void Swarm::Impl::dispatch(lt::alert* a) {
     downloaded = static_cast<uint64_t>(counters[recv_idx]);
     peers = static_cast<uint64_t>(counters[peers_idx]);
   }
-}
-
-// Which bytes came from an origin: every block a download receives is an alert naming
-// the peer it came from, so blocks from peers whose id has the origin's prefix are
-// counted exactly. (Polling per-connection counters with get_peer_info crashed
-// libtorrent 2.0.8's network thread, rarely, while connections closed.)
-void Swarm::Impl::count_block(const lt::block_finished_alert& b) {
-  std::string_view pid(b.pid.data(), b.pid.size());
-  if (!pid.starts_with(opts.origin_prefix)) return;
-  auto d = digest_of(b);
-  if (!d) return;
-  Geometry g;
-  {
-    std::lock_guard lock(mu);
-    auto it = geometry.find(*d);
-    if (it == geometry.end()) return;
-    g = it->second;
-  }
-  from_origin +=
-      block_bytes(g.total, g.piece_length, static_cast<uint32_t>(static_cast<int>(b.piece_index)),
-                  static_cast<uint32_t>(b.block_index));
 }
 
 // A download without any connection announces again: the tracker may have answered
@@ -329,10 +318,11 @@ Result<void> Swarm::Impl::add(const Digest& d, std::string_view metainfo,
   atp.trackers = opts.trackers;
   atp.tracker_tiers.assign(opts.trackers.size(), 0);
   if (is_download) AnnounceBits::start(atp);
-  if (opts.hide_origin && is_download) {
-    std::string prefix = opts.origin_prefix;
-    atp.extensions.push_back([prefix](lt::torrent_handle const&, lt::client_data_t) {
-      return std::make_shared<HideOriginTorrent>(prefix);
+  if (is_download) {
+    atp.extensions.push_back([prefix = opts.origin_prefix, hide = opts.hide_origin,
+                              received = from_origin](lt::torrent_handle const&,
+                                                      lt::client_data_t) {
+      return std::make_shared<OriginTorrent>(prefix, hide, received);
     });
   }
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
@@ -432,7 +422,7 @@ std::optional<Swarm::PieceView> Swarm::pieces_of(const Digest& d) const {
 void Swarm::add_piece(const Digest& d, PieceIndex piece, std::vector<char> data) {
   auto h = impl_->handle_of(d);
   if (!h) return;
-  impl_->from_origin += data.size();
+  *impl_->from_origin += data.size();
   // As a peer connection would, wait while the disk is behind: every block queued for
   // it is a copy in memory.
   impl_->book->wait_for_room(BlobDiskOptions{}.queue_bytes, std::chrono::seconds(1));
@@ -473,7 +463,7 @@ SwarmStats Swarm::stats() const {
   SwarmStats s;
   s.uploaded = impl_->uploaded;
   s.downloaded = impl_->downloaded;
-  s.from_origin = impl_->from_origin;
+  s.from_origin = *impl_->from_origin;
   s.pieces = impl_->pieces;
   s.hash_failures = impl_->hash_failures;
   s.bans = impl_->bans;

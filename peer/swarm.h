@@ -35,7 +35,6 @@ struct SwarmOptions {
 
 struct SwarmEvent {
   enum class Kind {
-    block_written,  // a block reached the file
     piece_passed,   // a piece's hash matched
     hash_failed,    // a piece's hash did not match: its data is downloaded again
     finished,       // every piece passed
@@ -47,7 +46,6 @@ struct SwarmEvent {
   Kind kind;
   Digest digest;
   PieceIndex piece{};
-  uint32_t block = 0;
   std::string message;            // for failed
   std::optional<Digest> actual;  // for whole_hashed
 };
@@ -55,7 +53,7 @@ struct SwarmEvent {
 struct SwarmStats {
   uint64_t uploaded = 0;     // payload bytes sent to peers
   uint64_t downloaded = 0;   // payload bytes received
-  uint64_t from_origin = 0;  // of which from origins (sampled per connection)
+  uint64_t from_origin = 0;  // of which from origins (their hand-out and BitTorrent side)
   uint64_t pieces = 0;       // pieces downloaded and verified
   uint64_t hash_failures = 0;
   uint64_t bans = 0;  // peers banned for sending corrupt data

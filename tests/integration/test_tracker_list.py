@@ -91,6 +91,10 @@ class TrackerList(PeerTestCase):
         peer = self.start_peer("peer", "--handout-window", "0", tracker=self.trackers)
         first = self.pushed("first", 4 * MiB, seed=1, count=1)
         self.assert_pulls(peer, first, 4 * MiB)
+        # Blocks from the origin's BitTorrent side count as the origin's (a peer plugin
+        # counts them as they arrive).
+        self.assertTrue(wait_until(lambda: peer.metrics().value(
+            "shoal_peer_downloaded_bytes_total", source="origin") >= 4 * MiB, 5), peer.metrics().text)
         self.assertGreater(self.t1.metrics().sum("shoal_tracker_announces_total"), 0)
         self.assertEqual(self.t1.metrics().value("shoal_tracker_metainfo_requests_total",
                                                  result="miss"), 1)

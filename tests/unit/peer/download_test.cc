@@ -14,7 +14,6 @@ namespace shoal::peer {
 namespace {
 
 constexpr uint32_t kPiece = 256 * 1024;
-constexpr uint32_t kBlock = 16 * 1024;
 using Kind = SwarmEvent::Kind;
 
 std::string random_bytes(size_t n, unsigned seed) {
@@ -48,18 +47,13 @@ class DownloadTest : public ::testing::Test {
     return data_.substr(uint64_t{piece} * kPiece, kPiece);
   }
 
-  Download::Hashed event(Kind kind, uint32_t piece = 0, uint32_t block = 0) {
-    return dl_->apply(SwarmEvent{kind, digest_, PieceIndex{piece}, block, {}, std::nullopt});
+  Download::Hashed event(Kind kind, uint32_t piece = 0) {
+    return dl_->apply(SwarmEvent{kind, digest_, PieceIndex{piece}, {}, std::nullopt});
   }
   Download::Hashed whole(const Digest& actual) {
-    return dl_->apply(SwarmEvent{Kind::whole_hashed, digest_, {}, 0, {}, actual});
+    return dl_->apply(SwarmEvent{Kind::whole_hashed, digest_, {}, {}, actual});
   }
-  // Every block of the piece reported written, then the piece passed.
-  Download::Hashed land(uint32_t piece) {
-    uint32_t len = static_cast<uint32_t>(piece_bytes(piece).size());
-    for (uint32_t b = 0; b * kBlock < len; ++b) event(Kind::block_written, piece, b);
-    return event(Kind::piece_passed, piece);
-  }
+  Download::Hashed land(uint32_t piece) { return event(Kind::piece_passed, piece); }
 
   test::TempDir dir_;
   std::string data_, path_;
@@ -74,11 +68,10 @@ TEST_F(DownloadTest, ReadersSeeOnlyVerifiedPiecesInOrder) {
   EXPECT_EQ(dl_->readable_end(0), 2u * kPiece);
 }
 
-TEST_F(DownloadTest, APassedPieceIsShownOnlyOnceEveryBlockIsWritten) {
-  event(Kind::block_written, 0, 0);
-  EXPECT_EQ(event(Kind::piece_passed, 0), Download::Hashed::pending);
+TEST_F(DownloadTest, AFailedHashShowsNothing) {
+  EXPECT_EQ(event(Kind::hash_failed, 0), Download::Hashed::pending);
   EXPECT_EQ(dl_->readable_end(0), 0u);
-  for (uint32_t b = 1; b < kPiece / kBlock; ++b) event(Kind::block_written, 0, b);
+  EXPECT_EQ(land(0), Download::Hashed::pending);
   EXPECT_EQ(dl_->readable_end(0), uint64_t{kPiece});
 }
 
