@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <optional>
+#include <span>
 
 #include "http/client.h"
 #include "core/log.h"
@@ -86,14 +87,21 @@ milliseconds HandoutFetcher::fetch_one(std::optional<http::Client>& client) {
     return kIdlePoll;
   if (auto wait = swarm_.handout_wait(geometry_.piece_size); wait > wait.zero())
     return std::chrono::ceil<milliseconds>(wait);
+  // The body is received straight into the piece handed to libtorrent: zeroing it
+  // costs less than copying every byte out of the client's buffer.
   std::vector<char> piece;
-  const http::BodySink sink = [&](const char* p, size_t n) -> Result<void> {
-    if (piece.empty()) piece.reserve(geometry_.piece_size);  // not for a 204
-    if (piece.size() + n > geometry_.piece_size)
-      return Error(Errc::protocol_error, "hand-out body longer than a piece");
-    piece.insert(piece.end(), p, p + n);
-    return {};
-  };
+  size_t filled = 0;
+  const http::BodyBuffers into{
+      [&]() -> Result<std::span<char>> {
+        if (piece.empty()) piece.resize(geometry_.piece_size);  // not for a 204
+        if (filled == piece.size())
+          return Error(Errc::protocol_error, "hand-out body longer than a piece");
+        return std::span<char>(piece.data() + filled, piece.size() - filled);
+      },
+      [&](size_t n) -> Result<void> {
+        filled += n;
+        return {};
+      }};
   http::Headers headers{{"Shoal-Held", piece_bits_hex(held->bits)},
                         {"Shoal-Agent", agent_},
                         {"Shoal-Endgame", held->endgame ? "1" : "0"}};
@@ -106,9 +114,9 @@ milliseconds HandoutFetcher::fetch_one(std::optional<http::Client>& client) {
     o.io_timeout = milliseconds(30'000);
     client.emplace(origin, o);
   }
-  auto r = client->download("/blobs/" + digest_.str() + "/handout", headers, sink);
-  if (piece.size() < geometry_.piece_size)
-    swarm_.handout_refund(geometry_.piece_size - piece.size());
+  auto r = client->download_into("/blobs/" + digest_.str() + "/handout", headers, into);
+  piece.resize(filled);
+  if (filled < geometry_.piece_size) swarm_.handout_refund(geometry_.piece_size - filled);
   if (http::worth_another(r)) {
     origins_.failed(origin);
     std::lock_guard lock(mu_);
