@@ -73,6 +73,32 @@ shoal_cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# The CPU seconds of each thread of process PID so far, summed by thread name, a line
+# each: NAME USER SYSTEM. Where a process spends its time, for benchmarks that split it.
+# Threads that ended count under "(ended)" (the process's total less its live threads).
+shoal_thread_cpu() {
+  local t
+  { cat "/proc/$1/stat"; for t in /proc/"$1"/task/*/stat; do cat "$t" 2>/dev/null; done; } |
+    awk -v hz="$(getconf CLK_TCK)" '{
+      i = index($0, ") "); name = substr($0, index($0, "(") + 1, i - index($0, "(") - 1)
+      $0 = substr($0, i + 2)  # fields from the state on: utime is $12, stime $13
+      if (NR == 1) { tu = $12 / hz; ts = $13 / hz; next }
+      u[name] += $12 / hz; s[name] += $13 / hz; lu += $12 / hz; ls += $13 / hz
+    } END {
+      for (n in u) printf "%s %.2f %.2f\n", n, u[n], s[n]
+      printf "(ended) %.2f %.2f\n", tu - lu, ts - ls
+    }' | sort
+}
+
+# What the threads of a process spent between two shoal_thread_cpu snapshots (files
+# BEFORE and AFTER), per GiB of BYTES, as "name user+system" pairs on one line.
+shoal_thread_cpu_per_gib() {
+  awk -v bytes="$3" 'NR == FNR { u[$1] = $2; s[$1] = $3; next }  # names have no spaces
+    { du = ($2 - u[$1]) * 1073741824 / bytes; ds = ($3 - s[$1]) * 1073741824 / bytes
+      if (du + ds >= 0.01) printf "%s %.2f+%.2f  ", $1, du, ds }
+    END { print "" }' "$1" "$2"
+}
+
 # The CPU seconds (user + system) of one child, from bash's `time` written with
 # TIMEFORMAT='%U %S' to FILE: { time CMD; } 2>FILE.
 shoal_child_cpu() { awk 'END { printf "%.3f", $1 + $2 }' "$1"; }

@@ -10,7 +10,10 @@
 # Per run it prints wall time, MiB/s and the CPU seconds (user + system, from /proc) of
 # the agent, the origin and the `shoal pull` client, each per GiB; the agent's bytes
 # hashed by purpose and read back (its metrics); and how much the agent's RSS grew
-# (peak VmHWM over the RSS it had before the pull). The pulled file is checked.
+# (peak VmHWM over the RSS it had before the pull); and the agent's CPU per thread name
+# (shoal-disk: writes and piece checks; shoal-whole: the whole-blob SHA-256;
+# shoal-handout: the origin's hand-out; shoal-alerts: libtorrent's events; the binary's
+# own name: libtorrent's network thread and the HTTP server). The pulled file is checked.
 #
 #   scripts/bench/agent.sh [SIZE_MIB] [RUNS]         e.g. agent.sh 1024 3
 #
@@ -105,11 +108,13 @@ for run in $(seq "$runs"); do
   pids+=("$agent_pid")
   rss0=$(rss_kib "$agent_pid" VmRSS)
   a0=$(shoal_cpu_seconds "$agent_pid"); o0=$(shoal_cpu_seconds "$ORIGIN_PID"); u0=$(cpu_user "$agent_pid")
+  shoal_thread_cpu "$agent_pid" >"$work/threads0"
   t0=$(shoal_now)
   { time "$SHOAL_BIN" pull "$digest" -o "$work/pulled" --peer "$agent_url" --quiet; } 2>"$work/cpu"
   t1=$(shoal_now)
   a1=$(shoal_cpu_seconds "$agent_pid"); o1=$(shoal_cpu_seconds "$ORIGIN_PID"); u1=$(cpu_user "$agent_pid")
   hwm=$(rss_kib "$agent_pid" VmHWM)
+  shoal_thread_cpu "$agent_pid" >"$work/threads1"
   s=$(shoal_elapsed "$t0" "$t1")
   [ "sha256:$(shoal_sha256 "$work/pulled")" = "$digest" ] || { echo "run $run: the pulled file does not match" >&2; exit 1; }
   piece=$(shoal_metric "$agent_url" 'shoal_peer_hashed_bytes_total{purpose="piece"}')
@@ -122,6 +127,7 @@ for run in $(seq "$runs"); do
     "$(shoal_ratio "$piece" "$bytes")x" "$(shoal_ratio "$whole" "$bytes")x" "$(shoal_ratio "$back" "$bytes")x" \
     "$(( (hwm - rss0) / 1024 ))"
   printf '%-22s %7s %7s %10s\n' "  of which user" "" "" "$(shoal_per_gib "$(shoal_elapsed "$u0" "$u1")" "$bytes")"
+  echo "  agent threads, user+system CPU-s/GiB: $(shoal_thread_cpu_per_gib "$work/threads0" "$work/threads1" "$bytes")"
   kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
   stop_cluster
   rm -rf "$work/agent-$run" "$work/pulled"
