@@ -257,9 +257,8 @@ void Swarm::Impl::dispatch(lt::alert* a) {
         listener(SwarmEvent{Kind::whole_hashed, *d, {}, {}, *whole});
       }
     }
-  } else if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
-    ++hash_failures;
-    emit(Kind::hash_failed, *f, PieceIndex{static_cast<uint32_t>(f->piece_index)});
+  } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
+    ++hash_failures;  // the piece is downloaded again; readers wait for it to pass
   } else if (auto* t = lt::alert_cast<lt::torrent_finished_alert>(a)) {
     emit(Kind::finished, *t);
   } else if (auto* c = lt::alert_cast<lt::cache_flushed_alert>(a)) {

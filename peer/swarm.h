@@ -36,7 +36,6 @@ struct SwarmOptions {
 struct SwarmEvent {
   enum class Kind {
     piece_passed,   // a piece's hash matched
-    hash_failed,    // a piece's hash did not match: its data is downloaded again
     finished,       // every piece passed
     flushed,        // everything passed before flush() was called is on disk
     moved,          // move() done
@@ -96,7 +95,7 @@ class Swarm {
   };
   std::optional<PieceView> pieces_of(const Digest& d) const;
   // A whole piece fetched outside BitTorrent: libtorrent writes it, checks its hash
-  // (a mismatch is a hash_failed event) and announces it. Counted as from the origin.
+  // (a mismatch counts in hash_failures) and announces it. Counted as from the origin.
   void add_piece(const Digest& d, PieceIndex piece, std::vector<char> data);
   // How long the hand-out must wait before `bytes` more may come in under
   // download_rate, shared with BitTorrent (zero: go ahead, they are counted).

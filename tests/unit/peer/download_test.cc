@@ -68,13 +68,6 @@ TEST_F(DownloadTest, ReadersSeeOnlyVerifiedPiecesInOrder) {
   EXPECT_EQ(dl_->readable_end(0), 2u * kPiece);
 }
 
-TEST_F(DownloadTest, AFailedHashShowsNothing) {
-  EXPECT_EQ(event(Kind::hash_failed, 0), Download::Hashed::pending);
-  EXPECT_EQ(dl_->readable_end(0), 0u);
-  EXPECT_EQ(land(0), Download::Hashed::pending);
-  EXPECT_EQ(dl_->readable_end(0), uint64_t{kPiece});
-}
-
 TEST_F(DownloadTest, TheLastPieceWaitsForTheWholeDigest) {
   for (uint32_t p = 0; p < 3; ++p) EXPECT_EQ(land(p), Download::Hashed::pending);
   EXPECT_EQ(dl_->readable_end(0), 2u * kPiece);
